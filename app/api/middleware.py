@@ -1,0 +1,123 @@
+"""Pure ASGI middleware: request ids, trace context, access logs, metrics and the
+body rules (size and content type) that must hold before any handler runs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from loguru import logger
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.problems import problem_response
+from app.domain.errors import PayloadTooLarge, PixWaveError, UnsupportedMediaType
+from app.logs import current_request_id
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.tracing import accept_traceparent, current_traceparent
+
+REQUEST_ID_HEADER = b"x-request-id"
+MAX_REQUEST_ID_CHARS = 128
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self._app = app
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        request_id = _request_id(headers.get(REQUEST_ID_HEADER))
+        id_token = current_request_id.set(request_id)
+        trace_token = current_traceparent.set(
+            accept_traceparent(headers.get(b"traceparent", b"").decode("latin-1") or None)
+        )
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope["method"], headers)
+            if refusal is None and scope["method"] in _BODY_METHODS:
+                receive, refusal = await self._buffered(receive)
+            if refusal is not None:
+                await problem_response(refusal)(scope, receive, send_with_id)
+            else:
+                await self._app(scope, receive, send_with_id)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started)
+            current_traceparent.reset(trace_token)
+            current_request_id.reset(id_token)
+
+    def _refusal(self, method: str, headers: dict[bytes, bytes]) -> PixWaveError | None:
+        if method not in _BODY_METHODS:
+            return None
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body_bytes:
+            return self._too_large()
+        has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if has_body and content_type != b"application/json":
+            return UnsupportedMediaType("Send the body as application/json.")
+        return None
+
+    async def _buffered(self, receive: Receive) -> tuple[Receive, PixWaveError | None]:
+        """Read the whole body first (Content-Length can be absent or false), so an
+        oversized one is refused before any handler runs."""
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                return receive, self._too_large()
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks)}]
+
+        async def receive_buffered() -> Message:
+            return replay.pop() if replay else await receive()
+
+        return receive_buffered, None
+
+    def _too_large(self) -> PixWaveError:
+        return PayloadTooLarge(f"The body exceeds {self._max_body_bytes} bytes.")
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_LATENCY.labels(method, route).observe(seconds)
+        logger.info(
+            "http.request",
+            method=method,
+            path=scope["path"],
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+        )
+
+
+def _request_id(incoming: bytes | None) -> str:
+    if incoming:
+        text = incoming.decode("latin-1")
+        if len(text) <= MAX_REQUEST_ID_CHARS and text.isprintable():
+            return text
+    return f"req_{uuid.uuid4().hex}"

@@ -1,0 +1,107 @@
+"""/v1/payment_intents"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from starlette.responses import Response
+
+from app.api import idempotency
+from app.api.auth import CallerDep
+from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.resources import UowDep, resources_of
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, PaymentIntentList, PaymentIntentOut, ok
+from app.db.uow import UnitOfWork
+from app.domain.errors import InvalidRequest
+from app.domain.ids import looks_like_id
+from app.domain.intents import IntentStatus
+from app.services import intents
+from app.services.commands import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
+from app.services.views import intent_view
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 10
+
+router = APIRouter(prefix="/v1/payment_intents", tags=["payment intents"])
+IntentId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post("", status_code=201, responses={**ok(201, PaymentIntentOut), **WRITE_ERRORS})
+async def create_payment_intent(
+    request: Request, uow: UowDep, caller: CallerDep, command: CreatePaymentIntent
+) -> Response:
+    resources = resources_of(request)
+
+    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+        intent = await intents.create_intent(
+            uow, caller, command, resources.policy, resources.cipher
+        )
+        return 201, intent_view(intent)
+
+    return await idempotency.respond(request, uow, caller, command.model_dump_json(), action)
+
+
+@router.get("", responses={**ok(200, PaymentIntentList), **READ_ERRORS})
+async def list_payment_intents(
+    uow: UowDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+    status: IntentStatus | None = None,
+) -> Response:
+    if starting_after is not None and not looks_like_id("pi", starting_after):
+        raise InvalidRequest("starting_after must be a payment intent id.", param="starting_after")
+    page = await uow.intents.list(
+        caller.merchant_id,
+        status=None if status is None else status.value,
+        starting_after=starting_after,
+        limit=limit + 1,
+    )
+    body = {
+        "object": "list",
+        "url": "/v1/payment_intents",
+        "has_more": len(page) > limit,
+        "data": [intent_view(intent) for intent in page[:limit]],
+    }
+    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
+
+
+@router.get("/{intent_id}", responses={**ok(200, PaymentIntentOut), **READ_ERRORS})
+async def get_payment_intent(uow: UowDep, caller: CallerDep, intent_id: IntentId) -> Response:
+    intent = await intents.get_intent(uow, caller, intent_id)
+    return Response(render_json(intent_view(intent)), media_type=JSON_MEDIA_TYPE)
+
+
+@router.post("/{intent_id}/cancel", responses={**ok(200, PaymentIntentOut), **WRITE_ERRORS})
+async def cancel_payment_intent(
+    request: Request,
+    uow: UowDep,
+    caller: CallerDep,
+    intent_id: IntentId,
+    command: Annotated[CancelPaymentIntent | None, Body()] = None,
+) -> Response:
+    command = command or CancelPaymentIntent()
+
+    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+        intent = await intents.cancel_intent(uow, caller, intent_id, command)
+        return 200, intent_view(intent)
+
+    return await idempotency.respond(request, uow, caller, command.model_dump_json(), action)
+
+
+@router.post("/{intent_id}/capture", responses={**ok(200, PaymentIntentOut), **WRITE_ERRORS})
+async def capture_payment_intent(
+    request: Request,
+    uow: UowDep,
+    caller: CallerDep,
+    intent_id: IntentId,
+    command: Annotated[CapturePaymentIntent | None, Body()] = None,
+) -> Response:
+    command = command or CapturePaymentIntent()
+
+    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+        intent = await intents.request_capture(uow, caller, intent_id, command)
+        return 200, intent_view(intent)
+
+    return await idempotency.respond(request, uow, caller, command.model_dump_json(), action)

@@ -1,0 +1,45 @@
+"""/v1/refunds"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from app.api import idempotency
+from app.api.auth import CallerDep
+from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.resources import UowDep
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, RefundOut, ok
+from app.db.uow import UnitOfWork
+from app.services import refunds
+from app.services.commands import CreateRefund
+from app.services.views import refund_view
+
+router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={**ok(201, RefundOut), **WRITE_ERRORS},
+)
+async def create_refund(
+    request: Request, uow: UowDep, caller: CallerDep, command: CreateRefund
+) -> Response:
+    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+        refund = await refunds.create_refund(uow, caller, command)
+        return 201, refund_view(refund)
+
+    return await idempotency.respond(request, uow, caller, command.model_dump_json(), action)
+
+
+@router.get("/{refund_id}", responses={**ok(200, RefundOut), **READ_ERRORS})
+async def get_refund(
+    uow: UowDep,
+    caller: CallerDep,
+    refund_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> Response:
+    refund = await refunds.get_refund(uow, caller, refund_id)
+    return Response(render_json(refund_view(refund)), media_type=JSON_MEDIA_TYPE)

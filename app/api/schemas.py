@@ -1,0 +1,97 @@
+"""Response shapes, published in /openapi.json. Handlers render views directly
+(app/services/views.py); the schema test proves the two agree."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from app.domain.intents import CaptureMethod, IntentStatus, PaymentMethodType, RefundStatus
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    param: str | None
+    request_id: str | None
+
+
+class PayerOut(BaseModel):
+    name: str | None
+    document: str | None
+    document_type: Literal["cpf", "cnpj"] | None
+
+
+class PixOut(BaseModel):
+    payer: PayerOut
+
+
+class CardOut(BaseModel):
+    token_last4: str
+
+
+class PaymentMethodOut(BaseModel):
+    type: PaymentMethodType
+    pix: PixOut | None = None
+    card: CardOut | None = None
+
+
+class PaymentIntentOut(BaseModel):
+    id: str
+    object: Literal["payment_intent"]
+    amount: int
+    currency: str
+    status: IntentStatus
+    capture_method: CaptureMethod
+    payment_method: PaymentMethodOut
+    description: str | None
+    metadata: dict[str, str]
+    amount_capturable: int
+    amount_received: int
+    amount_refunded: int
+    next_action: dict[str, Any] | None
+    last_payment_error: dict[str, Any] | None
+    cancellation_reason: str | None
+    expires_at: int | None
+    created: int
+    livemode: bool
+
+
+class PaymentIntentList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[PaymentIntentOut]
+
+
+class RefundOut(BaseModel):
+    id: str
+    object: Literal["refund"]
+    payment_intent: str
+    amount: int
+    currency: str
+    status: RefundStatus
+    reason: str | None
+    failure_reason: str | None
+    metadata: dict[str, str]
+    created: int
+    livemode: bool
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "content": {"application/problem+json": {}}}
+        for status in statuses
+    }
+
+
+def ok(status: int, model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model}}
+
+
+WRITE_ERRORS = problem_responses(400, 401, 404, 409, 413, 415, 422, 429)
+READ_ERRORS = problem_responses(400, 401, 404, 429)

@@ -1,0 +1,41 @@
+"""AWS clients for every role: aiobotocore on hot paths, boto3 for operator tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.config import Config
+
+from app.settings import Settings
+
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 25  # above SQS's 20 s long poll
+MAX_POOL_CONNECTIONS = 50
+# PixWave retries on its own terms (relay breaker, SQS visibility); botocore must not.
+_NO_RETRIES = {"max_attempts": 1, "mode": "standard"}
+
+
+def _client_kwargs(settings: Settings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        kwargs["endpoint_url"] = settings.aws_endpoint_url
+    return kwargs
+
+
+def async_client(service: str, settings: Settings) -> Any:
+    """An aiobotocore client context manager: ``async with async_client("sns", s) as sns``."""
+    config = AioConfig(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+        retries=_NO_RETRIES,
+    )
+    return get_session().create_client(service, config=config, **_client_kwargs(settings))
+
+
+def sync_client(service: str, settings: Settings) -> Any:
+    config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS)
+    return boto3.client(service, config=config, **_client_kwargs(settings))

@@ -1,0 +1,117 @@
+"""The `pixwave` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.api.app import create_app
+from app.cli_support import load_settings, settings_with
+from app.db import migrate
+from app.db.session import open_uow
+from app.logs import configure_logging
+from app.services.merchants import create_merchant
+from outbox.cli import outbox_cli, relay, topology_cli
+from workers.cli import worker
+
+cli = typer.Typer(help="PixWave: payment intents over a transactional outbox on SNS/SQS.")
+merchants_cli = typer.Typer(help="Merchants and their API keys.")
+keys_cli = typer.Typer(help="API keys.")
+db_cli = typer.Typer(help="Database schema.")
+cli.add_typer(merchants_cli, name="merchants")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(topology_cli, name="topology")
+cli.add_typer(outbox_cli, name="outbox")
+cli.command("relay")(relay)
+cli.command("worker")(worker)
+
+
+@cli.command()
+def up(
+    json_logs: Annotated[bool, typer.Option("--json", help="Raw JSON log lines")] = False,
+) -> None:
+    """Run the whole system; services that are not configured start embedded."""
+    from app import supervisor
+
+    settings = load_settings()
+    configure_logging(role="up", level=settings.log_level, json_lines=json_logs)
+    supervisor.run(settings, json_logs=json_logs)
+
+
+@cli.command()
+def api() -> None:
+    """Serve the HTTP API against the configured services."""
+    settings = settings_with("database_url", "redis_url", "document_key")
+    configure_logging(role="api", level=settings.log_level, json_lines=settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration."""
+    settings = settings_with("database_url")
+    assert settings.database_url is not None
+    migrate.upgrade(settings.database_url)
+
+
+@merchants_cli.command("create")
+def merchants_create(
+    name: Annotated[str, typer.Option(help="Display name")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a merchant and its first API key (printed once, stored only as a hash)."""
+    settings = settings_with("database_url")
+
+    async def create() -> dict[str, str]:
+        async with open_uow(settings) as uow:
+            issued = await create_merchant(uow, name)
+            await uow.commit()
+        return {
+            "merchant_id": issued.merchant_id,
+            "key_id": issued.key_id,
+            "api_key": issued.secret,
+        }
+
+    result = asyncio.run(create())
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        typer.echo(f"merchant {result['merchant_id']}\nkey {result['key_id']}: {result['api_key']}")
+        typer.echo("Store the key now: it is not shown again.")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key at once."""
+    settings = settings_with("database_url")
+
+    async def revoke() -> bool:
+        async with open_uow(settings) as uow:
+            revoked = await uow.api_keys.revoke(key_id)
+            await uow.commit()
+        return revoked
+
+    if not asyncio.run(revoke()):
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

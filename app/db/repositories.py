@@ -1,0 +1,235 @@
+"""Every query PixWave runs against its own tables lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import (
+    ApiKey,
+    IdempotencyKey,
+    InboxEntry,
+    Merchant,
+    MessageFailure,
+    PaymentIntent,
+    Refund,
+)
+from app.domain.caller import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    request_hash: str
+    response_status: int
+    response_body: bytes
+
+
+class MerchantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, merchant: Merchant) -> None:
+        self._session.add(merchant)
+
+    async def get(self, merchant_id: str) -> Merchant | None:
+        return await self._session.get(Merchant, merchant_id)
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, key: ApiKey) -> None:
+        self._session.add(key)
+
+    async def find_caller(self, secret_hash: str) -> Caller | None:
+        """Who an active key with this hash belongs to."""
+        # Columns, not ORM objects: this runs on every authenticated request.
+        row = (
+            await self._session.execute(
+                select(ApiKey.id, ApiKey.merchant_id, Merchant.livemode)
+                .join(Merchant, Merchant.id == ApiKey.merchant_id)
+                .where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
+            )
+        ).first()
+        return (
+            None if row is None else Caller(merchant_id=row[1], livemode=row[2], api_key_id=row[0])
+        )
+
+    async def revoke(self, key_id: str) -> bool:
+        result = await self._session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class IntentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, intent: PaymentIntent) -> None:
+        self._session.add(intent)
+
+    async def get(self, merchant_id: str, intent_id: str) -> PaymentIntent | None:
+        return (
+            await self._session.execute(
+                select(PaymentIntent).where(
+                    PaymentIntent.id == intent_id, PaymentIntent.merchant_id == merchant_id
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def list(
+        self, merchant_id: str, *, status: str | None, starting_after: str | None, limit: int
+    ) -> list[PaymentIntent]:
+        query = select(PaymentIntent).where(PaymentIntent.merchant_id == merchant_id)
+        if status is not None:
+            query = query.where(PaymentIntent.status == status)
+        if starting_after is not None:
+            query = query.where(PaymentIntent.id < starting_after)
+        query = query.order_by(PaymentIntent.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).scalars())
+
+
+class RefundRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, refund: Refund) -> None:
+        self._session.add(refund)
+
+    async def get(self, merchant_id: str, refund_id: str) -> Refund | None:
+        return (
+            await self._session.execute(
+                select(Refund).where(Refund.id == refund_id, Refund.merchant_id == merchant_id)
+            )
+        ).scalar_one_or_none()
+
+
+class IdempotencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def try_lock(self, merchant_id: str, key: str) -> bool:
+        """Take the key for this transaction; False while another transaction holds it."""
+        locked = await self._session.execute(
+            select(func.pg_try_advisory_xact_lock(func.hashtext(merchant_id), func.hashtext(key)))
+        )
+        return bool(locked.scalar_one())
+
+    async def find(self, merchant_id: str, key: str) -> StoredAnswer | None:
+        row = (
+            await self._session.execute(
+                select(
+                    IdempotencyKey.request_hash,
+                    IdempotencyKey.response_status,
+                    IdempotencyKey.response_body,
+                ).where(
+                    IdempotencyKey.merchant_id == merchant_id,
+                    IdempotencyKey.key == key,
+                    IdempotencyKey.expires_at >= func.now(),
+                )
+            )
+        ).first()
+        return None if row is None else StoredAnswer(row[0], row[1], row[2])
+
+    async def store(
+        self,
+        *,
+        merchant_id: str,
+        key: str,
+        request_hash: str,
+        status: int,
+        body: bytes,
+        ttl: timedelta,
+    ) -> None:
+        """Keep the answer; an expired record under the same key is replaced."""
+        values = {
+            "merchant_id": merchant_id,
+            "key": key,
+            "request_hash": request_hash,
+            "response_status": status,
+            "response_body": body,
+            "created_at": func.now(),
+            "expires_at": func.now() + ttl,
+        }
+        statement = insert(IdempotencyKey).values(**values)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[IdempotencyKey.merchant_id, IdempotencyKey.key],
+                set_={k: v for k, v in values.items() if k not in ("merchant_id", "key")},
+                where=IdempotencyKey.expires_at < func.now(),
+            )
+        )
+
+
+class InboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        """Record the event as handled by ``consumer``; False if it already was.
+
+        A concurrent claim of the same event waits on the primary key until the
+        first transaction ends, so only one of them ever runs the effects.
+        """
+        inserted = await self._session.execute(
+            insert(InboxEntry)
+            .values(consumer=consumer, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(InboxEntry.event_id)
+        )
+        return inserted.first() is not None
+
+    async def delete_before(self, cutoff: datetime, limit: int) -> int:
+        doomed = (
+            select(InboxEntry.consumer, InboxEntry.event_id)
+            .where(InboxEntry.processed_at < cutoff)
+            .limit(limit)
+        )
+        result = await self._session.execute(
+            delete(InboxEntry).where(tuple_(InboxEntry.consumer, InboxEntry.event_id).in_(doomed))
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
+class FailureLedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, failure: MessageFailure) -> None:
+        """One row per message: the count grows, the latest error and receive count win."""
+        values = {
+            column: getattr(failure, column)
+            for column in (
+                "queue",
+                "message_id",
+                "consumer",
+                "event_id",
+                "event_type",
+                "receive_count",
+                "error_class",
+                "error_message",
+                "dead_lettered",
+            )
+        }
+        statement = insert(MessageFailure).values(**values, attempts=1)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[MessageFailure.queue, MessageFailure.message_id],
+                set_={
+                    "receive_count": statement.excluded.receive_count,
+                    "error_class": statement.excluded.error_class,
+                    "error_message": statement.excluded.error_message,
+                    "dead_lettered": statement.excluded.dead_lettered,
+                    "attempts": MessageFailure.attempts + 1,
+                    "last_seen": func.now(),
+                },
+            )
+        )

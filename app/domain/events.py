@@ -1,0 +1,67 @@
+"""Event types and the envelope every outbox row carries (DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+API_VERSION = "2026-11-01"
+
+
+class EventType(StrEnum):
+    PAYMENT_INTENT_CREATED = "payment_intent.created"
+    PAYMENT_INTENT_PROCESSING = "payment_intent.processing"
+    PAYMENT_INTENT_REQUIRES_ACTION = "payment_intent.requires_action"
+    PAYMENT_INTENT_AMOUNT_CAPTURABLE_UPDATED = "payment_intent.amount_capturable_updated"
+    PAYMENT_INTENT_SUCCEEDED = "payment_intent.succeeded"
+    PAYMENT_INTENT_PAYMENT_FAILED = "payment_intent.payment_failed"
+    PAYMENT_INTENT_CANCELED = "payment_intent.canceled"
+    PAYMENT_INTENT_CAPTURE_REQUESTED = "payment_intent.capture_requested"
+    REFUND_CREATED = "refund.created"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
+    ALERT_PAYMENT_FAILED_ALL_GATEWAYS = "alert.payment_failed_all_gateways"
+    ALERT_GATEWAY_CIRCUIT_OPENED = "alert.gateway_circuit_opened"
+    ALERT_RECONCILIATION_MISMATCH = "alert.reconciliation_mismatch"
+    ALERT_OUTBOX_EVENT_PARKED = "alert.outbox_event_parked"
+
+
+class Topic(StrEnum):
+    """Logical topics; the topology maps them to SNS names (``pixwave-events`` …)."""
+
+    EVENTS = "events"
+    ALERTS = "alerts"
+
+
+def topic_for(event_type: EventType) -> Topic:
+    return Topic.ALERTS if event_type.value.startswith("alert.") else Topic.EVENTS
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    type: str
+    id: str
+    sequence: int
+
+
+def build_envelope(
+    *,
+    event_id: str,
+    event_type: EventType,
+    created: int,
+    merchant_id: str,
+    livemode: bool,
+    aggregate: Aggregate,
+    data_object: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": event_type.value,
+        "api_version": API_VERSION,
+        "created": created,
+        "merchant_id": merchant_id,
+        "livemode": livemode,
+        "aggregate": {"type": aggregate.type, "id": aggregate.id, "sequence": aggregate.sequence},
+        "data": {"object": data_object},
+    }

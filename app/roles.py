@@ -1,0 +1,48 @@
+"""What every long-running background role (relay, workers) sets up the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError
+from loguru import logger
+from prometheus_client import start_http_server
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.session import create_engine
+from app.settings import Settings
+
+
+@asynccontextmanager
+async def background_role(
+    settings: Settings, *, metrics_port: int
+) -> AsyncIterator[tuple[AsyncEngine, asyncio.Event]]:
+    """A metrics endpoint (port 0: none), a database engine, and an event that
+    SIGTERM/SIGINT set so the role can drain and exit 0."""
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.api_host)
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield engine, stop
+    finally:
+        await engine.dispose()
+        await logger.complete()
+
+
+async def periodically(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``job`` now and every ``seconds`` until cancelled. A failure of the database
+    or AWS is logged and the next round tries again."""
+    while True:
+        try:
+            await job()
+        except (SQLAlchemyError, ClientError, BotoCoreError, OSError) as exc:
+            logger.warning("background_job_failed", job=job.__qualname__, error=repr(exc))
+        await asyncio.sleep(seconds)

@@ -1,0 +1,162 @@
+"""Use cases on payment intents. Each runs inside the caller's unit of work and
+writes its outbox events there, so state and events commit together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.db.models import PaymentIntent
+from app.db.uow import UnitOfWork
+from app.domain import rules
+from app.domain.caller import Caller
+from app.domain.documents import parse_document
+from app.domain.errors import IllegalTransition, InvalidRequest, NotFound
+from app.domain.events import EventType
+from app.domain.ids import looks_like_id, new_id
+from app.domain.intents import (
+    MERCHANT_CANCELABLE,
+    CancellationReason,
+    CaptureMethod,
+    IntentStatus,
+    next_intent_status,
+)
+from app.domain.money import Money, normalize_currency
+from app.security import DocumentCipher
+from app.services.commands import (
+    CancelPaymentIntent,
+    CapturePaymentIntent,
+    CardDetails,
+    CreatePaymentIntent,
+    PixDetails,
+)
+from app.services.events import record_event
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPolicy:
+    max_amount: int
+    pix_default_expires_in_seconds: int
+
+
+async def get_intent(uow: UnitOfWork, caller: Caller, intent_id: str) -> PaymentIntent:
+    intent = None
+    if looks_like_id("pi", intent_id):
+        intent = await uow.intents.get(caller.merchant_id, intent_id)
+    if intent is None:
+        raise NotFound(f"No such payment_intent: {intent_id!r}", param="id")
+    return intent
+
+
+async def create_intent(
+    uow: UnitOfWork,
+    caller: Caller,
+    command: CreatePaymentIntent,
+    policy: IntentPolicy,
+    cipher: DocumentCipher,
+) -> PaymentIntent:
+    money = Money(
+        rules.check_amount(command.amount, maximum=policy.max_amount),
+        normalize_currency(command.currency),
+    )
+    rules.check_metadata(command.metadata)
+    now = datetime.now(UTC)
+    intent = PaymentIntent(
+        id=new_id("pi"),
+        merchant_id=caller.merchant_id,
+        livemode=caller.livemode,
+        amount=money.amount,
+        currency=money.currency,
+        status=IntentStatus.PENDING.value,
+        capture_method=command.capture_method.value,
+        method_type=command.payment_method.type.value,
+        description=command.description,
+        metadata_=command.metadata,
+        amount_capturable=0,
+        amount_received=0,
+        amount_refunded=0,
+        sequence=0,
+        created_at=now,
+    )
+    method = command.payment_method
+    if method.pix is not None:
+        _fill_pix(intent, method.pix, command, policy, cipher, now)
+    elif method.card is not None:
+        _fill_card(intent, method.card, command)
+    uow.intents.add(intent)
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_CREATED)
+    return intent
+
+
+def _fill_pix(
+    intent: PaymentIntent,
+    pix: PixDetails,
+    command: CreatePaymentIntent,
+    policy: IntentPolicy,
+    cipher: DocumentCipher,
+    now: datetime,
+) -> None:
+    if intent.currency != "BRL":
+        raise InvalidRequest(
+            "PIX charges must be in BRL.",
+            param="currency",
+            code="currency_not_supported_for_method",
+        )
+    if command.capture_method is CaptureMethod.MANUAL:
+        raise InvalidRequest(
+            "PIX has no separate capture; use capture_method=automatic.", param="capture_method"
+        )
+    document = parse_document(pix.payer.document)
+    expires_in = rules.check_pix_expiry(command.expires_in or policy.pix_default_expires_in_seconds)
+    intent.payer_name = pix.payer.name
+    intent.payer_document_type = document.type
+    intent.payer_document_masked = document.masked
+    intent.payer_document_encrypted = cipher.encrypt(
+        document.digits, merchant_id=intent.merchant_id
+    )
+    intent.expires_at = now + timedelta(seconds=expires_in)
+
+
+def _fill_card(intent: PaymentIntent, card: CardDetails, command: CreatePaymentIntent) -> None:
+    if command.expires_in is not None:
+        raise InvalidRequest("expires_in applies to PIX only.", param="expires_in")
+    intent.card_token = rules.check_card_token(card.token)
+
+
+async def cancel_intent(
+    uow: UnitOfWork, caller: Caller, intent_id: str, command: CancelPaymentIntent
+) -> PaymentIntent:
+    intent = await get_intent(uow, caller, intent_id)
+    current = IntentStatus(intent.status)
+    if current not in MERCHANT_CANCELABLE:
+        raise IllegalTransition(
+            f"A payment intent in status {current} cannot be canceled.",
+            code="payment_intent_unexpected_state",
+        )
+    intent.status = next_intent_status(current, IntentStatus.CANCELED).value
+    reason = command.cancellation_reason or CancellationReason.REQUESTED_BY_CUSTOMER
+    intent.cancellation_reason = reason.value
+    intent.amount_capturable = 0
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_CANCELED)
+    return intent
+
+
+async def request_capture(
+    uow: UnitOfWork, caller: Caller, intent_id: str, command: CapturePaymentIntent
+) -> PaymentIntent:
+    """Ask the charge worker to capture; the intent is ``processing`` until it answers."""
+    intent = await get_intent(uow, caller, intent_id)
+    current = IntentStatus(intent.status)
+    if current is not IntentStatus.REQUIRES_CAPTURE:
+        raise IllegalTransition(
+            f"Only an intent in requires_capture can be captured, not one in {current}.",
+            code="payment_intent_unexpected_state",
+        )
+    requested = command.amount_to_capture
+    if requested is not None:
+        intent.amount_capturable = rules.check_amount(
+            requested, maximum=intent.amount_capturable, param="amount_to_capture"
+        )
+    intent.status = next_intent_status(current, IntentStatus.PROCESSING).value
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_CAPTURE_REQUESTED)
+    return intent

@@ -1,0 +1,68 @@
+"""Public representations: what the API returns and what events carry.
+
+Payer documents appear only masked; card tokens only by their last four characters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.db.models import PaymentIntent, Refund
+
+CARD_TOKEN_VISIBLE_CHARS = 4
+
+
+def _epoch(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def _payment_method_view(intent: PaymentIntent) -> dict[str, Any]:
+    if intent.method_type == "pix":
+        payer = {
+            "name": intent.payer_name,
+            "document": intent.payer_document_masked,
+            "document_type": intent.payer_document_type,
+        }
+        return {"type": "pix", "pix": {"payer": payer}}
+    token = intent.card_token or ""
+    return {"type": "card", "card": {"token_last4": token[-CARD_TOKEN_VISIBLE_CHARS:]}}
+
+
+def intent_view(intent: PaymentIntent) -> dict[str, Any]:
+    return {
+        "id": intent.id,
+        "object": "payment_intent",
+        "amount": intent.amount,
+        "currency": intent.currency,
+        "status": intent.status,
+        "capture_method": intent.capture_method,
+        "payment_method": _payment_method_view(intent),
+        "description": intent.description,
+        "metadata": intent.metadata_,
+        "amount_capturable": intent.amount_capturable,
+        "amount_received": intent.amount_received,
+        "amount_refunded": intent.amount_refunded,
+        "next_action": intent.next_action,
+        "last_payment_error": intent.last_payment_error,
+        "cancellation_reason": intent.cancellation_reason,
+        "expires_at": _epoch(intent.expires_at),
+        "created": _epoch(intent.created_at),
+        "livemode": intent.livemode,
+    }
+
+
+def refund_view(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "payment_intent": refund.payment_intent_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+        "failure_reason": refund.failure_reason,
+        "metadata": refund.metadata_,
+        "created": _epoch(refund.created_at),
+        "livemode": refund.livemode,
+    }

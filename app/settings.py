@@ -1,0 +1,121 @@
+"""All configuration, from ``PIXWAVE_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DOCUMENT_KEY_BYTES = 32
+# `pixwave up` writes the services it started here, so other `pixwave` commands run
+# from the same directory find them. Read before .env; real variables win over both.
+RUNTIME_ENV_FILE = Path(".pixwave/runtime.env")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PIXWAVE_", env_file=(RUNTIME_ENV_FILE, ".env"), extra="ignore"
+    )
+
+    # Services. Unset under `pixwave up` means "start the embedded one".
+    database_url: str | None = None
+    redis_url: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    # Topology: resource names are "<prefix>-events", "<prefix>-charge", … (".fifo" when FIFO).
+    name_prefix: str = Field(default="pixwave", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    fifo: bool = False
+    # The relay may be given topic ARNs (Terraform outputs them); otherwise it looks them up.
+    events_topic_arn: str | None = None
+    alerts_topic_arn: str | None = None
+    data_dir: Path = Path(".pixwave")
+
+    # HTTP API.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    rate_limit_per_second: int = Field(default=100, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    # Relay.
+    relay_batch_size: int = Field(default=100, ge=1, le=1000)
+    relay_lanes: int = Field(default=2, ge=1, le=32)
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    outbox_retention_days: int = Field(default=7, ge=1)
+
+    # Workers.
+    worker_concurrency: int = Field(default=10, ge=1, le=1000)
+    worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    worker_max_hold_seconds: float = Field(default=3600.0, gt=0)
+    # SQS long poll; SIGTERM waits for the poll in flight, so shutdown takes up to this.
+    worker_receive_wait_seconds: int = Field(default=20, ge=1, le=20)
+    worker_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    # Comma-separated modules whose CONSUMERS mapping adds consumers to `pixwave worker`.
+    worker_modules: str = ""
+    inbox_retention_days: int = Field(default=30, ge=15)
+
+    # Money rules.
+    max_amount: int = Field(default=100_000_000, ge=1)
+    pix_default_expires_in_seconds: int = Field(default=3600, ge=60)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+
+    # Payer documents are encrypted with AES-256-GCM under this base64 key.
+    document_key: SecretStr | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("document_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(decode_document_key(value)) != DOCUMENT_KEY_BYTES:
+            raise ValueError(f"must decode to {DOCUMENT_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @property
+    def outbox_retention(self) -> timedelta:
+        return timedelta(days=self.outbox_retention_days)
+
+    @property
+    def inbox_retention(self) -> timedelta:
+        return timedelta(days=self.inbox_retention_days)
+
+    def document_key_bytes(self) -> bytes:
+        if self.document_key is None:
+            raise ValueError("PIXWAVE_DOCUMENT_KEY is not set")
+        return decode_document_key(self.document_key)
+
+
+def decode_document_key(value: SecretStr) -> bytes:
+    try:
+        return base64.b64decode(value.get_secret_value(), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("must be base64") from exc
+
+
+def sqlalchemy_url(url: str) -> str:
+    """SQLAlchemy wants the driver in the scheme; users write plain postgresql://."""
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def libpq_url(url: str) -> str:
+    """psycopg itself wants the plain scheme."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

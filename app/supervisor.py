@@ -1,0 +1,214 @@
+"""`pixwave up`: the whole system in one command on the embedded default.
+
+Starts whatever services are not configured, migrates, makes sure a demo merchant
+exists, then runs each role as a child process with its output prefixed by role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from loguru import logger
+
+from app.db import migrate
+from app.db.session import open_uow
+from app.domain.errors import AuthenticationFailed
+from app.embedded import EmbeddedServices, free_port
+from app.services.merchants import authenticate, create_merchant
+from app.settings import DOCUMENT_KEY_BYTES, RUNTIME_ENV_FILE, Settings
+from outbox.service import apply_topology
+
+READY_TIMEOUT_SECONDS = 60.0
+READY_POLL_SECONDS = 0.2
+STOP_GRACE_SECONDS = 10.0
+DEMO_KEY_FILE = "demo-merchant.json"
+DOCUMENT_KEY_FILE = "document.key"
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    name: str
+    args: tuple[str, ...]
+
+
+class RoleProcess:
+    def __init__(self, role: Role, env: dict[str, str]) -> None:
+        self.role = role
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *role.args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            sys.stdout.write(f"{self.role.name:>8} | {line}")
+            sys.stdout.flush()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+ROLES: tuple[Role, ...] = (Role("api", ("api",)), Role("relay", ("relay",)))
+EMBEDDED_AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+DEMO_MERCHANT_NAME = "Demo merchant"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def load_or_create_document_key(data_dir: Path) -> str:
+    path = data_dir / DOCUMENT_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def service_environment(settings: Settings, embedded: EmbeddedServices) -> dict[str, str]:
+    """The variables every role needs, starting embedded services for gaps."""
+    env = {
+        "PIXWAVE_DATABASE_URL": settings.database_url or embedded.start_postgres(),
+        "PIXWAVE_REDIS_URL": settings.redis_url or embedded.start_redis(),
+        "PIXWAVE_DOCUMENT_KEY": (
+            settings.document_key.get_secret_value()
+            if settings.document_key is not None
+            else load_or_create_document_key(settings.data_dir)
+        ),
+    }
+    if settings.aws_endpoint_url:
+        env["PIXWAVE_AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+    else:
+        env["PIXWAVE_AWS_ENDPOINT_URL"] = embedded.start_aws()
+        # moto accepts any credentials but botocore insists on some.
+        env |= {name: os.environ.get(name, "test") for name in EMBEDDED_AWS_CREDENTIALS}
+    return env
+
+
+def wait_until_ready(url: str, processes: list[RoleProcess]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if any(p.process.poll() is not None for p in processes):
+            raise SystemExit("a role exited during startup; see its output above")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(READY_POLL_SECONDS)
+    raise SystemExit(f"{url} did not become ready in {READY_TIMEOUT_SECONDS:.0f} s")
+
+
+def wait_for_stop(processes: list[RoleProcess]) -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        exited = [p for p in processes if p.process.poll() is not None]
+        if exited:
+            print(f"role {exited[0].role.name} exited; stopping everything", file=sys.stderr)
+            return
+
+
+async def ensure_demo_merchant(settings: Settings, data_dir: Path) -> str:
+    """Reuse the demo key across restarts while the database still knows it."""
+    path = data_dir / DEMO_KEY_FILE
+    async with open_uow(settings) as uow:
+        if path.exists():
+            secret = str(json.loads(path.read_text())["secret"])
+            try:
+                await authenticate(uow, secret)
+            except AuthenticationFailed:
+                pass
+            else:
+                return secret
+        issued = await create_merchant(uow, DEMO_MERCHANT_NAME)
+        await uow.commit()
+    path.write_text(json.dumps({"merchant_id": issued.merchant_id, "secret": issued.secret}))
+    path.chmod(0o600)
+    return issued.secret
+
+
+def run(settings: Settings, *, json_logs: bool) -> None:
+    embedded = EmbeddedServices(settings.data_dir)
+    processes: list[RoleProcess] = []
+    try:
+        service_env = service_environment(settings, embedded)
+        os.environ.update(service_env)
+        resolved = Settings()
+        migrate.upgrade(service_env["PIXWAVE_DATABASE_URL"])
+        # moto keeps nothing across restarts, so the topology is applied at every start.
+        for change in apply_topology(resolved):
+            logger.info("up.topology", action=change.action, kind=change.kind, name=change.name)
+        secret = asyncio.run(ensure_demo_merchant(resolved, settings.data_dir))
+        RUNTIME_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+        RUNTIME_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in service_env.items()))
+        port = settings.api_port if port_is_free(settings.api_port) else free_port()
+        env = {
+            **os.environ,
+            "PIXWAVE_API_PORT": str(port),
+            "PIXWAVE_RELAY_METRICS_PORT": str(free_port()),
+            "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
+        }
+        processes.extend(RoleProcess(role, env) for role in ROLES)
+        api_url = f"http://{settings.api_host}:{port}"
+        wait_until_ready(f"{api_url}/readyz", processes)
+        print(banner(api_url, secret), flush=True)
+        wait_for_stop(processes)
+    finally:
+        for process in processes:
+            process.stop()
+        RUNTIME_ENV_FILE.unlink(missing_ok=True)
+        embedded.close()
+
+
+def banner(api_url: str, secret: str) -> str:
+    return (
+        f"\nPixWave is up.\n"
+        f"  API      {api_url}\n"
+        f"  Docs     {api_url}/docs\n"
+        f"  API key  {secret}   (test mode)\n"
+        f"  Try      curl -s {api_url}/v1/payment_intents -H 'Authorization: Bearer {secret}' "
+        f"-H 'Content-Type: application/json' -d '{json.dumps(SAMPLE_INTENT)}'\n"
+        f"Ctrl-C stops everything.\n"
+    )
+
+
+SAMPLE_INTENT = {
+    "amount": 1990,
+    "currency": "BRL",
+    "payment_method": {
+        "type": "pix",
+        "pix": {"payer": {"name": "Maria Silva", "document": "529.982.247-25"}},
+    },
+}
