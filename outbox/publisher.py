@@ -1,0 +1,102 @@
+"""Turn outbox rows into SNS PublishBatch calls and report what failed, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from outbox.repository import ClaimedEvent
+
+# SNS quotas: 10 entries and 256 KiB of payload per PublishBatch call.
+MAX_BATCH_ENTRIES = 10
+MAX_BATCH_BYTES = 256 * 1024
+# SNS answers these for an entry that will never be accepted as it is.
+PERMANENT_ENTRY_ERRORS = frozenset(
+    {"InvalidParameter", "InvalidParameterValue", "ValidationError", "InvalidMessageContents"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    position: int
+    topic: str
+    entry: dict[str, Any]
+    size_bytes: int
+
+
+FailureKind = Literal["outage", "refused", "invalid"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFailure:
+    """``outage``: the call itself failed (no fault of the row); ``refused``: SNS
+    turned this entry down and may take it later; ``invalid``: it never will."""
+
+    position: int
+    error: str
+    kind: FailureKind
+
+
+def prepare(row: ClaimedEvent, *, fifo: bool) -> PreparedMessage:
+    body = row.payload_text
+    attributes = {"event_type": row.event_type, "merchant_id": row.merchant_id}
+    if row.traceparent:
+        attributes["traceparent"] = row.traceparent
+    entry: dict[str, Any] = {
+        "Id": str(row.position),
+        "Message": body,
+        # String only: moto breaks on Binary attributes with raw delivery.
+        "MessageAttributes": {
+            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+        },
+    }
+    if fifo:
+        entry["MessageGroupId"] = row.aggregate_id
+        entry["MessageDeduplicationId"] = row.id
+    size = len(body.encode()) + sum(
+        len(name) + len("String") + len(value.encode()) for name, value in attributes.items()
+    )
+    return PreparedMessage(position=row.position, topic=row.topic, entry=entry, size_bytes=size)
+
+
+def batches(messages: list[PreparedMessage]) -> Iterator[list[PreparedMessage]]:
+    """Split one topic's messages into calls within SNS's entry and byte quotas."""
+    batch: list[PreparedMessage] = []
+    size = 0
+    for message in messages:
+        if batch and (
+            len(batch) == MAX_BATCH_ENTRIES or size + message.size_bytes > MAX_BATCH_BYTES
+        ):
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += message.size_bytes
+    if batch:
+        yield batch
+
+
+async def publish_batch(
+    sns: Any, topic_arn: str, batch: list[PreparedMessage]
+) -> list[EntryFailure]:
+    """One PublishBatch call; a call that fails as a whole fails every entry, transiently."""
+    try:
+        response = await sns.publish_batch(
+            TopicArn=topic_arn, PublishBatchRequestEntries=[m.entry for m in batch]
+        )
+    except (ClientError, BotoCoreError, OSError) as exc:
+        return [EntryFailure(m.position, f"{type(exc).__name__}: {exc}", "outage") for m in batch]
+    return [
+        EntryFailure(
+            position=int(failed["Id"]),
+            error=f"{failed.get('Code')}: {failed.get('Message', '')}",
+            kind=(
+                "invalid"
+                if failed.get("SenderFault") and failed.get("Code") in PERMANENT_ENTRY_ERRORS
+                else "refused"
+            ),
+        )
+        for failed in response.get("Failed", [])
+    ]

@@ -1,0 +1,65 @@
+"""Running the relay as a process, and the topology/outbox commands' work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.aws import async_client, sync_client
+from app.db.session import session_factory
+from app.domain.events import Topic
+from app.roles import background_role
+from app.settings import Settings, libpq_url
+from outbox.apply import Change, TopologyApplier
+from outbox.relay import Relay, RelayOptions
+from outbox.topology import Topology, declare
+
+
+def topology_of(settings: Settings) -> Topology:
+    return declare(prefix=settings.name_prefix, fifo=settings.fifo)
+
+
+def apply_topology(settings: Settings) -> list[Change]:
+    applier = TopologyApplier(
+        topology_of(settings), sync_client("sns", settings), sync_client("sqs", settings)
+    )
+    return applier.apply()
+
+
+async def resolve_topic_arns(sns: Any, settings: Settings) -> dict[str, str]:
+    """Configured ARNs win; otherwise find the topics by name (needs sns:ListTopics)."""
+    configured = {Topic.EVENTS: settings.events_topic_arn, Topic.ALERTS: settings.alerts_topic_arn}
+    wanted = topology_of(settings).topics
+    arns = {topic.value: arn for topic, arn in configured.items() if arn}
+    if len(arns) < len(wanted):
+        by_name = {}
+        async for page in sns.get_paginator("list_topics").paginate():
+            for item in page["Topics"]:
+                by_name[item["TopicArn"].rsplit(":", 1)[-1]] = item["TopicArn"]
+        for topic, name in wanted.items():
+            if topic.value not in arns:
+                if name not in by_name:
+                    raise SystemExit(f"topic {name} not found: run `pixwave topology apply`")
+                arns[topic.value] = by_name[name]
+    return arns
+
+
+async def serve_relay(settings: Settings) -> None:
+    assert settings.database_url is not None
+    async with (
+        background_role(settings, metrics_port=settings.relay_metrics_port) as (engine, stop),
+        async_client("sns", settings) as sns,
+    ):
+        relay = Relay(
+            sessions=session_factory(engine),
+            listen_url=libpq_url(settings.database_url),
+            sns=sns,
+            topic_arns=await resolve_topic_arns(sns, settings),
+            options=RelayOptions(
+                batch_size=settings.relay_batch_size,
+                lanes=settings.relay_lanes,
+                poll_seconds=settings.relay_poll_seconds,
+                retention=settings.outbox_retention,
+                fifo=settings.fifo,
+            ),
+        )
+        await relay.run(stop)
