@@ -1,0 +1,1 @@
+"""The SQS consumer runtime every worker runs on (DESIGN.md, "Consumers")."""
