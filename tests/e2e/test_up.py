@@ -1,0 +1,84 @@
+"""`pixwave up` on the embedded default, as a newcomer runs it: no service configured."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+
+from app.embedded import free_port
+from tests.support import pix_intent, wait_for
+
+STARTUP_TIMEOUT_SECONDS = 90.0
+STOP_TIMEOUT_SECONDS = 30.0
+API_KEY = re.compile(r"API key\s+(sk_test_\S+)")
+
+
+class Up:
+    """`pixwave up` in a fresh directory, its output collected as it comes."""
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")}
+        env["PIXWAVE_API_PORT"] = str(port)
+        self.url = f"http://127.0.0.1:{port}"
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "up"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def api_key(self) -> str:
+        wait_for(
+            lambda: any(API_KEY.search(line) for line in self.output),
+            timeout=STARTUP_TIMEOUT_SECONDS,
+        )
+        return next(m.group(1) for line in self.output if (m := API_KEY.search(line)))
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+def _postgres_running(workdir: Path) -> bool:
+    return (workdir / ".pixwave" / "postgres" / "postmaster.pid").exists()
+
+
+def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> None:
+    port = free_port()
+    first = Up(tmp_path, port)
+    try:
+        key = first.api_key()
+        headers = {"Authorization": f"Bearer {key}"}
+        created = httpx.post(f"{first.url}/v1/payment_intents", json=pix_intent(), headers=headers)
+        assert created.status_code == 201, created.text
+        assert f"curl -s {first.url}/v1/payment_intents" in "".join(first.output)
+    finally:
+        assert first.stop() == 0
+    assert not _postgres_running(tmp_path)
+
+    second = Up(tmp_path, port)
+    try:
+        assert second.api_key() == key
+        fetched = httpx.get(
+            f"{second.url}/v1/payment_intents/{created.json()['id']}", headers=headers
+        )
+        assert fetched.json() == created.json()
+    finally:
+        assert second.stop() == 0
+    assert not _postgres_running(tmp_path)

@@ -1,0 +1,318 @@
+"""The consumer runtime against an AWS API server over HTTP and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from prometheus_client import REGISTRY
+
+from app.aws import async_client
+from app.db.session import create_engine, session_factory
+from app.db.uow import UnitOfWork
+from app.domain.errors import RetryLater
+from app.settings import Settings
+from tests.integration.probe_consumers import PROBE_EVENT, record_effect
+from tests.integration.worker_support import QueueWorld, new_queue_world, probe_event
+from tests.support import wait_for
+from workers.runtime.backoff import retry_delay_seconds
+from workers.runtime.consumer import Consumer, Handler
+from workers.runtime.envelope import Event
+from workers.runtime.worker import Worker, WorkerOptions
+
+SETTLE_TIMEOUT_SECONDS = 60.0
+FIXED_JITTER = 1.0
+
+
+def _consumer(handler: Handler, *, base: float = 1, cap: float = 8) -> Consumer:
+    return Consumer(
+        name="probe",
+        queue="probe",
+        handlers={PROBE_EVENT: handler},
+        backoff_base_seconds=base,
+        backoff_cap_seconds=cap,
+    )
+
+
+@asynccontextmanager
+async def running_worker(
+    world: QueueWorld, consumer: Consumer, **options: float
+) -> AsyncIterator[None]:
+    settings = Settings(aws_endpoint_url=world.endpoint, database_url=world.database_url)
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    async with async_client("sqs", settings) as sqs:
+        worker = Worker(
+            consumer,
+            sqs=sqs,
+            sessions=session_factory(engine),
+            queue_name=world.queue_name,
+            options=WorkerOptions(
+                receive_wait_seconds=1,
+                jitter=lambda: FIXED_JITTER,
+                **options,  # type: ignore[arg-type]
+            ),
+        )
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+    await engine.dispose()
+
+
+async def _until(condition: object, deadline: float = SETTLE_TIMEOUT_SECONDS) -> None:
+    """Poll a blocking check off the event loop, so the worker under test keeps running."""
+    await asyncio.to_thread(wait_for, condition, timeout=deadline)
+
+
+async def test_handles_raw_and_sns_wrapped_events_once_each(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=5)
+    raw_id, raw = probe_event()
+    wrapped_id, body = probe_event()
+    world.send(raw)
+    world.send(json.dumps({"Type": "Notification", "MessageId": "m-1", "Message": body}))
+    async with running_worker(world, _consumer(record_effect)):
+        await _until(lambda: len(world.effects()) == 2)
+        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+    assert sorted(world.effects()) == sorted([raw_id, wrapped_id])
+
+
+async def test_transient_failures_come_back_after_a_growing_delay(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=10)
+    attempts: list[float] = []
+
+    async def flaky(event: Event, uow: UnitOfWork) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            raise RetryLater("gateway busy")
+        await record_effect(event, uow)
+
+    event_id, body = probe_event()
+    world.send(body)
+    async with running_worker(world, _consumer(flaky, base=1, cap=8)):
+        await _until(lambda: world.effects() == [event_id])
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    expected = [
+        retry_delay_seconds(n, base_seconds=1, cap_seconds=8, jitter=lambda: FIXED_JITTER)
+        for n in (1, 2, 3)
+    ]
+    assert expected == [1, 2, 4]
+    assert len(gaps) == 3
+    # Never earlier than the computed delay; a poll in progress may add up to its wait.
+    assert all(gap >= delay * 0.9 for gap, delay in zip(gaps, expected, strict=True)), gaps
+    assert gaps[2] > gaps[0], gaps
+    [(attempt_count, receive_count, error_class)] = world.rows(
+        "SELECT attempts, receive_count, error_class FROM message_failures WHERE event_id = %s",
+        (event_id,),
+    )
+    assert (attempt_count, receive_count, error_class) == (3, 3, "RetryLater")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{not json", "body is not JSON"),
+        (json.dumps({"id": "evt_x", "type": "probe.ran"}), "not an event envelope"),
+        (probe_event("nobody.handles.this")[1], "no handler for nobody.handles.this"),
+    ],
+    ids=["unparseable", "schema-invalid", "unknown-type"],
+)
+async def test_poison_reaches_the_dlq_at_once_with_its_reason(
+    service_env: dict[str, str], aws_endpoint: str, body: str, reason: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=10)
+    world.send(body)
+    async with running_worker(world, _consumer(record_effect)):
+        [dead] = await asyncio.to_thread(world.receive_dlq, expected=1, timeout=15)
+    assert dead["Body"] == body
+    assert reason in dead["MessageAttributes"]["pixwave_failure_reason"]["StringValue"]
+    [(ledger_reason, dead_lettered, attempts)] = world.rows(
+        "SELECT error_message, dead_lettered, attempts FROM message_failures"
+    )
+    assert reason in ledger_reason
+    assert (dead_lettered, attempts) == (True, 1)
+    assert world.depth() == {"visible": 0, "in_flight": 0}
+
+
+async def test_a_handler_that_always_fails_is_dead_lettered_after_max_receive_count(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=3)
+
+    async def broken(event: Event, uow: UnitOfWork) -> None:
+        raise RuntimeError("bug in the handler")
+
+    event_id, body = probe_event()
+    world.send(body)
+    async with running_worker(world, _consumer(broken, base=1, cap=1)):
+        [dead] = await asyncio.to_thread(
+            world.receive_dlq, expected=1, timeout=SETTLE_TIMEOUT_SECONDS
+        )
+    assert json.loads(dead["Body"])["id"] == event_id
+    [(attempts, error_class)] = world.rows(
+        "SELECT attempts, error_class FROM message_failures WHERE event_id = %s", (event_id,)
+    )
+    assert (attempts, error_class) == (3, "RuntimeError")
+
+
+async def test_duplicate_deliveries_to_two_workers_have_effects_once(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=5)
+    events = [probe_event(sleep_seconds=0.2) for _ in range(10)]
+    for _, body in events * 2:  # every event delivered twice
+        world.send(body)
+    consumer = _consumer(record_effect)
+    async with running_worker(world, consumer), running_worker(world, consumer):
+        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+    assert sorted(world.effects()) == sorted(event_id for event_id, _ in events)
+
+
+async def test_a_long_handler_keeps_its_message_from_other_workers(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=2, max_receive_count=5)
+    runs: list[str] = []
+
+    async def slow(event: Event, uow: UnitOfWork) -> None:
+        runs.append(event.id)
+        await asyncio.sleep(7)  # three and a half visibility timeouts
+        await record_effect(event, uow)
+
+    event_id, body = probe_event()
+    world.send(body)
+    consumer = _consumer(slow)
+    async with running_worker(world, consumer), running_worker(world, consumer):
+        await _until(lambda: world.effects() == [event_id])
+    assert runs == [event_id]
+    assert world.rows("SELECT count(*) FROM message_failures") == [(0,)]
+
+
+async def test_heartbeats_stop_at_the_hold_bound(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=2, max_receive_count=5)
+
+    async def stuck(event: Event, uow: UnitOfWork) -> None:
+        await asyncio.sleep(6)
+        await record_effect(event, uow)
+
+    event_id, body = probe_event()
+    world.send(body)
+    duplicates = REGISTRY.get_sample_value("pixwave_worker_duplicates_total", {"consumer": "probe"})
+    consumer = _consumer(stuck)
+    async with (
+        running_worker(world, consumer, max_hold_seconds=3),
+        running_worker(world, consumer, max_hold_seconds=3),
+    ):
+        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+    # Past the bound the message went back to SQS and reached the other worker,
+    # whose inbox check found the first one's effects: delivered twice, applied once.
+    assert world.effects() == [event_id]
+    after = REGISTRY.get_sample_value("pixwave_worker_duplicates_total", {"consumer": "probe"})
+    assert (after or 0) - (duplicates or 0) == 1
+
+
+async def test_old_inbox_rows_are_deleted(service_env: dict[str, str], aws_endpoint: str) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=5)
+    world.rows(
+        "INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
+        "('probe', 'evt_old', now() - interval '31 days'), ('probe', 'evt_new', now()) "
+        "RETURNING 1"
+    )
+    async with running_worker(world, _consumer(record_effect)):  # cleans up as it starts
+        await _until(lambda: world.rows("SELECT event_id FROM inbox") == [("evt_new",)])
+
+
+def test_sigterm_returns_unstarted_messages_at_once_and_finishes_the_rest(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=5)
+    events = [probe_event(sleep_seconds=1.0) for _ in range(8)]
+    for _, body in events:
+        world.send(body)
+    env = {
+        **world.env,
+        "PIXWAVE_WORKER_CONCURRENCY": "3",
+        "PIXWAVE_WORKER_METRICS_PORT": "0",
+        "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS": "2",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "probe"],
+        env={**os.environ, **env},
+    )
+    wait_for(lambda: len(world.effects()) >= 1, timeout=SETTLE_TIMEOUT_SECONDS)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+
+    done = world.effects()
+    # Nothing is left invisible: what this worker did not finish is back in the queue now,
+    # long before the 30 s visibility timeout would have returned it.
+    assert world.depth() == {"visible": len(events) - len(done), "in_flight": 0}
+    finisher = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "probe"],
+        env={**os.environ, **env},
+    )
+    try:
+        wait_for(lambda: len(world.effects()) == len(events), timeout=SETTLE_TIMEOUT_SECONDS)
+    finally:
+        finisher.send_signal(signal.SIGTERM)
+        finisher.wait(timeout=30)
+    assert sorted(world.effects()) == sorted(event_id for event_id, _ in events)
+
+
+async def test_messages_arriving_during_shutdown_are_not_hidden(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=5)
+    settings = Settings(aws_endpoint_url=world.endpoint, database_url=world.database_url)
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    async with async_client("sqs", settings) as sqs:
+        worker = Worker(
+            _consumer(record_effect),
+            sqs=sqs,
+            sessions=session_factory(engine),
+            queue_name=world.queue_name,
+            options=WorkerOptions(receive_wait_seconds=3),
+        )
+        running = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(1)  # the worker is now in an idle long poll
+        stop.set()
+        for _ in range(3):
+            await asyncio.to_thread(world.send, probe_event()[1])
+        await running
+    await engine.dispose()
+    # Whatever the last poll picked up was given back, not left invisible for 30 s.
+    assert world.depth() == {"visible": 3 - len(world.effects()), "in_flight": 0}
+
+
+def test_unknown_worker_names_list_the_known_ones(service_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "nope"],
+        env={
+            **os.environ,
+            "PIXWAVE_WORKER_MODULES": "tests.integration.probe_consumers",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "known: probe" in result.stderr
