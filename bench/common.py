@@ -1,0 +1,57 @@
+"""What every benchmark shares: percentiles, CPU time, the machine, the commit,
+and where results go."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "bench" / "results"
+
+
+def percentile_ms(sorted_seconds: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile, in milliseconds."""
+    if not sorted_seconds:
+        return None
+    rank = min(max(1, math.ceil(fraction * len(sorted_seconds))), len(sorted_seconds))
+    return round(sorted_seconds[rank - 1] * 1000, 2)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def git_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, cwd=ROOT, check=False
+        ).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def write_result(name: str, started_at: datetime, result: dict[str, Any]) -> Path:
+    """bench/results/<name>-<UTC time>.json, with the machine and commit added."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps({**result, "machine": machine(), "git": git_commit()}, indent=2))
+    return path
