@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+import aiohttp.http_exceptions
 import boto3
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from app.settings import Settings
 
@@ -16,6 +19,16 @@ READ_TIMEOUT_SECONDS = 25  # above SQS's 20 s long poll
 MAX_POOL_CONNECTIONS = 50
 # PixWave retries on its own terms (relay breaker, SQS visibility); botocore must not.
 _NO_RETRIES = {"max_attempts": 1, "mode": "standard"}
+
+# Every way an AWS call can fail. aiobotocore reads a response body outside its own
+# error wrapping, so a connection dropped mid-body surfaces as a bare aiohttp error.
+AWS_CALL_ERRORS: tuple[type[Exception], ...] = (
+    ClientError,
+    BotoCoreError,
+    OSError,
+    aiohttp.ClientError,
+    aiohttp.http_exceptions.HttpProcessingError,
+)
 
 
 def _client_kwargs(settings: Settings) -> dict[str, Any]:

@@ -7,12 +7,12 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.aws import AWS_CALL_ERRORS
 from app.db.session import create_engine
 from app.settings import Settings
 
@@ -37,12 +37,15 @@ async def background_role(
         await logger.complete()
 
 
+_JOB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, *AWS_CALL_ERRORS)
+
+
 async def periodically(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
     """Run ``job`` now and every ``seconds`` until cancelled. A failure of the database
     or AWS is logged and the next round tries again."""
     while True:
         try:
             await job()
-        except (SQLAlchemyError, ClientError, BotoCoreError, OSError) as exc:
+        except _JOB_ERRORS as exc:
             logger.warning("background_job_failed", job=job.__qualname__, error=repr(exc))
         await asyncio.sleep(seconds)

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from app.aws import AWS_CALL_ERRORS
 from outbox.repository import ClaimedEvent
 
 # SNS quotas: 10 entries and 256 KiB of payload per PublishBatch call.
@@ -86,7 +85,7 @@ async def publish_batch(
         response = await sns.publish_batch(
             TopicArn=topic_arn, PublishBatchRequestEntries=[m.entry for m in batch]
         )
-    except (ClientError, BotoCoreError, OSError) as exc:
+    except AWS_CALL_ERRORS as exc:
         return [EntryFailure(m.position, f"{type(exc).__name__}: {exc}", "outage") for m in batch]
     return [
         EntryFailure(

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.aws import AWS_CALL_ERRORS
 from app.db.models import MessageFailure
 from app.db.uow import UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
@@ -166,7 +166,7 @@ class Worker:
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
-        except (ClientError, BotoCoreError, OSError) as exc:
+        except AWS_CALL_ERRORS as exc:
             logger.warning("worker.receive_failed", consumer=self._consumer.name, error=repr(exc))
             await asyncio.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
             return []
@@ -201,7 +201,7 @@ class Worker:
             held.started = True
             try:
                 await self._settle(queue, held)
-            except (ClientError, BotoCoreError, OSError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 # SQS unreachable while settling: the message reappears after its timeout.
                 logger.warning(
                     "worker.settle_failed", consumer=self._consumer.name, error=repr(exc)
@@ -361,7 +361,7 @@ class Worker:
                         for i, h in enumerate(chunk)
                     ],
                 )
-            except (ClientError, BotoCoreError, OSError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 logger.warning("worker.visibility_failed", error=repr(exc))
 
     # -- housekeeping --------------------------------------------------------------
