@@ -1,0 +1,1 @@
+"""The simulated Efí (Gerencianet) Pix API, under `/efi`."""

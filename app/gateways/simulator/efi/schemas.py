@@ -1,0 +1,66 @@
+"""Request bodies the simulated Efí accepts; Pix values arrive as integer centavos."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
+
+from app.gateways.amounts import to_centavos
+
+PIX_VALUE = re.compile(r"^\d{1,10}\.\d{2}$")
+DEFAULT_EXPIRATION_SECONDS = 86_400
+PAYER_REQUEST_MAX_CHARS = 140
+PIX_KEY_MAX_CHARS = 77
+
+
+def _pix_value_to_centavos(value: object) -> int:
+    """A Pix value string ("19.90") as centavos (1990): two decimals, greater than zero."""
+    if not isinstance(value, str) or not PIX_VALUE.fullmatch(value):
+        raise ValueError('must be a string with two decimals, e.g. "19.90"')
+    centavos = to_centavos(value)
+    if centavos <= 0:
+        raise ValueError("must be greater than 0.00")
+    return centavos
+
+
+PixCentavos = Annotated[int, BeforeValidator(_pix_value_to_centavos)]
+
+
+class Calendario(BaseModel):
+    expiracao: int = Field(DEFAULT_EXPIRATION_SECONDS, gt=0)
+
+
+class Devedor(BaseModel):
+    cpf: str | None = Field(None, pattern=r"^\d{11}$")
+    cnpj: str | None = Field(None, pattern=r"^\d{14}$")
+    nome: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_document(self) -> Self:
+        if (self.cpf is None) == (self.cnpj is None):
+            raise ValueError("devedor takes either cpf or cnpj")
+        return self
+
+
+class Valor(BaseModel):
+    original: PixCentavos
+
+
+class CobIn(BaseModel):
+    calendario: Calendario = Calendario()
+    devedor: Devedor | None = None
+    valor: Valor
+    chave: str = Field(min_length=1, max_length=PIX_KEY_MAX_CHARS)
+    solicitacao_pagador: str | None = Field(
+        None, alias="solicitacaoPagador", max_length=PAYER_REQUEST_MAX_CHARS
+    )
+
+
+class CobPatchIn(BaseModel):
+    status: Literal["REMOVIDA_PELO_USUARIO_RECEBEDOR"]
+
+
+class DevolucaoIn(BaseModel):
+    valor: PixCentavos

@@ -1,0 +1,1 @@
+"""The simulated Mercado Pago Payments API, under `/mercadopago`."""

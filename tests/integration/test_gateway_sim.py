@@ -1,0 +1,671 @@
+"""The gateway simulator over real HTTP: Mercado Pago and Efí wire behaviour, callbacks to a
+local receiver, faults, the ledger and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import uvicorn
+
+from app.embedded import free_port
+from app.gateways import brcode
+from app.gateways.simulator import SimulatorConfig, create_simulator_app
+from tests.support import start_role, wait_for
+
+MP_SECRET = "test-mp-secret"
+EFI_HMAC = "test-efi-hmac"
+CALLBACK_ATTEMPTS = 3
+HANG_SECONDS = 1.0
+CLIENT_TIMEOUT_SECONDS = 0.2  # shorter than HANG_SECONDS: the client gives up first
+WAIT_SECONDS = 10.0
+FAILING_PATH = "/failing"
+TXID = "abcdefghijklmnopqrstuvwxyz0123"
+OTHER_TXID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
+MP_AUTH = {"Authorization": "Bearer TEST-token"}
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A tiny HTTP server standing in for PixWave's callback endpoints."""
+
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def under(self, prefix: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    port = free_port()
+    received = Receiver(f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with received.lock:
+                received.requests.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+            self.send_response(500 if self.path.startswith(FAILING_PATH) else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+@contextmanager
+def serve(config: SimulatorConfig) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_simulator_app(config),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(HANG_SECONDS) + 1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=WAIT_SECONDS)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=WAIT_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def sim_url(receiver: Receiver) -> Iterator[str]:
+    config = SimulatorConfig(
+        mercadopago_webhook_secret=MP_SECRET,
+        efi_webhook_url=f"{receiver.url}/v1/callbacks/efi",
+        efi_webhook_hmac=EFI_HMAC,
+        seed=7,
+        callback_retry_seconds=0.05,
+        callback_attempts=CALLBACK_ATTEMPTS,
+        timeout_hang_seconds=HANG_SECONDS,
+    )
+    with serve(config) as url:
+        yield url
+
+
+@pytest.fixture
+def sim(sim_url: str, receiver: Receiver) -> Iterator[httpx.Client]:
+    """A client of a simulator with an empty ledger and no faults."""
+    with httpx.Client(base_url=sim_url, timeout=WAIT_SECONDS) as client:
+        assert client.delete("/_sim/ledger").status_code == 200
+        assert client.delete("/_sim/faults").status_code == 200
+        receiver.clear()
+        yield client
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def mp_payment(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "transaction_amount": 19.9,
+        "description": "Pedido 42",
+        "payment_method_id": "pix",
+        "payer": {
+            "email": "maria@example.com",
+            "first_name": "Maria",
+            "identification": {"type": "CPF", "number": "52998224725"},
+        },
+        "external_reference": "pi_123",
+        "date_of_expiration": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+    }
+    return body | overrides
+
+
+def mp_card(token: str, **overrides: Any) -> dict[str, Any]:
+    body = mp_payment(token=token, transaction_amount=50, **overrides)
+    del body["payment_method_id"], body["date_of_expiration"]
+    return body
+
+
+def mp_create(sim: httpx.Client, body: dict[str, Any], key: str) -> httpx.Response:
+    return sim.post(
+        "/mercadopago/v1/payments", json=body, headers={**MP_AUTH, "X-Idempotency-Key": key}
+    )
+
+
+def mp_refund(sim: httpx.Client, payment_id: int, key: str, body: dict[str, Any]) -> httpx.Response:
+    return sim.post(
+        f"/mercadopago/v1/payments/{payment_id}/refunds",
+        json=body,
+        headers={**MP_AUTH, "X-Idempotency-Key": key},
+    )
+
+
+def mp_put(sim: httpx.Client, payment_id: int, body: dict[str, Any]) -> httpx.Response:
+    return sim.put(f"/mercadopago/v1/payments/{payment_id}", json=body, headers=MP_AUTH)
+
+
+def efi_auth(sim: httpx.Client) -> dict[str, str]:
+    response = sim.post(
+        "/efi/oauth/token", json={"grant_type": "client_credentials"}, auth=("client", "secret")
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def cob_body(value: str = "19.90") -> dict[str, Any]:
+    return {
+        "calendario": {"expiracao": 3600},
+        "devedor": {"cpf": "52998224725", "nome": "Maria Silva"},
+        "valor": {"original": value},
+        "chave": "pix@loja.example",
+        "solicitacaoPagador": "Pedido 42",
+    }
+
+
+def efi_cob(sim: httpx.Client, auth: dict[str, str], txid: str = TXID) -> httpx.Response:
+    return sim.put(f"/efi/v2/cob/{txid}", json=cob_body(), headers=auth)
+
+
+def ledger(sim: httpx.Client) -> dict[str, Any]:
+    return sim.get("/_sim/ledger").json()
+
+
+def mp_signature_ok(callback: Received, secret: str) -> bool:
+    parts = dict(p.split("=", 1) for p in callback.headers["x-signature"].split(","))
+    data_id = callback.query["data.id"][0]
+    manifest = f"id:{data_id};request-id:{callback.headers['x-request-id']};ts:{parts['ts']};"
+    expected = hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+def mp_error_shape(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"message", "error", "status", "cause"}
+    assert body["status"] == status
+    return body
+
+
+def efi_error(response: httpx.Response, status: int) -> str:
+    """The ``nome`` of an Efí error, after checking its status and shape."""
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"nome", "mensagem"}
+    return str(response.json()["nome"])
+
+
+# --- Mercado Pago ------------------------------------------------------------------------
+
+
+def test_mp_pix_has_a_valid_br_code_and_a_repeated_key_creates_nothing(
+    sim: httpx.Client,
+) -> None:
+    first = mp_create(sim, mp_payment(), "key-1")
+    again = mp_create(sim, mp_payment(), "key-1")
+
+    assert first.status_code == again.status_code == 201, first.text
+    payment = first.json()
+    assert again.json()["id"] == payment["id"]
+    assert (payment["status"], payment["status_detail"]) == ("pending", "pending_waiting_transfer")
+    assert payment["transaction_amount"] == 19.9
+    assert payment["payment_type_id"] == "bank_transfer"
+    assert payment["date_approved"] is None
+    data = payment["point_of_interaction"]["transaction_data"]
+    code = brcode.parse(data["qr_code"])
+    assert code.amount_cents == 1990
+    assert code.location_url is not None
+    assert code.single_use
+    assert base64.b64decode(data["qr_code_base64"]).decode() == data["qr_code"]
+    charges = ledger(sim)["charges"]
+    assert [(c["idempotency_key"], c["create_requests"]) for c in charges] == [("key-1", 2)]
+    assert charges[0]["amount_cents"] == 1990
+
+
+def test_mp_refuses_missing_auth_key_and_bad_input(sim: httpx.Client) -> None:
+    no_auth = sim.post(
+        "/mercadopago/v1/payments", json=mp_payment(), headers={"X-Idempotency-Key": "k"}
+    )
+    assert mp_error_shape(no_auth, 401)["error"] == "unauthorized"
+    no_key = sim.post("/mercadopago/v1/payments", json=mp_payment(), headers=MP_AUTH)
+    assert mp_error_shape(no_key, 400)["error"] == "bad_request"
+    for bad in (
+        mp_card("4242424242424242"),
+        mp_payment(transaction_amount="19.90"),
+        mp_payment(transaction_amount=19.999),
+        mp_payment(transaction_amount=0),
+    ):
+        body = mp_error_shape(mp_create(sim, bad, f"bad-{bad}"), 400)
+        assert body["cause"]
+        assert {"code", "description"} <= set(body["cause"][0])
+    assert ledger(sim)["charges"] == []
+
+
+@pytest.mark.parametrize(
+    ("token", "capture", "status", "detail"),
+    [
+        ("tok_test_visa_4242", True, "approved", "accredited"),
+        ("tok_test_anything_else", True, "approved", "accredited"),
+        ("tok_test_visa_4242", False, "authorized", "pending_capture"),
+        ("tok_test_declined_0002", True, "rejected", "cc_rejected_other_reason"),
+        ("tok_test_insufficient_9995", True, "rejected", "cc_rejected_insufficient_amount"),
+    ],
+)
+def test_mp_card_tokens_decide_the_answer(
+    sim: httpx.Client, token: str, capture: bool, status: str, detail: str
+) -> None:
+    response = mp_create(sim, mp_card(token, capture=capture), f"card-{token}-{capture}")
+
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert (payment["status"], payment["status_detail"]) == (status, detail)
+    assert payment["payment_type_id"] == "credit_card"
+    assert payment["captured"] is (status == "approved")
+
+
+def test_mp_gateway_error_token_is_a_500_that_records_nothing(sim: httpx.Client) -> None:
+    response = mp_create(sim, mp_card("tok_test_gateway_error_0119"), "boom")
+
+    assert mp_error_shape(response, 500)["error"] == "internal_server_error"
+    assert ledger(sim)["charges"] == []
+
+
+def test_mp_capture_and_cancel_follow_the_rules(sim: httpx.Client) -> None:
+    authorized = mp_create(sim, mp_card("tok_test_visa_4242", capture=False), "auth").json()
+    pix = mp_create(sim, mp_payment(), "pix").json()
+
+    too_much = mp_put(sim, authorized["id"], {"capture": True, "transaction_amount": 50.01})
+    assert mp_error_shape(too_much, 400)
+    assert mp_error_shape(mp_put(sim, pix["id"], {"capture": True}), 400)
+    captured = mp_put(sim, authorized["id"], {"capture": True, "transaction_amount": 40})
+    assert captured.status_code == 200, captured.text
+    assert captured.json()["status"] == "approved"
+    assert captured.json()["captured"] is True
+    assert captured.json()["transaction_amount"] == 40
+    assert mp_error_shape(mp_put(sim, authorized["id"], {"status": "cancelled"}), 400)
+    cancelled = mp_put(sim, pix["id"], {"status": "cancelled"}).json()
+    assert (cancelled["status"], cancelled["status_detail"]) == ("cancelled", "by_collector")
+    assert sim.post(f"/_sim/pay/mercadopago/{pix['id']}").status_code == 400
+
+
+def test_mp_expired_pix_cannot_be_paid(sim: httpx.Client) -> None:
+    expired = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    payment = mp_create(sim, mp_payment(date_of_expiration=expired), "late").json()
+
+    refused = sim.post(f"/_sim/pay/mercadopago/{payment['id']}")
+
+    assert mp_error_shape(refused, 400)["cause"][0]["code"] == "payment_expired"
+
+
+def test_mp_refunds_are_idempotent_and_bounded(sim: httpx.Client) -> None:
+    payment = mp_create(sim, mp_card("tok_test_visa_4242"), "card").json()
+
+    first = mp_refund(sim, payment["id"], "r-1", {"amount": 7.5})
+    again = mp_refund(sim, payment["id"], "r-1", {"amount": 7.5})
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json() == again.json()
+    assert first.json()["amount"] == 7.5
+    assert first.json()["payment_id"] == payment["id"]
+    assert mp_error_shape(mp_refund(sim, payment["id"], "r-2", {"amount": 42.51}), 400)
+    rest = mp_refund(sim, payment["id"], "r-3", {})
+    assert rest.json()["amount"] == 42.5
+    fetched = sim.get(f"/mercadopago/v1/payments/{payment['id']}", headers=MP_AUTH).json()
+    assert (fetched["status"], fetched["status_detail"]) == ("refunded", "refunded")
+    assert fetched["transaction_amount_refunded"] == 50
+    assert mp_error_shape(mp_refund(sim, payment["id"], "r-4", {"amount": 1}), 400)
+    no_key = sim.post(f"/mercadopago/v1/payments/{payment['id']}/refunds", headers=MP_AUTH)
+    assert mp_error_shape(no_key, 400)
+    refunds = ledger(sim)["refunds"]
+    assert [(r["refund_id"], r["amount_cents"], r["requests"]) for r in refunds] == [
+        (str(first.json()["id"]), 750, 2),
+        (str(rest.json()["id"]), 4250, 1),
+    ]
+
+
+def test_mp_search_by_external_reference_and_not_found(sim: httpx.Client) -> None:
+    mine = mp_create(sim, mp_payment(external_reference="pi_a"), "a").json()
+    mp_create(sim, mp_payment(external_reference="pi_b"), "b")
+
+    found = sim.get(
+        "/mercadopago/v1/payments/search", params={"external_reference": "pi_a"}, headers=MP_AUTH
+    ).json()
+    assert found["paging"] == {"total": 1, "limit": 30, "offset": 0}
+    assert [p["id"] for p in found["results"]] == [mine["id"]]
+    missing = sim.get("/mercadopago/v1/payments/999", headers=MP_AUTH)
+    assert mp_error_shape(missing, 404)["message"] == "Payment not found"
+
+
+def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Receiver) -> None:
+    url = f"{receiver.url}/mp?source=sim"
+    payment = mp_create(sim, mp_payment(notification_url=url), "notified").json()
+    paid = sim.post(f"/_sim/pay/mercadopago/{payment['id']}").json()
+    assert (paid["status"], paid["status_detail"]) == ("approved", "accredited")
+    assert paid["date_approved"] is not None
+
+    wait_for(lambda: len(receiver.under("/mp")) == 2, timeout=WAIT_SECONDS)
+    created, updated = sorted(receiver.under("/mp"), key=lambda r: r.json()["id"])
+    assert [created.json()["action"], updated.json()["action"]] == [
+        "payment.created",
+        "payment.updated",
+    ]
+    for callback in (created, updated):
+        assert callback.query == {
+            "source": ["sim"],
+            "data.id": [str(payment["id"])],
+            "type": ["payment"],
+        }
+        assert callback.json()["data"] == {"id": str(payment["id"])}
+        assert callback.headers["content-type"] == "application/json"
+        assert mp_signature_ok(callback, MP_SECRET)
+    assert not mp_signature_ok(created, "another-secret")
+
+    resend = f"/_sim/callbacks/mercadopago/{payment['id']}/resend"
+    assert sim.post(resend).status_code == 202
+    wait_for(lambda: len(receiver.under("/mp")) == 3, timeout=WAIT_SECONDS)
+    replay = receiver.under("/mp")[2]
+    assert (replay.body, replay.headers["x-signature"]) == (
+        updated.body,
+        updated.headers["x-signature"],
+    )
+
+    sim.post(resend, json={"stale_seconds": 600})
+    wait_for(lambda: len(receiver.under("/mp")) == 4, timeout=WAIT_SECONDS)
+    sim.post(resend, json={"bad_signature": True})
+    wait_for(lambda: len(receiver.under("/mp")) == 5, timeout=WAIT_SECONDS)
+    stale, bad = receiver.under("/mp")[3:]
+    assert mp_signature_ok(stale, MP_SECRET)
+    ts = int(dict(p.split("=", 1) for p in stale.headers["x-signature"].split(","))["ts"])
+    assert ts <= datetime.now(UTC).timestamp() - 600
+    assert not mp_signature_ok(bad, MP_SECRET)
+    assert stale.body == bad.body == updated.body
+
+
+def test_callbacks_are_retried_and_recorded(sim: httpx.Client, receiver: Receiver) -> None:
+    mp_create(sim, mp_payment(notification_url=f"{receiver.url}{FAILING_PATH}"), "failing")
+
+    def attempts_recorded() -> bool:
+        callbacks = ledger(sim)["callbacks"]
+        return len(callbacks) == 1 and callbacks[0]["attempts"] == CALLBACK_ATTEMPTS
+
+    wait_for(attempts_recorded, timeout=WAIT_SECONDS)
+    assert ledger(sim)["callbacks"][0]["status_code"] == 500
+    assert ledger(sim)["callbacks"][0]["gateway"] == "mercadopago"
+    assert len(receiver.under(FAILING_PATH)) == CALLBACK_ATTEMPTS
+
+
+# --- Efí -----------------------------------------------------------------------------------
+
+
+def test_efi_requires_a_token_and_counts_those_issued(sim: httpx.Client) -> None:
+    no_token = sim.get(f"/efi/v2/cob/{TXID}")
+    assert efi_error(no_token, 401) == "nao_autorizado"
+    forged = sim.get(f"/efi/v2/cob/{TXID}", headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 401
+    no_client = sim.post("/efi/oauth/token", json={"grant_type": "client_credentials"})
+    assert no_client.status_code == 401
+    assert no_client.json()["error"] == "invalid_client"
+
+    auth = efi_auth(sim)
+    efi_auth(sim)
+    token = sim.post(
+        "/efi/oauth/token", json={"grant_type": "client_credentials"}, auth=("c", "s")
+    ).json()
+    assert token["token_type"] == "Bearer"
+    assert token["expires_in"] == 3600
+    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 404
+    assert ledger(sim)["tokens_issued"] == {"efi": 3}
+
+
+def test_efi_cob_create_read_remove(sim: httpx.Client) -> None:
+    auth = efi_auth(sim)
+    created = efi_cob(sim, auth)
+
+    assert created.status_code == 201, created.text
+    cob = created.json()
+    assert (cob["txid"], cob["status"], cob["revisao"]) == (TXID, "ATIVA", 0)
+    assert cob["valor"] == {"original": "19.90"}
+    assert cob["chave"] == "pix@loja.example"
+    assert cob["calendario"]["criacao"].endswith("Z")
+    assert cob["calendario"]["expiracao"] == 3600
+    assert cob["loc"]["tipoCob"] == "cob"
+    assert cob["loc"]["location"] == cob["location"]
+    code = brcode.parse(cob["pixCopiaECola"])
+    assert (code.location_url, code.amount_cents, code.txid) == (cob["location"], 1990, None)
+    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).json() == cob
+
+    duplicate = efi_cob(sim, auth)
+    assert efi_error(duplicate, 409) == "txid_duplicado"
+    assert ledger(sim)["charges"][0]["create_requests"] == 2
+    bad_txid = efi_cob(sim, auth, txid="short")
+    assert efi_error(bad_txid, 400) == "valor_invalido"
+    bad_value = sim.put(f"/efi/v2/cob/{OTHER_TXID}", json=cob_body("19.9"), headers=auth)
+    assert efi_error(bad_value, 400) == "json_invalido"
+
+    removal = {"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"}
+    removed = sim.patch(f"/efi/v2/cob/{TXID}", json=removal, headers=auth)
+    assert removed.status_code == 200
+    assert removed.json()["status"] == removal["status"]
+    again = sim.patch(f"/efi/v2/cob/{TXID}", json=removal, headers=auth)
+    assert efi_error(again, 400) == "cobranca_nao_ativa"
+    unknown = sim.get(f"/efi/v2/cob/{OTHER_TXID}", headers=auth)
+    assert efi_error(unknown, 404) == "cobranca_nao_encontrada"
+
+
+def test_efi_devolucoes_settle_and_are_bounded(sim: httpx.Client) -> None:
+    auth = efi_auth(sim)
+    efi_cob(sim, auth)
+    paid = sim.post(f"/_sim/pay/efi/{TXID}").json()
+    assert paid["status"] == "CONCLUIDA"
+    e2e = paid["pix"][0]["endToEndId"]
+    assert len(e2e) == 32
+    assert e2e.startswith("E")
+    assert e2e.isalnum()
+    path = f"/efi/v2/pix/{e2e}/devolucao/dev1"
+
+    created = sim.put(path, json={"valor": "7.50"}, headers=auth)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "EM_PROCESSAMENTO"
+    assert created.json()["rtrId"].startswith("D")
+    assert len(created.json()["rtrId"]) == 32
+    settled = sim.get(path, headers=auth).json()
+    assert settled["status"] == "DEVOLVIDO"
+    assert "liquidacao" in settled["horario"]
+    assert sim.put(path, json={"valor": "7.50"}, headers=auth).json()["rtrId"] == settled["rtrId"]
+    too_much = sim.put(f"/efi/v2/pix/{e2e}/devolucao/dev2", json={"valor": "12.41"}, headers=auth)
+    assert efi_error(too_much, 400) == "valor_devolucao_atingido"
+    cob = sim.get(f"/efi/v2/cob/{TXID}", headers=auth).json()
+    assert [d["valor"] for d in cob["pix"][0]["devolucoes"]] == ["7.50"]
+    unknown = sim.put(
+        f"/efi/v2/pix/E{'0' * 31}/devolucao/dev1", json={"valor": "1.00"}, headers=auth
+    )
+    assert efi_error(unknown, 404) == "pix_nao_encontrado"
+    assert [(r["refund_id"], r["requests"]) for r in ledger(sim)["refunds"]] == [("dev1", 2)]
+
+
+def test_efi_callback_batches_pix_at_url_plus_pix(sim: httpx.Client, receiver: Receiver) -> None:
+    auth = efi_auth(sim)
+    efi_cob(sim, auth, TXID)
+    efi_cob(sim, auth, OTHER_TXID)
+
+    paid = sim.post("/_sim/pay-many/efi", json={"references": [TXID, OTHER_TXID]})
+    assert paid.status_code == 200, paid.text
+
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 1, timeout=WAIT_SECONDS)
+    callback = receiver.under("/v1/callbacks/efi")[0]
+    assert callback.path == f"/v1/callbacks/efi?hmac={EFI_HMAC}&ignorar=/pix"
+    assert callback.query["hmac"] == [EFI_HMAC]
+    pix = callback.json()["pix"]
+    assert [p["txid"] for p in pix] == [TXID, OTHER_TXID]
+    assert {p["valor"] for p in pix} == {"19.90"}
+    assert pix[0]["endToEndId"] == paid.json()[0]["pix"][0]["endToEndId"]
+    assert set(pix[0]) == {"endToEndId", "txid", "chave", "valor", "horario", "infoPagador"}
+
+
+def test_a_payer_may_pay_a_different_amount(sim: httpx.Client, receiver: Receiver) -> None:
+    auth = efi_auth(sim)
+    efi_cob(sim, auth)
+
+    cob = sim.post(f"/_sim/pay/efi/{TXID}", json={"amount_cents": 1500}).json()
+
+    assert cob["valor"]["original"] == "19.90"
+    assert cob["pix"][0]["valor"] == "15.00"
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 1, timeout=WAIT_SECONDS)
+    assert receiver.under("/v1/callbacks/efi")[0].json()["pix"][0]["valor"] == "15.00"
+    mp = mp_create(sim, mp_payment(), "mismatch").json()
+    paid = sim.post(f"/_sim/pay/mercadopago/{mp['id']}", json={"amount_cents": 1500}).json()
+    assert paid["transaction_amount"] == 15
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+def test_outage_refuses_at_once_and_does_nothing(sim: httpx.Client) -> None:
+    assert sim.put("/_sim/faults/mercadopago", json={"outage": True}).json()["outage"] is True
+    sim.put("/_sim/faults/efi", json={"outage": True})
+
+    assert mp_error_shape(mp_create(sim, mp_payment(), "down"), 503)
+    auth = efi_auth(sim)  # getting a token is not affected
+    down = efi_cob(sim, auth)
+    assert efi_error(down, 503) == "servico_indisponivel"
+    assert ledger(sim)["charges"] == []
+    assert sim.delete("/_sim/faults").json()["efi"]["outage"] is False
+    assert efi_cob(sim, auth).status_code == 201
+
+
+def test_error_rate_fails_without_work_and_updates_keep_other_faults(sim: httpx.Client) -> None:
+    sim.put("/_sim/faults/mercadopago", json={"latency_ms": 1})
+    faults = sim.put("/_sim/faults/mercadopago", json={"error_rate": 1}).json()
+    assert (faults["error_rate"], faults["latency_ms"]) == (1, 1)
+
+    assert mp_error_shape(mp_create(sim, mp_payment(), "err"), 500)
+    assert ledger(sim)["charges"] == []
+    assert sim.put("/_sim/faults/mercadopago", json={"error_rate": 2}).status_code == 422
+    assert sim.get("/_sim/faults").json()["efi"]["error_rate"] == 0
+
+
+def test_decline_rate_rejects_cards_as_high_risk(sim: httpx.Client) -> None:
+    sim.put("/_sim/faults/mercadopago", json={"decline_rate": 1})
+
+    payment = mp_create(sim, mp_card("tok_test_visa_4242"), "risky").json()
+
+    assert (payment["status"], payment["status_detail"]) == ("rejected", "cc_rejected_high_risk")
+
+
+def test_timeout_does_the_work_then_hangs(sim: httpx.Client) -> None:
+    sim.put("/_sim/faults/mercadopago", json={"timeout_rate": 1})
+
+    with pytest.raises(httpx.ReadTimeout):  # the answer comes after the client gave up
+        sim.post(
+            "/mercadopago/v1/payments",
+            json=mp_payment(external_reference="pi_slow"),
+            headers={**MP_AUTH, "X-Idempotency-Key": "slow"},
+            timeout=CLIENT_TIMEOUT_SECONDS,
+        )
+    sim.delete("/_sim/faults")
+
+    found = sim.get(
+        "/mercadopago/v1/payments/search",
+        params={"external_reference": "pi_slow"},
+        headers=MP_AUTH,
+    ).json()
+    assert found["paging"]["total"] == 1
+    assert found["results"][0]["status"] == "pending"
+
+
+def test_auto_pay_pays_new_pix_and_calls_back(sim: httpx.Client, receiver: Receiver) -> None:
+    sim.put("/_sim/faults/mercadopago", json={"pix_auto_pay_seconds": 0})
+    sim.put("/_sim/faults/efi", json={"pix_auto_pay_seconds": 0})
+    payment = mp_create(sim, mp_payment(notification_url=f"{receiver.url}/auto"), "auto").json()
+    auth = efi_auth(sim)
+    efi_cob(sim, auth)
+
+    def paid() -> bool:
+        mp = sim.get(f"/mercadopago/v1/payments/{payment['id']}", headers=MP_AUTH).json()
+        cob = sim.get(f"/efi/v2/cob/{TXID}", headers=auth).json()
+        return mp["status"] == "approved" and cob["status"] == "CONCLUIDA"
+
+    wait_for(paid, timeout=WAIT_SECONDS)
+    wait_for(lambda: len(receiver.under("/auto")) == 2, timeout=WAIT_SECONDS)
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 1, timeout=WAIT_SECONDS)
+
+
+def test_ledger_reset_forgets_everything(sim: httpx.Client) -> None:
+    auth = efi_auth(sim)
+    efi_cob(sim, auth)
+    mp_create(sim, mp_card("tok_test_visa_4242"), "x")
+
+    cleared = sim.delete("/_sim/ledger").json()
+
+    assert cleared == {"charges": [], "refunds": [], "tokens_issued": {"efi": 0}, "callbacks": []}
+    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 404
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> Any:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], check=True, capture_output=True, text=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_cli_serves_sets_faults_and_pays() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["gateway-sim", "--port", str(port), "--seed", "1", "--timeout-hang-seconds", "2"]
+    with start_role(args, {}, f"{url}/_sim/faults"):
+        faults = run_cli("gateway-sim-faults", "set", "mercadopago", "--outage", "--url", url)
+        assert faults["outage"] is True
+        assert httpx.post(f"{url}/mercadopago/v1/payments", json={}).status_code == 503
+        assert run_cli("gateway-sim-faults", "show", "--url", url)["mercadopago"]["outage"]
+        assert not run_cli("gateway-sim-faults", "reset", "--url", url)["mercadopago"]["outage"]
+        payment = httpx.post(
+            f"{url}/mercadopago/v1/payments",
+            json=mp_payment(),
+            headers={**MP_AUTH, "X-Idempotency-Key": "cli"},
+        ).json()
+        paid = run_cli("gateway-sim-pay", "mercadopago", str(payment["id"]), "--url", url)
+        assert paid["status"] == "approved"
