@@ -18,8 +18,12 @@ RUNTIME_ENV_FILE = Path(".pixwave/runtime.env")
 
 
 class Settings(BaseSettings):
+    # An empty variable (as .env.example lists them) means unset, not "".
     model_config = SettingsConfigDict(
-        env_prefix="PIXWAVE_", env_file=(RUNTIME_ENV_FILE, ".env"), extra="ignore"
+        env_prefix="PIXWAVE_",
+        env_file=(RUNTIME_ENV_FILE, ".env"),
+        extra="ignore",
+        env_ignore_empty=True,
     )
 
     # Services. Unset under `pixwave up` means "start the embedded one".
@@ -59,6 +63,24 @@ class Settings(BaseSettings):
     # Comma-separated modules whose CONSUMERS mapping adds consumers to `pixwave worker`.
     worker_modules: str = ""
     inbox_retention_days: int = Field(default=30, ge=15)
+
+    # Gateways. `pixwave up` points both at the embedded simulator (`pixwave gateway-sim`).
+    gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    gateway_sim_port: int = Field(default=8100, ge=1, le=65535)
+    # Where gateways reach our callback endpoints (`notification_url`, Efí's webhook).
+    public_base_url: str | None = None
+    mercadopago_base_url: str = "https://api.mercadopago.com"
+    mercadopago_access_token: SecretStr | None = None
+    mercadopago_webhook_secret: SecretStr | None = None
+    efi_base_url: str = "https://pix.api.efipay.com.br"
+    efi_client_id: str | None = None
+    efi_client_secret: SecretStr | None = None
+    # PEM with the client certificate and key Efí issued; Efí refuses calls without it.
+    efi_certificate_path: Path | None = None
+    efi_pix_key: str | None = None
+    efi_webhook_hmac: SecretStr | None = None
+    # Seconds a gateway callback's timestamp may be off before it counts as a replay.
+    callback_tolerance_seconds: int = Field(default=300, ge=1)
 
     # Money rules.
     max_amount: int = Field(default=100_000_000, ge=1)

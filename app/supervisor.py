@@ -73,6 +73,15 @@ class RoleProcess:
 
 
 ROLES: tuple[Role, ...] = (Role("api", ("api",)), Role("relay", ("relay",)))
+# Credentials `pixwave up` gives the adapters when it runs the simulator in their place.
+SIMULATOR_SECRETS = {
+    "PIXWAVE_MERCADOPAGO_ACCESS_TOKEN": "TEST-simulator",
+    "PIXWAVE_MERCADOPAGO_WEBHOOK_SECRET": "simulator-webhook-secret",
+    "PIXWAVE_EFI_CLIENT_ID": "Client_Id_simulator",
+    "PIXWAVE_EFI_CLIENT_SECRET": "Client_Secret_simulator",
+    "PIXWAVE_EFI_PIX_KEY": "pix@pixwave.example",
+    "PIXWAVE_EFI_WEBHOOK_HMAC": "simulator-hmac",
+}
 EMBEDDED_AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 DEMO_MERCHANT_NAME = "Demo merchant"
 
@@ -113,6 +122,25 @@ def service_environment(settings: Settings, embedded: EmbeddedServices) -> dict[
         # moto accepts any credentials but botocore insists on some.
         env |= {name: os.environ.get(name, "test") for name in EMBEDDED_AWS_CREDENTIALS}
     return env
+
+
+def gateways_configured(settings: Settings) -> bool:
+    return settings.mercadopago_access_token is not None or settings.efi_client_id is not None
+
+
+def simulated_gateways(settings: Settings, api_url: str) -> tuple[dict[str, str], Role]:
+    """Point both adapters at a `pixwave gateway-sim` role, and its callbacks at the API."""
+    port = settings.gateway_sim_port
+    port = port if port_is_free(port) else free_port()
+    sim_url = f"http://{settings.api_host}:{port}"
+    env = {
+        **SIMULATOR_SECRETS,
+        "PIXWAVE_MERCADOPAGO_BASE_URL": f"{sim_url}/mercadopago",
+        "PIXWAVE_EFI_BASE_URL": f"{sim_url}/efi",
+        "PIXWAVE_GATEWAY_SIM_PORT": str(port),
+    }
+    efi_callbacks = f"{api_url}/v1/callbacks/efi"
+    return env, Role("gateways", ("gateway-sim", "--efi-webhook-url", efi_callbacks))
 
 
 def wait_until_ready(url: str, processes: list[RoleProcess]) -> None:
@@ -174,16 +202,25 @@ def run(settings: Settings, *, json_logs: bool) -> None:
         RUNTIME_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
         RUNTIME_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in service_env.items()))
         port = settings.api_port if port_is_free(settings.api_port) else free_port()
+        api_url = f"http://{settings.api_host}:{port}"
         env = {
             **os.environ,
             "PIXWAVE_API_PORT": str(port),
+            "PIXWAVE_PUBLIC_BASE_URL": settings.public_base_url or api_url,
             "PIXWAVE_RELAY_METRICS_PORT": str(free_port()),
             "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
         }
-        processes.extend(RoleProcess(role, env) for role in ROLES)
-        api_url = f"http://{settings.api_host}:{port}"
+        roles, sim_url = list(ROLES), None
+        if not gateways_configured(settings):
+            sim_env, sim_role = simulated_gateways(settings, api_url)
+            env |= sim_env
+            roles.append(sim_role)
+            sim_url = sim_env["PIXWAVE_MERCADOPAGO_BASE_URL"].removesuffix("/mercadopago")
+        processes.extend(RoleProcess(role, env) for role in roles)
         wait_until_ready(f"{api_url}/readyz", processes)
-        print(banner(api_url, secret), flush=True)
+        if sim_url is not None:
+            wait_until_ready(f"{sim_url}/_sim/faults", processes)
+        print(banner(api_url, secret, sim_url), flush=True)
         wait_for_stop(processes)
     finally:
         for process in processes:
@@ -192,12 +229,19 @@ def run(settings: Settings, *, json_logs: bool) -> None:
         embedded.close()
 
 
-def banner(api_url: str, secret: str) -> str:
+def banner(api_url: str, secret: str, sim_url: str | None) -> str:
+    gateways = (
+        f"  Gateways {sim_url}  (simulator; pay a PIX charge with "
+        f"`pixwave gateway-sim-pay efi|mercadopago REFERENCE --url {sim_url}`)\n"
+        if sim_url
+        else ""
+    )
     return (
         f"\nPixWave is up.\n"
         f"  API      {api_url}\n"
         f"  Docs     {api_url}/docs\n"
         f"  API key  {secret}   (test mode)\n"
+        f"{gateways}"
         f"  Try      curl -s {api_url}/v1/payment_intents -H 'Authorization: Bearer {secret}' "
         f"-H 'Content-Type: application/json' -d '{json.dumps(SAMPLE_INTENT)}'\n"
         f"Ctrl-C stops everything.\n"

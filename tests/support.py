@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -58,28 +59,29 @@ def wait_for(condition: Any, *, timeout: float, interval: float = 0.05) -> None:
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def _answers_http(url: str, process: subprocess.Popen[bytes]) -> bool:
+def _answers_http(
+    url: str, process: subprocess.Popen[bytes], tls: ssl.SSLContext | None = None
+) -> bool:
     if process.poll() is not None:
         raise AssertionError(f"{process.args!r} exited with {process.returncode}")
     try:
-        return httpx.get(url, timeout=1.0).status_code == 200
+        return httpx.get(url, timeout=1.0, verify=tls or True).status_code == 200
     except httpx.TransportError:
         return False
 
 
 @contextmanager
 def start_role(
-    args: list[str], env: dict[str, str], ready_url: str
+    args: list[str], env: dict[str, str], ready_url: str, *, tls: ssl.SSLContext | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``pixwave <args>`` as a child process, ready once ``ready_url`` answers 200."""
+    """``pixwave <args>`` as a child process, ready once ``ready_url`` answers 200
+    (over ``tls`` when the role serves HTTPS)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", *args],
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    )  # output goes to pytest's fd capture: a failing test shows the role's logs
     try:
-        wait_for(lambda: _answers_http(ready_url, process), timeout=STARTUP_TIMEOUT_SECONDS)
+        wait_for(lambda: _answers_http(ready_url, process, tls), timeout=STARTUP_TIMEOUT_SECONDS)
         yield process
     finally:
         stop_process(process)
@@ -95,8 +97,10 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def start_api(overrides: dict[str, str] | None = None) -> Iterator[ApiProcess]:
-    port = free_port()
+def start_api(
+    overrides: dict[str, str] | None = None, *, port: int | None = None
+) -> Iterator[ApiProcess]:
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"PIXWAVE_API_PORT": str(port), **(overrides or {})}
     with start_role(["api"], env, f"{url}/readyz") as process:

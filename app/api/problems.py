@@ -25,11 +25,14 @@ _STATUS_BY_ERROR: tuple[tuple[type[errors.PixWaveError], int], ...] = (
     (errors.MalformedRequest, 400),
     (errors.InvalidRequest, 400),
     (errors.AuthenticationFailed, 401),
+    (errors.CallbackRejected, 401),
     (errors.NotFound, 404),
     (errors.IdempotencyKeyReused, 422),
     (errors.ConflictError, 409),
     (errors.RateLimited, 429),
     (errors.ServiceUnavailable, 503),
+    # The gateway could not confirm a callback's charge; it resends on any non-2xx.
+    (errors.GatewayError, 503),
 )
 _TITLES = {
     400: "Bad request",

@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from app.db.session import create_engine, session_factory
 from app.db.uow import UnitOfWork
+from app.gateways.registry import Gateways, open_gateways
 from app.security import DocumentCipher
 from app.services.intents import IntentPolicy
 from app.settings import Settings
@@ -26,6 +27,7 @@ class Resources:
     redis: Redis
     cipher: DocumentCipher
     policy: IntentPolicy
+    gateways: Gateways
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -42,12 +44,14 @@ class Resources:
                 max_amount=settings.max_amount,
                 pix_default_expires_in_seconds=settings.pix_default_expires_in_seconds,
             ),
+            gateways=open_gateways(settings),
         )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
 
     async def close(self) -> None:
+        await self.gateways.close()
         await self.redis.aclose()
         await self.engine.dispose()
 

@@ -196,3 +196,46 @@ class MessageFailure(Base):
     dead_lettered: Mapped[bool] = mapped_column(server_default=text("false"))
     first_seen: Mapped[datetime] = mapped_column(server_default=func.now())
     last_seen: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class PaymentAttempt(Base):
+    """One gateway call for an intent; ``gateway_reference`` ties callbacks back to it."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        Index(
+            "uq_payment_attempts_gateway_reference",
+            "gateway",
+            "gateway_reference",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_intent_id: Mapped[str] = mapped_column(ForeignKey("payment_intents.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int] = mapped_column(Integer)
+    # Derived from (intent, gateway, number): resending the same attempt never charges twice.
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16))
+    charge_status: Mapped[str | None] = mapped_column(String(32))
+    gateway_status: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class GatewayCallback(Base):
+    """Every verified callback, raw; the key makes a gateway's resend a no-op."""
+
+    __tablename__ = "gateway_callbacks"
+
+    gateway: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    result: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())

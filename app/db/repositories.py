@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
     ApiKey,
+    GatewayCallback,
     IdempotencyKey,
     InboxEntry,
     Merchant,
     MessageFailure,
+    PaymentAttempt,
     PaymentIntent,
     Refund,
 )
@@ -85,6 +87,13 @@ class IntentRepository:
             )
         ).scalar_one_or_none()
 
+    async def get_for_update(self, intent_id: str) -> PaymentIntent | None:
+        """Any merchant's intent, row-locked: for gateway callbacks and workers."""
+        result = await self._session.execute(
+            select(PaymentIntent).where(PaymentIntent.id == intent_id).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
     async def list(
         self, merchant_id: str, *, status: str | None, starting_after: str | None, limit: int
     ) -> list[PaymentIntent]:
@@ -95,6 +104,59 @@ class IntentRepository:
             query = query.where(PaymentIntent.id < starting_after)
         query = query.order_by(PaymentIntent.id.desc()).limit(limit)
         return list((await self._session.execute(query)).scalars())
+
+
+class AttemptRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, attempt: PaymentAttempt) -> None:
+        self._session.add(attempt)
+
+    async def by_reference(self, gateway: str, reference: str) -> PaymentAttempt | None:
+        result = await self._session.execute(
+            select(PaymentAttempt).where(
+                PaymentAttempt.gateway == gateway, PaymentAttempt.gateway_reference == reference
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def for_intent(self, intent_id: str) -> list[PaymentAttempt]:
+        result = await self._session.execute(
+            select(PaymentAttempt)
+            .where(PaymentAttempt.payment_intent_id == intent_id)
+            .order_by(PaymentAttempt.created_at, PaymentAttempt.id)
+        )
+        return list(result.scalars())
+
+
+class CallbackRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, callback: GatewayCallback) -> bool:
+        """Store a verified callback; False if the gateway sent this one before."""
+        inserted = await self._session.execute(
+            insert(GatewayCallback)
+            .values(
+                gateway=callback.gateway,
+                event_key=callback.event_key,
+                reference=callback.reference,
+                payload=callback.payload,
+                result=callback.result,
+                detail=callback.detail,
+            )
+            .on_conflict_do_nothing()
+            .returning(GatewayCallback.event_key)
+        )
+        return inserted.first() is not None
+
+    async def settle(self, gateway: str, event_key: str, result: str, detail: str | None) -> None:
+        await self._session.execute(
+            update(GatewayCallback)
+            .where(GatewayCallback.gateway == gateway, GatewayCallback.event_key == event_key)
+            .values(result=result, detail=detail)
+        )
 
 
 class RefundRepository:

@@ -10,6 +10,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.repositories import (
     ApiKeyRepository,
+    AttemptRepository,
+    CallbackRepository,
     FailureLedgerRepository,
     IdempotencyRepository,
     InboxRepository,
@@ -27,6 +29,8 @@ class UnitOfWork:
     api_keys: ApiKeyRepository
     intents: IntentRepository
     refunds: RefundRepository
+    attempts: AttemptRepository
+    callbacks: CallbackRepository
     idempotency: IdempotencyRepository
     inbox: InboxRepository
     failures: FailureLedgerRepository
@@ -41,6 +45,8 @@ class UnitOfWork:
         self.api_keys = ApiKeyRepository(self.session)
         self.intents = IntentRepository(self.session)
         self.refunds = RefundRepository(self.session)
+        self.attempts = AttemptRepository(self.session)
+        self.callbacks = CallbackRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
         self.inbox = InboxRepository(self.session)
         self.failures = FailureLedgerRepository(self.session)

@@ -102,3 +102,40 @@ class PoisonMessage(PixWaveError):
     """A message no retry can fix (unparseable, unknown type, invalid); it goes to the DLQ now."""
 
     code = "poison_message"
+
+
+class GatewayError(PixWaveError):
+    """A gateway call did not give a usable answer; the subclass says what is known."""
+
+    code = "gateway_error"
+    retryable = True
+
+    def __init__(self, gateway: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(f"{gateway}: {message}")
+        self.gateway = gateway
+        self.status = status  # the gateway's HTTP status, when it answered
+
+
+class GatewayNotAttempted(GatewayError):
+    """The gateway certainly did nothing (refused connection, 401, 429): safe to retry."""
+
+    code = "gateway_not_attempted"
+
+
+class GatewayOutcomeUnknown(GatewayError):
+    """The request may have taken effect (timeout after sending, 5xx): query before retrying."""
+
+    code = "gateway_outcome_unknown"
+
+
+class GatewayRejected(GatewayError):
+    """The gateway answered no to this request (4xx); sending it again changes nothing."""
+
+    code = "gateway_rejected"
+    retryable = False
+
+
+class CallbackRejected(PixWaveError):
+    """A gateway callback failed verification: forged, stale or malformed."""
+
+    code = "callback_rejected"

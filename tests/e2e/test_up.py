@@ -18,6 +18,7 @@ from tests.support import pix_intent, wait_for
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
 API_KEY = re.compile(r"API key\s+(sk_test_\S+)")
+GATEWAYS = re.compile(r"Gateways\s+(http://\S+)")
 
 
 class Up:
@@ -59,6 +60,15 @@ def _postgres_running(workdir: Path) -> bool:
     return (workdir / ".pixwave" / "postgres" / "postmaster.pid").exists()
 
 
+def _assert_gateways_are_simulated(up: Up) -> None:
+    """The simulator runs, and the API knows both gateways (callbacks verify, not 404)."""
+    sim_url = next(m.group(1) for line in up.output if (m := GATEWAYS.search(line)))
+    assert httpx.get(f"{sim_url}/_sim/faults").status_code == 200
+    for path in ("/v1/callbacks/efi?hmac=guess", "/v1/callbacks/mercadopago"):
+        forged = httpx.post(f"{up.url}{path}", json={"pix": []})
+        assert forged.status_code == 401, forged.text
+
+
 def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> None:
     port = free_port()
     first = Up(tmp_path, port)
@@ -68,6 +78,7 @@ def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> Non
         created = httpx.post(f"{first.url}/v1/payment_intents", json=pix_intent(), headers=headers)
         assert created.status_code == 201, created.text
         assert f"curl -s {first.url}/v1/payment_intents" in "".join(first.output)
+        _assert_gateways_are_simulated(first)
     finally:
         assert first.stop() == 0
     assert not _postgres_running(tmp_path)

@@ -26,6 +26,12 @@ MAPPED: list[tuple[errors.PixWaveError, int, str]] = [
     (errors.IdempotencyKeyInProgress("wait"), 409, "idempotency_key_in_progress"),
     (errors.IdempotencyKeyReused("other body"), 422, "idempotency_key_reused"),
     (errors.ServiceUnavailable("db down"), 503, "service_unavailable"),
+    (errors.CallbackRejected("forged"), 401, "callback_rejected"),
+    # A callback whose charge the gateway cannot confirm: the gateway resends later.
+    (errors.GatewayError("efi", "odd"), 503, "gateway_error"),
+    (errors.GatewayNotAttempted("efi", "refused"), 503, "gateway_not_attempted"),
+    (errors.GatewayOutcomeUnknown("efi", "timeout"), 503, "gateway_outcome_unknown"),
+    (errors.GatewayRejected("efi", "400"), 503, "gateway_rejected"),
 ]
 # An error class without its own entry is our bug: 500, not the caller's fault.
 # RetryLater and PoisonMessage belong to consumers and never reach HTTP.

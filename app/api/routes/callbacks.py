@@ -1,0 +1,71 @@
+"""/v1/callbacks: what gateways send when a charge changes.
+
+A callback is verified (signature or token), then only trusted to say "look
+again": the charge is re-fetched from the gateway before anything moves.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from loguru import logger
+from starlette.responses import Response
+
+from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.resources import UowDep, resources_of
+from app.api.schemas import problem_responses
+from app.domain.errors import CallbackRejected, NotFound
+from app.gateways.port import Gateway, GatewayName, IncomingCallback
+from app.services.callbacks import apply_callback
+
+router = APIRouter(prefix="/v1/callbacks", tags=["gateway callbacks"])
+CALLBACK_ERRORS = problem_responses(400, 401, 404, 413, 415, 503)
+
+
+@router.post("/mercadopago", responses=CALLBACK_ERRORS)
+async def mercadopago(request: Request, uow: UowDep) -> Response:
+    """Mercado Pago notification, signed with ``x-signature``."""
+    return await _receive(request, uow, GatewayName.MERCADOPAGO)
+
+
+@router.post("/efi", responses=CALLBACK_ERRORS)
+async def efi(request: Request, uow: UowDep) -> Response:
+    """Efí Pix webhook, authenticated by the ``hmac`` token in the registered URL."""
+    return await _receive(request, uow, GatewayName.EFI)
+
+
+# Efí appends "/pix" to the registered URL.
+router.post("/efi/pix", responses=CALLBACK_ERRORS, include_in_schema=False)(efi)
+
+
+async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response:
+    gateway = _configured(request, name)
+    body = await request.body()
+    callback = IncomingCallback(
+        body=body,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+    )
+    try:
+        notice = gateway.verify_callback(callback, datetime.now(UTC))
+    except CallbackRejected as exc:
+        logger.warning("callback.rejected", gateway=name.value, reason=exc.message)
+        raise
+    # Fetch before the transaction opens: no row lock waits on a gateway's latency.
+    charges = [await gateway.get_charge(event.reference) for event in notice.events]
+    results = [
+        await apply_callback(uow, name, event, charge, body)
+        for event, charge in zip(notice.events, charges, strict=True)
+    ]
+    await uow.commit()
+    return Response(
+        render_json({"received": len(results), "results": results}), media_type=JSON_MEDIA_TYPE
+    )
+
+
+def _configured(request: Request, name: GatewayName) -> Gateway:
+    gateway = resources_of(request).gateways.get(name)
+    if gateway is None:
+        raise NotFound(f"The {name} gateway is not configured here.")
+    return gateway

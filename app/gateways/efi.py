@@ -1,0 +1,218 @@
+"""Efí (Gerencianet) adapter: the Pix API (`/v2/cob`, devoluções) behind OAuth2 and mTLS."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from app.domain.errors import (
+    CallbackRejected,
+    GatewayNotAttempted,
+    GatewayOutcomeUnknown,
+    GatewayRejected,
+)
+from app.domain.intents import PaymentMethodType
+from app.gateways.amounts import to_centavos, to_pix_value
+from app.gateways.port import (
+    CallbackEvent,
+    CallbackNotice,
+    Charge,
+    ChargeAttempt,
+    ChargeRequest,
+    GatewayName,
+    IncomingCallback,
+    RefundRequest,
+    RefundResult,
+)
+from app.gateways.statuses import efi_cob_status
+from app.gateways.transport import attempt, call, read_json
+
+NAME = GatewayName.EFI
+TXID_CHARS = 32  # Efí accepts 26 to 35 alphanumerics
+DEVOLUCAO_ID_MAX_CHARS = 35
+# Renew the access token this long before Efí says it expires.
+TOKEN_RENEW_MARGIN_SECONDS = 60
+HTTP_UNAUTHORIZED = 401
+REMOVED_BY_RECEIVER = "REMOVIDA_PELO_USUARIO_RECEBEDOR"
+_NON_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
+
+
+def txid_for(idempotency_key: str) -> str:
+    """The cob's txid, derived from the attempt's key: the same attempt, the same cob."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:TXID_CHARS]
+
+
+class Efi:
+    name = NAME
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        client_id: str,
+        client_secret: str,
+        pix_key: str,
+        webhook_hmac: str,
+    ) -> None:
+        self._http = http
+        self._credentials = (client_id, client_secret)
+        self._pix_key = pix_key
+        self._webhook_hmac = webhook_hmac
+        self._token: tuple[str, float] | None = None  # (token, monotonic expiry)
+        self._token_lock = asyncio.Lock()
+
+    def supports(self, method: PaymentMethodType) -> bool:
+        return method is PaymentMethodType.PIX
+
+    async def create_charge(self, request: ChargeRequest) -> ChargeAttempt:
+        async def create() -> ChargeAttempt:
+            if not self.supports(request.method):
+                raise GatewayRejected(NAME, f"Efí does not take {request.method} payments")
+            txid = txid_for(request.idempotency_key)
+            response = await self._call("PUT", f"/v2/cob/{txid}", json=self._cob_body(request))
+            if response.status_code == 409:  # this attempt's cob exists already: read it
+                charge = await self.get_charge(txid)
+                if charge is None:
+                    raise GatewayOutcomeUnknown(NAME, f"txid {txid} is taken but not found")
+            else:
+                charge = self._read(response)
+            return ChargeAttempt(charge.outcome, charge)
+
+        return await attempt(create)
+
+    async def get_charge(self, reference: str) -> Charge | None:
+        response = await self._call("GET", f"/v2/cob/{reference}")
+        return None if response.status_code == 404 else self._read(response)
+
+    async def find_charge(self, idempotency_key: str) -> Charge | None:
+        return await self.get_charge(txid_for(idempotency_key))
+
+    async def cancel(self, reference: str) -> Charge:
+        body = {"status": REMOVED_BY_RECEIVER}
+        return self._read(await self._call("PATCH", f"/v2/cob/{reference}", json=body))
+
+    async def capture(self, reference: str, amount: int | None = None) -> Charge:
+        raise GatewayRejected(NAME, "a PIX charge has no separate capture")
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        e2e = request.charge.end_to_end_id
+        if e2e is None:
+            raise GatewayRejected(NAME, f"cob {request.charge.reference} was never paid")
+        path = f"/v2/pix/{e2e}/devolucao/{devolucao_id(request.refund_id)}"
+        body = read_json(
+            NAME, await self._call("PUT", path, json={"valor": to_pix_value(request.amount)})
+        )
+        if body.get("status") != "DEVOLVIDO":  # Efí settles asynchronously: look once more
+            body = read_json(NAME, await self._call("GET", path))
+        return RefundResult(
+            refund_id=request.refund_id,
+            gateway_reference=str(body.get("rtrId") or body["id"]),
+            amount=to_centavos(body["valor"]),
+            settled=body.get("status") == "DEVOLVIDO",
+        )
+
+    def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice:
+        """Efí authenticates by mTLS at the ingress plus the ``hmac`` token in the URL we
+        registered; the body lists one or more received pix."""
+        given = callback.query.get("hmac", "")
+        if not hmac.compare_digest(given.encode(), self._webhook_hmac.encode()):
+            raise CallbackRejected("The hmac token does not match.")
+        try:
+            payments = json.loads(callback.body)["pix"]
+            events = tuple(CallbackEvent(str(p["endToEndId"]), str(p["txid"])) for p in payments)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CallbackRejected("The body is not a list of pix.") from exc
+        return CallbackNotice(NAME, events)
+
+    def _cob_body(self, request: ChargeRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "calendario": {"expiracao": request.pix_expires_in_seconds},
+            "valor": {"original": to_pix_value(request.amount)},
+            "chave": self._pix_key,
+            "solicitacaoPagador": (request.description or f"PixWave {request.intent_id}")[:140],
+        }
+        payer = request.payer
+        if payer and payer.document_type and payer.document_number:
+            body["devedor"] = {payer.document_type: payer.document_number, "nome": payer.name}
+        return body
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call with the cached token; a 401 means Efí dropped it early, so renew once."""
+        try:
+            return await self._call_with(
+                await self._access_token(renew=False), method, path, **kwargs
+            )
+        except GatewayNotAttempted as exc:
+            if exc.status != HTTP_UNAUTHORIZED:
+                raise
+        return await self._call_with(await self._access_token(renew=True), method, path, **kwargs)
+
+    async def _call_with(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        return await call(self._http, NAME, method, path, headers=headers, **kwargs)
+
+    async def _access_token(self, *, renew: bool) -> str:
+        async with self._token_lock:
+            if renew or self._token is None or time.monotonic() >= self._token[1]:
+                self._token = await self._fetch_token()
+            return self._token[0]
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        response = await call(
+            self._http,
+            NAME,
+            "POST",
+            "/oauth/token",
+            auth=self._credentials,
+            json={"grant_type": "client_credentials"},
+        )
+        body = read_json(NAME, response)
+        lifetime = int(body["expires_in"]) - TOKEN_RENEW_MARGIN_SECONDS
+        return str(body["access_token"]), time.monotonic() + lifetime
+
+    def _read(self, response: httpx.Response) -> Charge:
+        return cob_charge(read_json(NAME, response), now=datetime.now(UTC))
+
+
+def devolucao_id(refund_id: str) -> str:
+    """Efí wants 1 to 35 alphanumerics: ``re_01HX…`` → ``re01HX…``."""
+    return _NON_ALPHANUMERIC.sub("", refund_id)[:DEVOLUCAO_ID_MAX_CHARS]
+
+
+def cob_charge(cob: dict[str, Any], *, now: datetime) -> Charge:
+    """A cob as a Charge; a cob we cannot read is an unknown outcome."""
+    try:
+        calendar = cob["calendario"]
+        created = datetime.fromisoformat(calendar["criacao"])
+        expires_in = int(calendar["expiracao"])
+        paid = (cob.get("pix") or [None])[0]
+        return Charge(
+            gateway=NAME,
+            reference=str(cob["txid"]),
+            status=efi_cob_status(
+                str(cob["status"]), created_at=created, expires_in_seconds=expires_in, now=now
+            ),
+            gateway_status=str(cob["status"]),
+            amount=to_centavos(cob["valor"]["original"]),
+            amount_refunded=_returned(paid),
+            amount_paid=to_centavos(paid["valor"]) if paid else None,
+            pix_copy_paste=cob.get("pixCopiaECola"),
+            expires_at=datetime.fromtimestamp(created.timestamp() + expires_in, UTC),
+            paid_at=datetime.fromisoformat(paid["horario"]) if paid else None,
+            end_to_end_id=str(paid["endToEndId"]) if paid else None,
+        )
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise GatewayOutcomeUnknown(NAME, f"unreadable cob: {exc!r}") from exc
+
+
+def _returned(paid: dict[str, Any] | None) -> int:
+    refunds = (paid or {}).get("devolucoes") or []
+    return sum(to_centavos(r["valor"]) for r in refunds if r.get("status") == "DEVOLVIDO")

@@ -1,0 +1,131 @@
+"""The one interface every gateway adapter implements, and the values it speaks in.
+
+Amounts are integer centavos (BRL): adapters convert to each wire form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from app.domain.charges import AttemptOutcome, ChargeStatus, attempt_outcome
+from app.domain.intents import PaymentMethodType
+
+
+class GatewayName(StrEnum):
+    MERCADOPAGO = "mercadopago"
+    EFI = "efi"
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    name: str
+    email: str | None = None
+    document_type: str | None = None  # "cpf" or "cnpj"
+    document_number: str | None = None  # digits only
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    intent_id: str
+    # Derived from (intent, gateway, attempt): the same attempt never charges twice.
+    idempotency_key: str
+    amount: int
+    method: PaymentMethodType
+    payer: Payer | None = None
+    description: str | None = None
+    card_token: str | None = None
+    capture: bool = True
+    pix_expires_in_seconds: int = 3600
+    notification_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    gateway: GatewayName
+    reference: str  # the gateway's own id: Mercado Pago payment id, Efí txid
+    status: ChargeStatus
+    gateway_status: str
+    amount: int
+    status_detail: str | None = None
+    amount_refunded: int = 0
+    amount_paid: int | None = None  # what the payer sent, when the gateway says
+    pix_copy_paste: str | None = None
+    expires_at: datetime | None = None
+    paid_at: datetime | None = None
+    end_to_end_id: str | None = None  # the PIX transaction, needed to refund it (Efí)
+
+    @property
+    def outcome(self) -> AttemptOutcome:
+        return attempt_outcome(self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeAttempt:
+    """The answer to "create a charge": always an outcome, a charge when one exists."""
+
+    outcome: AttemptOutcome
+    charge: Charge | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    charge: Charge
+    refund_id: str  # ours (re_…): the gateway's idempotency key for the refund
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    refund_id: str
+    gateway_reference: str
+    amount: int
+    settled: bool  # False while the gateway is still returning the money
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackEvent:
+    key: str  # the gateway's identity of this notification: duplicates share it
+    reference: str  # the charge to re-fetch: callbacks only say "look again"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackNotice:
+    """A verified callback; Efí may batch several payments in one."""
+
+    gateway: GatewayName
+    events: tuple[CallbackEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCallback:
+    body: bytes
+    headers: dict[str, str]  # lower-case names
+    query: dict[str, str]
+
+
+class Gateway(Protocol):
+    """Adapters raise GatewayNotAttempted / GatewayOutcomeUnknown / GatewayRejected
+    (app.domain.errors) where a call gives no usable answer; ``create_charge`` instead
+    folds every answer into a ChargeAttempt."""
+
+    name: GatewayName
+
+    def supports(self, method: PaymentMethodType) -> bool: ...
+
+    async def create_charge(self, request: ChargeRequest) -> ChargeAttempt: ...
+
+    async def get_charge(self, reference: str) -> Charge | None: ...
+
+    async def find_charge(self, idempotency_key: str) -> Charge | None: ...
+
+    async def cancel(self, reference: str) -> Charge: ...
+
+    async def capture(self, reference: str, amount: int | None = None) -> Charge: ...
+
+    async def refund(self, request: RefundRequest) -> RefundResult: ...
+
+    def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice: ...

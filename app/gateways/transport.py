@@ -1,0 +1,76 @@
+"""One outbound call to a gateway, with its failure sorted into what PixWave knows.
+
+A refused connection means the gateway did nothing; a timeout after the request
+went out means it may have; 401/403/429 are refusals before any work; any 5xx is
+ambiguous (the gateway may have charged before failing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from app.domain.charges import AttemptOutcome
+from app.domain.errors import (
+    GatewayNotAttempted,
+    GatewayOutcomeUnknown,
+    GatewayRejected,
+)
+from app.gateways.port import ChargeAttempt
+
+_NOTHING_DONE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_REFUSED_BEFORE_WORK = frozenset({401, 403, 429})
+# Bodies of errors are logged and stored; a gateway's HTML error page need not be whole.
+MAX_ERROR_CHARS = 300
+
+
+async def call(
+    client: httpx.AsyncClient, gateway: str, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
+    """Send; raise a GatewayError subclass unless the answer is < 500 and not a refusal."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except _NOTHING_DONE as exc:
+        raise GatewayNotAttempted(gateway, f"{type(exc).__name__}: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise GatewayOutcomeUnknown(gateway, f"{type(exc).__name__}: {exc}") from exc
+    status = response.status_code
+    if status in _REFUSED_BEFORE_WORK:
+        raise GatewayNotAttempted(gateway, _describe(response), status=status)
+    if status >= 500:
+        raise GatewayOutcomeUnknown(gateway, _describe(response), status=status)
+    return response
+
+
+def _rejected(gateway: str, response: httpx.Response) -> GatewayRejected:
+    return GatewayRejected(gateway, _describe(response), status=response.status_code)
+
+
+def _describe(response: httpx.Response) -> str:
+    return f"HTTP {response.status_code}: {response.text[:MAX_ERROR_CHARS]}"
+
+
+def read_json(gateway: str, response: httpx.Response) -> Any:
+    """The body of a successful answer, numbers as Decimal so money never passes
+    through a float; a 4xx is the gateway saying no, garbage is an unknown outcome."""
+    if response.status_code >= 400:
+        raise _rejected(gateway, response)
+    try:
+        return response.json(parse_float=Decimal)
+    except ValueError as exc:
+        raise GatewayOutcomeUnknown(gateway, f"unreadable answer: {exc}") from exc
+
+
+async def attempt(create: Callable[[], Awaitable[ChargeAttempt]]) -> ChargeAttempt:
+    """Fold a create call's failures into DESIGN.md's attempt outcomes."""
+    try:
+        return await create()
+    except GatewayNotAttempted as exc:
+        return ChargeAttempt(AttemptOutcome.NOT_ATTEMPTED, reason=exc.message)
+    except GatewayOutcomeUnknown as exc:
+        return ChargeAttempt(AttemptOutcome.UNKNOWN, reason=exc.message)
+    except GatewayRejected as exc:
+        return ChargeAttempt(AttemptOutcome.DECLINED, reason=exc.message)

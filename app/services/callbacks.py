@@ -1,0 +1,102 @@
+"""Applying a verified gateway callback: dedupe, check, move the intent, all in one
+transaction. The charge passed in was re-fetched from the gateway: a callback only
+says "look again", so nothing in its body is believed."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from app.db.models import GatewayCallback, PaymentAttempt, PaymentIntent
+from app.db.uow import UnitOfWork
+from app.domain.charges import ChargeStatus
+from app.domain.events import Aggregate, EventType
+from app.gateways.port import CallbackEvent, Charge, GatewayName
+from app.services.charges import ChargeApplied, apply_charge
+
+DUPLICATE = "duplicate"
+UNKNOWN_CHARGE = "unknown_charge"
+AMOUNT_MISMATCH = "amount_mismatch"
+
+
+async def apply_callback(
+    uow: UnitOfWork,
+    gateway: GatewayName,
+    event: CallbackEvent,
+    charge: Charge | None,
+    payload: bytes,
+) -> str:
+    """Return what became of the callback; a resent one changes nothing."""
+    stored = GatewayCallback(
+        gateway=gateway.value,
+        event_key=event.key,
+        reference=event.reference,
+        payload=payload,
+        result="received",
+    )
+    if not await uow.callbacks.record(stored):
+        return DUPLICATE
+    result, detail = await _apply(uow, gateway, event, charge)
+    await uow.callbacks.settle(gateway.value, event.key, result, detail)
+    logger.info("callback.applied", gateway=gateway.value, reference=event.reference, result=result)
+    return result
+
+
+async def _apply(
+    uow: UnitOfWork, gateway: GatewayName, event: CallbackEvent, charge: Charge | None
+) -> tuple[str, str | None]:
+    if charge is None or charge.reference != event.reference:
+        return UNKNOWN_CHARGE, "the gateway does not know this charge"
+    attempt = await uow.attempts.by_reference(gateway.value, charge.reference)
+    intent = await _intent_of(uow, attempt)
+    if attempt is None or intent is None:
+        if charge.status is ChargeStatus.PAID:
+            await _alert(uow, charge, None, "a paid charge no payment intent knows")
+        return UNKNOWN_CHARGE, "no payment attempt has this reference"
+    attempt.charge_status = charge.status.value
+    attempt.gateway_status = charge.gateway_status
+    mismatch = _amount_mismatch(intent, charge)
+    if mismatch is not None:
+        await _alert(uow, charge, intent, mismatch)
+        return AMOUNT_MISMATCH, mismatch
+    applied = await apply_charge(uow, intent, charge)
+    if applied is ChargeApplied.LATE_PAYMENT:
+        await _alert(uow, charge, intent, f"paid while the intent is {intent.status}")
+    return applied.value, None
+
+
+async def _intent_of(uow: UnitOfWork, attempt: PaymentAttempt | None) -> PaymentIntent | None:
+    return None if attempt is None else await uow.intents.get_for_update(attempt.payment_intent_id)
+
+
+def _amount_mismatch(intent: PaymentIntent, charge: Charge) -> str | None:
+    for label, amount in (("charged", charge.amount), ("paid", charge.amount_paid)):
+        if amount is not None and amount != intent.amount:
+            return f"{label} {amount} but the intent is for {intent.amount} {intent.currency}"
+    return None
+
+
+async def _alert(
+    uow: UnitOfWork, charge: Charge, intent: PaymentIntent | None, reason: str
+) -> None:
+    """Tell operators through the alerts topic; the money needs a human (or a refund)."""
+    logger.error(
+        "callback.reconciliation_mismatch",
+        gateway=charge.gateway.value,
+        reference=charge.reference,
+        reason=reason,
+    )
+    await uow.outbox.add_event(
+        event_type=EventType.ALERT_RECONCILIATION_MISMATCH,
+        merchant_id=intent.merchant_id if intent else "",
+        livemode=intent.livemode if intent else False,
+        aggregate=Aggregate("gateway_charge", f"{charge.gateway.value}:{charge.reference}", 1),
+        data_object={
+            "gateway": charge.gateway.value,
+            "reference": charge.reference,
+            "gateway_status": charge.gateway_status,
+            "amount": charge.amount,
+            "amount_paid": charge.amount_paid,
+            "payment_intent": intent.id if intent else None,
+            "reason": reason,
+        },
+    )

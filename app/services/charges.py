@@ -1,0 +1,109 @@
+"""Moving an intent to where its gateway charge says it is, with the matching event."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.db.models import PaymentAttempt, PaymentIntent
+from app.db.uow import UnitOfWork
+from app.domain.charges import INTENT_STATUS_FOR_CHARGE, ChargeStatus
+from app.domain.events import EventType
+from app.domain.ids import new_id
+from app.domain.intents import INTENT_TRANSITIONS, IntentStatus, next_intent_status
+from app.gateways.port import Charge, ChargeAttempt, GatewayName
+from app.services.events import record_event
+
+_EVENT_FOR_STATUS: dict[IntentStatus, EventType] = {
+    IntentStatus.REQUIRES_ACTION: EventType.PAYMENT_INTENT_REQUIRES_ACTION,
+    IntentStatus.REQUIRES_CAPTURE: EventType.PAYMENT_INTENT_AMOUNT_CAPTURABLE_UPDATED,
+    IntentStatus.SUCCEEDED: EventType.PAYMENT_INTENT_SUCCEEDED,
+    IntentStatus.FAILED: EventType.PAYMENT_INTENT_PAYMENT_FAILED,
+}
+
+
+class ChargeApplied(StrEnum):
+    MOVED = "moved"
+    ALREADY = "already_applied"
+    NOTHING_TO_DO = "nothing_to_do"
+    # Paid after the intent ended (canceled, expired, failed): the money must go back.
+    LATE_PAYMENT = "late_payment"
+    CONFLICT = "conflict"
+
+
+def attempt_key(intent_id: str, gateway: GatewayName, number: int) -> str:
+    """The gateway idempotency key of one attempt: a retry of it never charges twice."""
+    return f"{intent_id}-{gateway.value}-{number}"
+
+
+async def start_processing(uow: UnitOfWork, intent: PaymentIntent) -> None:
+    """Mark the intent as being charged before the gateway is called."""
+    intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.PROCESSING).value
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_PROCESSING)
+
+
+async def record_attempt(
+    uow: UnitOfWork,
+    intent: PaymentIntent,
+    gateway: GatewayName,
+    number: int,
+    result: ChargeAttempt,
+) -> ChargeApplied:
+    """Store one gateway call and move the intent where its charge says."""
+    charge = result.charge
+    uow.attempts.add(
+        PaymentAttempt(
+            id=new_id("att"),
+            payment_intent_id=intent.id,
+            gateway=gateway.value,
+            number=number,
+            idempotency_key=attempt_key(intent.id, gateway, number),
+            gateway_reference=charge.reference if charge else None,
+            outcome=result.outcome.value,
+            charge_status=charge.status.value if charge else None,
+            gateway_status=charge.gateway_status if charge else None,
+            amount=intent.amount,
+            error=result.reason,
+        )
+    )
+    return (
+        ChargeApplied.NOTHING_TO_DO if charge is None else await apply_charge(uow, intent, charge)
+    )
+
+
+async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -> ChargeApplied:
+    target = INTENT_STATUS_FOR_CHARGE.get(charge.status)
+    current = IntentStatus(intent.status)
+    if target is None:
+        return ChargeApplied.NOTHING_TO_DO
+    if current is target:
+        return ChargeApplied.ALREADY
+    if target not in INTENT_TRANSITIONS[current]:
+        late = charge.status is ChargeStatus.PAID and current is not IntentStatus.SUCCEEDED
+        return ChargeApplied.LATE_PAYMENT if late else ChargeApplied.CONFLICT
+    _fill(intent, target, charge)
+    intent.status = target.value
+    await record_event(uow, intent, _EVENT_FOR_STATUS[target])
+    return ChargeApplied.MOVED
+
+
+def _fill(intent: PaymentIntent, target: IntentStatus, charge: Charge) -> None:
+    if target is IntentStatus.REQUIRES_ACTION:
+        intent.next_action = {
+            "type": "pix_display_qr_code",
+            "pix_display_qr_code": {
+                "data": charge.pix_copy_paste,
+                "expires_at": int(charge.expires_at.timestamp()) if charge.expires_at else None,
+            },
+        }
+    elif target is IntentStatus.REQUIRES_CAPTURE:
+        intent.amount_capturable = charge.amount
+    elif target is IntentStatus.SUCCEEDED:
+        intent.amount_received = charge.amount_paid or charge.amount
+        intent.amount_capturable = 0
+        intent.next_action = None
+    else:
+        intent.last_payment_error = {
+            "code": "payment_declined",
+            "gateway": charge.gateway.value,
+            "decline_code": charge.status_detail or charge.gateway_status,
+        }

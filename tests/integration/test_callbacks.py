@@ -1,0 +1,275 @@
+"""Gateway callbacks through the real API: the simulator pays and calls back, the API
+verifies, re-fetches, and moves the intent with its event in one transaction."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from app.db.session import open_uow
+from app.domain.events import EventType
+from app.domain.intents import PaymentMethodType
+from app.embedded import free_port
+from app.gateways.port import ChargeRequest, GatewayName, Payer
+from app.gateways.registry import Gateways
+from app.gateways.simulator.mercadopago.notifications import signature
+from app.services.charges import attempt_key, record_attempt, start_processing
+from app.settings import Settings
+from tests.gateway_sim import EFI_HMAC, MP_WEBHOOK_SECRET, Simulator, running_simulator
+from tests.support import ApiProcess, Merchant, pix_intent, start_api, wait_for
+
+CALLBACK_TIMEOUT_SECONDS = 20.0
+
+
+@pytest.fixture(scope="module")
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def sim(api_port: int) -> Iterator[Simulator]:
+    efi_url = f"http://127.0.0.1:{api_port}/v1/callbacks/efi"
+    with running_simulator(efi_webhook_url=efi_url) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def callback_api(sim: Simulator, api_port: int) -> Iterator[ApiProcess]:
+    with start_api(sim.gateway_env(), port=api_port) as process:
+        yield process
+
+
+class Shop:
+    """A merchant's intents, charged the way the charge worker charges them."""
+
+    def __init__(self, api: ApiProcess, merchant: Merchant, sim: Simulator, db_url: str) -> None:
+        self.api, self.merchant, self.sim, self.db_url = api, merchant, sim, db_url
+
+    def create_pix_intent(self, amount: int = 1990) -> str:
+        response = httpx.post(
+            f"{self.api.url}/v1/payment_intents",
+            json=pix_intent(amount),
+            headers=self.merchant.headers,
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    async def charge(self, intent_id: str, gateway: GatewayName, *, notify: bool = True) -> str:
+        """Issue the PIX charge at ``gateway``; return the gateway's reference.
+
+        ``notify=False`` leaves Mercado Pago without a notification URL, so the test
+        alone decides what reaches the API."""
+        settings = Settings(database_url=self.db_url)
+        gateways: Gateways = self.sim.open_gateways()
+        adapter = gateways.get(gateway)
+        assert adapter is not None
+        try:
+            async with open_uow(settings) as uow:
+                intent = await uow.intents.get_for_update(intent_id)
+                assert intent is not None
+                await start_processing(uow, intent)
+                result = await adapter.create_charge(
+                    ChargeRequest(
+                        intent_id=intent.id,
+                        idempotency_key=attempt_key(intent.id, gateway, 1),
+                        amount=intent.amount,
+                        method=PaymentMethodType(intent.method_type),
+                        payer=Payer(name="Maria Silva"),
+                        notification_url=(
+                            f"{self.api.url}/v1/callbacks/mercadopago" if notify else None
+                        ),
+                    )
+                )
+                await record_attempt(uow, intent, gateway, 1, result)
+                await uow.commit()
+        finally:
+            await gateways.close()
+        assert result.charge is not None, result
+        return result.charge.reference
+
+    def status(self, intent_id: str) -> str:
+        response = httpx.get(
+            f"{self.api.url}/v1/payment_intents/{intent_id}", headers=self.merchant.headers
+        )
+        return str(response.json()["status"])
+
+    def events(self, intent_id: str) -> list[str]:
+        return [
+            row[0]
+            for row in self.rows(
+                "SELECT event_type FROM outbox WHERE aggregate_id = %s ORDER BY position",
+                (intent_id,),
+            )
+        ]
+
+    def callback_results(self, reference: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.rows(
+                "SELECT result FROM gateway_callbacks WHERE reference = %s ORDER BY received_at",
+                (reference,),
+            )
+        ]
+
+    def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.db_url, autocommit=True) as connection:
+            return connection.execute(query, params).fetchall()
+
+    def callbacks_sent(self, gateway: GatewayName) -> list[dict[str, Any]]:
+        return [c for c in self.sim.ledger()["callbacks"] if c["gateway"] == gateway.value]
+
+
+@pytest.fixture
+def shop(callback_api: ApiProcess, merchant: Merchant, sim: Simulator, database_url: str) -> Shop:
+    sim.admin("DELETE", "/faults")
+    return Shop(callback_api, merchant, sim, database_url)
+
+
+SUCCEEDED = EventType.PAYMENT_INTENT_SUCCEEDED.value
+
+
+@pytest.mark.parametrize("gateway", [GatewayName.MERCADOPAGO, GatewayName.EFI])
+async def test_a_paid_pix_charge_succeeds_the_intent_once(shop: Shop, gateway: GatewayName) -> None:
+    intent_id = shop.create_pix_intent()
+    reference = await shop.charge(intent_id, gateway)
+    assert shop.status(intent_id) == "requires_action"
+
+    shop.sim.admin("POST", f"/pay/{gateway.value}/{reference}")
+    wait_for(lambda: shop.status(intent_id) == "succeeded", timeout=CALLBACK_TIMEOUT_SECONDS)
+    assert shop.events(intent_id).count(SUCCEEDED) == 1
+
+    # The gateway sends the same notification again: nothing moves twice.
+    sent = len(shop.callbacks_sent(gateway))
+    shop.sim.admin("POST", f"/callbacks/{gateway.value}/{reference}/resend")
+    wait_for(lambda: len(shop.callbacks_sent(gateway)) > sent, timeout=CALLBACK_TIMEOUT_SECONDS)
+    wait_for(
+        lambda: shop.callbacks_sent(gateway)[-1]["status_code"] == 200,
+        timeout=CALLBACK_TIMEOUT_SECONDS,
+    )
+    assert shop.events(intent_id).count(SUCCEEDED) == 1
+    assert "moved" in shop.callback_results(reference)
+
+
+def post_mercadopago(
+    api: ApiProcess, payment_id: str, *, secret: str = MP_WEBHOOK_SECRET, age_seconds: int = 0
+) -> httpx.Response:
+    """A notification as Mercado Pago sends it, signed with ``secret`` ``age_seconds`` ago."""
+    ts, request_id = int(time.time()) - age_seconds, str(uuid.uuid4())
+    v1 = signature(secret.encode(), payment_id, request_id, ts)
+    body = {"id": 1, "type": "payment", "action": "payment.updated", "data": {"id": payment_id}}
+    return httpx.post(
+        f"{api.url}/v1/callbacks/mercadopago",
+        params={"data.id": payment_id, "type": "payment"},
+        content=json.dumps(body),
+        headers={
+            "Content-Type": "application/json",
+            "x-request-id": request_id,
+            "x-signature": f"ts={ts},v1={v1}",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "forgery", [{"secret": "guessed"}, {"age_seconds": 3600}], ids=["forged", "stale"]
+)
+async def test_a_forged_or_stale_mercadopago_callback_changes_nothing(
+    shop: Shop, forgery: dict[str, Any]
+) -> None:
+    intent_id = shop.create_pix_intent()
+    reference = await shop.charge(intent_id, GatewayName.MERCADOPAGO, notify=False)
+    # Paid at the gateway: only verification stands between the callback and the intent.
+    shop.sim.admin("POST", f"/pay/mercadopago/{reference}")
+    events_before = shop.events(intent_id)
+
+    refused = post_mercadopago(shop.api, reference, **forgery)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert shop.status(intent_id) == "requires_action"
+    assert shop.events(intent_id) == events_before
+    assert shop.callback_results(reference) == []
+
+    genuine = post_mercadopago(shop.api, reference)
+    assert genuine.status_code == 200, genuine.text
+    assert shop.status(intent_id) == "succeeded"
+
+
+def post_efi(api: ApiProcess, body: Any, *, token: str = EFI_HMAC) -> httpx.Response:
+    return httpx.post(
+        f"{api.url}/v1/callbacks/efi/pix",
+        params={"hmac": token},
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+async def test_a_forged_efi_callback_is_refused_before_anything_is_read(shop: Shop) -> None:
+    intent_id = shop.create_pix_intent()
+    reference = await shop.charge(intent_id, GatewayName.EFI)
+    pix = {"endToEndId": "E" + "1" * 31, "txid": reference, "valor": "19.90", "horario": "x"}
+    response = post_efi(shop.api, {"pix": [pix]}, token="guessed")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert shop.status(intent_id) == "requires_action"
+    assert shop.callback_results(reference) == []
+
+
+async def test_an_unknown_txid_is_acknowledged_and_changes_nothing(shop: Shop) -> None:
+    pix = {"endToEndId": "E" + "2" * 31, "txid": "z" * 32, "valor": "19.90", "horario": "x"}
+    response = post_efi(shop.api, {"pix": [pix]})
+    assert response.status_code == 200
+    assert response.json()["results"] == ["unknown_charge"]
+    assert shop.rows("SELECT count(*) FROM outbox WHERE aggregate_id = %s", ("z" * 32,)) == [(0,)]
+
+
+async def test_an_amount_mismatch_moves_nothing_and_raises_an_alert(shop: Shop) -> None:
+    intent_id = shop.create_pix_intent(1990)
+    reference = await shop.charge(intent_id, GatewayName.EFI)
+    shop.sim.admin("POST", f"/pay/efi/{reference}", json={"amount_cents": 1000})
+    wait_for(
+        lambda: shop.callback_results(reference) == ["amount_mismatch"],
+        timeout=CALLBACK_TIMEOUT_SECONDS,
+    )
+    assert shop.status(intent_id) == "requires_action"
+    assert SUCCEEDED not in shop.events(intent_id)
+    alerts = shop.rows(
+        "SELECT payload->'data'->'object'->>'payment_intent' FROM outbox WHERE event_type = %s",
+        (EventType.ALERT_RECONCILIATION_MISMATCH.value,),
+    )
+    assert (intent_id,) in alerts
+
+
+async def test_an_efi_batch_settles_every_pix_in_it(shop: Shop) -> None:
+    intents = [shop.create_pix_intent(amount) for amount in (1000, 2500)]
+    references = [await shop.charge(i, GatewayName.EFI) for i in intents]
+    shop.sim.admin("POST", "/pay-many/efi", json={"references": references})
+    wait_for(
+        lambda: all(shop.status(i) == "succeeded" for i in intents),
+        timeout=CALLBACK_TIMEOUT_SECONDS,
+    )
+    assert [shop.events(i).count(SUCCEEDED) for i in intents] == [1, 1]
+
+
+async def test_a_callback_the_gateway_cannot_confirm_is_refused_until_it_can(shop: Shop) -> None:
+    intent_id = shop.create_pix_intent()
+    reference = await shop.charge(intent_id, GatewayName.EFI)
+    shop.sim.faults("efi", outage=True)
+    shop.sim.admin("POST", f"/pay/efi/{reference}")
+    # The API cannot re-fetch the cob, so it answers 503 and the gateway tries again.
+    wait_for(
+        lambda: shop.callbacks_sent(GatewayName.EFI)[-1]["attempts"] >= 2,
+        timeout=CALLBACK_TIMEOUT_SECONDS,
+    )
+    assert shop.callbacks_sent(GatewayName.EFI)[-1]["status_code"] == 503
+    assert shop.status(intent_id) == "requires_action"
+    assert shop.callback_results(reference) == []
+
+    shop.sim.faults("efi", outage=False)
+    wait_for(lambda: shop.status(intent_id) == "succeeded", timeout=CALLBACK_TIMEOUT_SECONDS)
+    assert shop.events(intent_id).count(SUCCEEDED) == 1
