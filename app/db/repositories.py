@@ -249,6 +249,14 @@ class InboxRepository:
         )
         return inserted.first() is not None
 
+    async def release(self, consumer: str, event_id: str) -> None:
+        """Forget a claim within its own transaction, so the event runs again."""
+        await self._session.execute(
+            delete(InboxEntry).where(
+                InboxEntry.consumer == consumer, InboxEntry.event_id == event_id
+            )
+        )
+
     async def delete_before(self, cutoff: datetime, limit: int) -> int:
         doomed = (
             select(InboxEntry.consumer, InboxEntry.event_id)

@@ -88,14 +88,19 @@ class RetryLater(PixWaveError):
     """A consumer could not finish now (gateway down, lock busy); try the message again later.
 
     ``delay_seconds`` overrides the backoff schedule when the cause knows better.
+    ``keep_progress`` commits what the handler did so far (a gateway attempt, say)
+    while the message still comes back: the next run continues from there.
     """
 
     code = "retry_later"
     retryable = True
 
-    def __init__(self, message: str, *, delay_seconds: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, delay_seconds: int | None = None, keep_progress: bool = False
+    ) -> None:
         super().__init__(message)
         self.delay_seconds = delay_seconds
+        self.keep_progress = keep_progress
 
 
 class PoisonMessage(PixWaveError):

@@ -124,6 +124,40 @@ async def test_transient_failures_come_back_after_a_growing_delay(
     assert (attempt_count, receive_count, error_class) == (3, 3, "RetryLater")
 
 
+async def test_a_retry_may_keep_the_progress_made_so_far(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=10)
+
+    async def step_by_step(event: Event, uow: UnitOfWork) -> None:
+        await record_effect(event, uow)
+        done = len(world.effects())  # committed steps of earlier runs
+        if done < 2:
+            raise RetryLater("one step at a time", delay_seconds=1, keep_progress=True)
+
+    async def forgetful(event: Event, uow: UnitOfWork) -> None:
+        await record_effect(event, uow)
+        raise RetryLater("nothing kept")
+
+    kept_id, kept = probe_event()
+    world.send(kept)
+    async with running_worker(world, _consumer(step_by_step)):
+        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+    # Three runs, each one's effect committed although the first two asked to retry.
+    assert world.effects() == [kept_id] * 3
+
+    lost_id, lost = probe_event()
+    world.send(lost)
+    async with running_worker(world, _consumer(forgetful, base=30, cap=30)):
+        await _until(
+            lambda: (
+                world.rows("SELECT count(*) FROM message_failures WHERE event_id = %s", (lost_id,))
+                == [(1,)]
+            )
+        )
+    assert lost_id not in world.effects()
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

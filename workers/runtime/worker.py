@@ -232,7 +232,13 @@ class Worker:
         async with UnitOfWork(self._sessions) as uow:
             first_time = await uow.inbox.claim(self._consumer.name, event.id)
             if first_time:
-                await handler(event, uow)
+                try:
+                    await handler(event, uow)
+                except RetryLater as exc:
+                    if exc.keep_progress:  # commit the effects, not the inbox row
+                        await uow.inbox.release(self._consumer.name, event.id)
+                        await uow.commit()
+                    raise
             await uow.commit()
         counter = metrics.SUCCEEDED if first_time else metrics.DUPLICATES
         counter.labels(self._consumer.name).inc()
