@@ -66,6 +66,10 @@ class Settings(BaseSettings):
 
     # Gateways. `pixwave up` points both at the embedded simulator (`pixwave gateway-sim`).
     gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Gateways to try, first to last (those not configured are left out).
+    gateway_priority: str = Field(default="mercadopago,efi", pattern=r"^[a-z]+(,[a-z]+)*$")
+    # A gateway's circuit opens after consecutive failures, for this long.
+    gateway_circuit_open_seconds: int = Field(default=30, ge=1, le=3600)
     gateway_sim_port: int = Field(default=8100, ge=1, le=65535)
     # Where gateways reach our callback endpoints (`notification_url`, Efí's webhook).
     public_base_url: str | None = None
@@ -106,6 +110,10 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://")):
             raise ValueError("must be a postgresql:// URL")
         return value
+
+    @property
+    def gateway_priority_list(self) -> list[str]:
+        return self.gateway_priority.split(",")
 
     @property
     def outbox_retention(self) -> timedelta:

@@ -72,7 +72,11 @@ class RoleProcess:
             self.process.wait()
 
 
-ROLES: tuple[Role, ...] = (Role("api", ("api",)), Role("relay", ("relay",)))
+ROLES: tuple[Role, ...] = (
+    Role("api", ("api",)),
+    Role("relay", ("relay",)),
+    Role("charge", ("worker", "charge")),
+)
 # Credentials `pixwave up` gives the adapters when it runs the simulator in their place.
 SIMULATOR_SECRETS = {
     "PIXWAVE_MERCADOPAGO_ACCESS_TOKEN": "TEST-simulator",
@@ -87,7 +91,10 @@ DEMO_MERCHANT_NAME = "Demo merchant"
 
 
 def port_is_free(port: int) -> bool:
+    """Free for a server: uvicorn binds with SO_REUSEADDR, so connections of a previous
+    run still in TIME_WAIT do not count."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -208,6 +215,7 @@ def run(settings: Settings, *, json_logs: bool) -> None:
             "PIXWAVE_API_PORT": str(port),
             "PIXWAVE_PUBLIC_BASE_URL": settings.public_base_url or api_url,
             "PIXWAVE_RELAY_METRICS_PORT": str(free_port()),
+            "PIXWAVE_WORKER_METRICS_PORT": str(free_port()),
             "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
         }
         roles, sim_url = list(ROLES), None

@@ -22,4 +22,9 @@ def worker(name: Annotated[str, typer.Argument(help="The consumer to run")]) -> 
         typer.echo(f"error: unknown consumer {name!r}; known: {known}", err=True)
         raise typer.Exit(2)
     configure_logging(role=f"worker-{name}", level=settings.log_level, json_lines=settings.log_json)
-    asyncio.run(serve_worker(settings, consumers[name](settings)))
+    try:
+        consumer = consumers[name](settings)
+    except ValueError as exc:  # a setting this consumer needs is missing or wrong
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    asyncio.run(serve_worker(settings, consumer))

@@ -68,6 +68,27 @@ class PaymentIntentList(BaseModel):
     data: list[PaymentIntentOut]
 
 
+class AttemptOut(BaseModel):
+    id: str
+    object: Literal["payment_attempt"]
+    payment_intent: str
+    gateway: str
+    number: int
+    outcome: str
+    charge_status: str | None
+    gateway_status: str | None
+    gateway_reference: str | None
+    error: str | None
+    routing: dict[str, Any] | None
+    created: int
+
+
+class AttemptList(BaseModel):
+    object: Literal["list"]
+    url: str
+    data: list[AttemptOut]
+
+
 class RefundOut(BaseModel):
     id: str
     object: Literal["refund"]

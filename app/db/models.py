@@ -223,6 +223,8 @@ class PaymentAttempt(Base):
     gateway_status: Mapped[str | None] = mapped_column(String(64))
     amount: Mapped[int] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why this gateway: the candidates, what was skipped and why, health as seen.
+    routing: Mapped[Json | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

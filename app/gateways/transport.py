@@ -1,7 +1,8 @@
 """One outbound call to a gateway, with its failure sorted into what PixWave knows.
 
 A refused connection means the gateway did nothing; a timeout after the request
-went out means it may have; 401/403/429 are refusals before any work; any 5xx is
+went out means it may have; 401/403/429/503 are refusals before any work (a
+gateway sheds load or is down for maintenance with these); any other 5xx is
 ambiguous (the gateway may have charged before failing).
 """
 
@@ -22,7 +23,7 @@ from app.domain.errors import (
 from app.gateways.port import ChargeAttempt
 
 _NOTHING_DONE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_REFUSED_BEFORE_WORK = frozenset({401, 403, 429})
+_REFUSED_BEFORE_WORK = frozenset({401, 403, 429, 503})
 # Bodies of errors are logged and stored; a gateway's HTML error page need not be whole.
 MAX_ERROR_CHARS = 300
 

@@ -8,10 +8,10 @@ from loguru import logger
 
 from app.db.models import GatewayCallback, PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
-from app.domain.charges import ChargeStatus
+from app.domain.errors import ServiceUnavailable
 from app.domain.events import Aggregate, EventType
 from app.gateways.port import CallbackEvent, Charge, GatewayName
-from app.services.charges import ChargeApplied, apply_charge
+from app.services.charges import ChargeApplied, apply_charge, note_charge
 
 DUPLICATE = "duplicate"
 UNKNOWN_CHARGE = "unknown_charge"
@@ -49,11 +49,12 @@ async def _apply(
     attempt = await uow.attempts.by_reference(gateway.value, charge.reference)
     intent = await _intent_of(uow, attempt)
     if attempt is None or intent is None:
-        if charge.status is ChargeStatus.PAID:
-            await _alert(uow, charge, None, "a paid charge no payment intent knows")
-        return UNKNOWN_CHARGE, "no payment attempt has this reference"
-    attempt.charge_status = charge.status.value
-    attempt.gateway_status = charge.gateway_status
+        # The gateway often calls back before the charge worker has committed the
+        # attempt it just made: refuse for now (nothing stored), the gateway resends.
+        raise ServiceUnavailable(
+            f"{gateway.value} charge {charge.reference} is not matched to an intent yet"
+        )
+    note_charge(attempt, charge)
     mismatch = _amount_mismatch(intent, charge)
     if mismatch is not None:
         await _alert(uow, charge, intent, mismatch)
@@ -75,9 +76,7 @@ def _amount_mismatch(intent: PaymentIntent, charge: Charge) -> str | None:
     return None
 
 
-async def _alert(
-    uow: UnitOfWork, charge: Charge, intent: PaymentIntent | None, reason: str
-) -> None:
+async def _alert(uow: UnitOfWork, charge: Charge, intent: PaymentIntent, reason: str) -> None:
     """Tell operators through the alerts topic; the money needs a human (or a refund)."""
     logger.error(
         "callback.reconciliation_mismatch",
@@ -87,8 +86,8 @@ async def _alert(
     )
     await uow.outbox.add_event(
         event_type=EventType.ALERT_RECONCILIATION_MISMATCH,
-        merchant_id=intent.merchant_id if intent else "",
-        livemode=intent.livemode if intent else False,
+        merchant_id=intent.merchant_id,
+        livemode=intent.livemode,
         aggregate=Aggregate("gateway_charge", f"{charge.gateway.value}:{charge.reference}", 1),
         data_object={
             "gateway": charge.gateway.value,
@@ -96,7 +95,7 @@ async def _alert(
             "gateway_status": charge.gateway_status,
             "amount": charge.amount,
             "amount_paid": charge.amount_paid,
-            "payment_intent": intent.id if intent else None,
+            "payment_intent": intent.id,
             "reason": reason,
         },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from app.db.models import PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
@@ -47,6 +48,7 @@ async def record_attempt(
     gateway: GatewayName,
     number: int,
     result: ChargeAttempt,
+    routing: dict[str, Any] | None = None,
 ) -> ChargeApplied:
     """Store one gateway call and move the intent where its charge says."""
     charge = result.charge
@@ -63,11 +65,20 @@ async def record_attempt(
             gateway_status=charge.gateway_status if charge else None,
             amount=intent.amount,
             error=result.reason,
+            routing=routing,
         )
     )
     return (
         ChargeApplied.NOTHING_TO_DO if charge is None else await apply_charge(uow, intent, charge)
     )
+
+
+def note_charge(attempt: PaymentAttempt, charge: Charge) -> None:
+    """What the gateway now says about the attempt's charge."""
+    attempt.gateway_reference = charge.reference
+    attempt.outcome = charge.outcome.value
+    attempt.charge_status = charge.status.value
+    attempt.gateway_status = charge.gateway_status
 
 
 async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -> ChargeApplied:

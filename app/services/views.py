@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.db.models import PaymentIntent, Refund
+from app.db.models import PaymentAttempt, PaymentIntent, Refund
 
 CARD_TOKEN_VISIBLE_CHARS = 4
 
@@ -49,6 +49,23 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
         "expires_at": _epoch(intent.expires_at),
         "created": _epoch(intent.created_at),
         "livemode": intent.livemode,
+    }
+
+
+def attempt_view(attempt: PaymentAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "object": "payment_attempt",
+        "payment_intent": attempt.payment_intent_id,
+        "gateway": attempt.gateway,
+        "number": attempt.number,
+        "outcome": attempt.outcome,
+        "charge_status": attempt.charge_status,
+        "gateway_status": attempt.gateway_status,
+        "gateway_reference": attempt.gateway_reference,
+        "error": attempt.error,
+        "routing": attempt.routing,
+        "created": _epoch(attempt.created_at),
     }
 
 

@@ -349,4 +349,4 @@ def test_unknown_worker_names_list_the_known_ones(service_env: dict[str, str]) -
         timeout=60,
     )
     assert result.returncode == 2
-    assert "known: probe" in result.stderr
+    assert "known: charge, probe" in result.stderr

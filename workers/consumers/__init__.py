@@ -1,12 +1,12 @@
 """PixWave's own consumers, by the name `pixwave worker NAME` takes.
 
-The charge and webhook consumers register here as they land (issues "Charging"
-and "Merchant webhooks"); other modules can add consumers through
-PIXWAVE_WORKER_MODULES.
+The webhook consumer registers here when it lands (issue "Merchant webhooks");
+other modules can add consumers through PIXWAVE_WORKER_MODULES.
 """
 
 from __future__ import annotations
 
+from workers.consumers.charge import charge_consumer
 from workers.registry import ConsumerFactory
 
-CONSUMERS: dict[str, ConsumerFactory] = {}
+CONSUMERS: dict[str, ConsumerFactory] = {"charge": charge_consumer}

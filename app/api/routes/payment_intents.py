@@ -11,14 +11,21 @@ from app.api import idempotency
 from app.api.auth import CallerDep
 from app.api.problems import JSON_MEDIA_TYPE, render_json
 from app.api.resources import UowDep, resources_of
-from app.api.schemas import READ_ERRORS, WRITE_ERRORS, PaymentIntentList, PaymentIntentOut, ok
+from app.api.schemas import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    AttemptList,
+    PaymentIntentList,
+    PaymentIntentOut,
+    ok,
+)
 from app.db.uow import UnitOfWork
 from app.domain.errors import InvalidRequest
 from app.domain.ids import looks_like_id
 from app.domain.intents import IntentStatus
 from app.services import intents
 from app.services.commands import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
-from app.services.views import intent_view
+from app.services.views import attempt_view, intent_view
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 10
@@ -71,6 +78,18 @@ async def list_payment_intents(
 async def get_payment_intent(uow: UowDep, caller: CallerDep, intent_id: IntentId) -> Response:
     intent = await intents.get_intent(uow, caller, intent_id)
     return Response(render_json(intent_view(intent)), media_type=JSON_MEDIA_TYPE)
+
+
+@router.get("/{intent_id}/attempts", responses={**ok(200, AttemptList), **READ_ERRORS})
+async def list_payment_attempts(uow: UowDep, caller: CallerDep, intent_id: IntentId) -> Response:
+    """Every gateway try for the intent, oldest first, with why that gateway was chosen."""
+    intent = await intents.get_intent(uow, caller, intent_id)
+    body = {
+        "object": "list",
+        "url": f"/v1/payment_intents/{intent.id}/attempts",
+        "data": [attempt_view(a) for a in await uow.attempts.for_intent(intent.id)],
+    }
+    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
 
 
 @router.post("/{intent_id}/cancel", responses={**ok(200, PaymentIntentOut), **WRITE_ERRORS})

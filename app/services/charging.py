@@ -1,0 +1,213 @@
+"""Charging one intent: pick a gateway, call it, remember the try, retry or fall back.
+
+Runs in the charge worker, one message at a time per intent (the intent row is
+locked). Every try is a ``payment_attempts`` row whose number gives the gateway
+idempotency key, so a redelivered message repeats a try under the same key and
+the gateway answers with the charge it already made.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from loguru import logger
+
+from app.db.models import PaymentAttempt, PaymentIntent
+from app.db.uow import UnitOfWork
+from app.domain.charges import AttemptOutcome, ChargeStatus
+from app.domain.errors import GatewayError, RetryLater
+from app.domain.events import Aggregate, EventType
+from app.domain.intents import (
+    CaptureMethod,
+    IntentStatus,
+    PaymentMethodType,
+    next_intent_status,
+)
+from app.domain.routing import FALLBACK, choose_gateway
+from app.gateways import metrics
+from app.gateways.health import GatewayHealth
+from app.gateways.port import ChargeAttempt, ChargeRequest, Gateway, GatewayName, Payer
+from app.gateways.registry import Gateways
+from app.security import DocumentCipher
+from app.services.charges import (
+    apply_charge,
+    attempt_key,
+    note_charge,
+    record_attempt,
+    start_processing,
+)
+from app.services.events import record_event
+
+# Statuses in which a charge is still being decided: look again later.
+_UNSETTLED = frozenset({ChargeStatus.PROCESSING, ChargeStatus.UNKNOWN})
+_CHARGEABLE = frozenset({IntentStatus.PENDING, IntentStatus.PROCESSING})
+
+
+@dataclass(frozen=True)
+class ChargeContext:
+    gateways: Gateways
+    health: GatewayHealth
+    priority: list[str]
+    cipher: DocumentCipher
+    notification_url: str | None
+    pix_expires_in_seconds: int
+    # How long to wait when every remaining gateway's circuit is open.
+    health_wait_seconds: int
+
+
+async def charge_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
+    """Take the intent one step further; raise RetryLater to be called again."""
+    intent = await uow.intents.get_for_update(intent_id)
+    if intent is None or IntentStatus(intent.status) not in _CHARGEABLE:
+        return  # charged already, canceled, or not ours to charge
+    attempts = await uow.attempts.for_intent(intent.id)
+    unknown = attempts and attempts[-1].outcome == AttemptOutcome.UNKNOWN
+    if unknown and await _settled_by_lookup(uow, context, intent, attempts[-1]):
+        return
+    await _try_next_gateway(uow, context, intent, attempts)
+
+
+async def _settled_by_lookup(
+    uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
+) -> bool:
+    """Ask the gateway whether an unknown try charged; True if that settles the intent."""
+    gateway = _gateway(context, attempt.gateway)
+    try:
+        charge = await gateway.find_charge(attempt.idempotency_key)
+    except GatewayError as exc:
+        raise RetryLater(f"cannot tell whether {attempt.id} charged: {exc.message}") from exc
+    if charge is None:
+        attempt.outcome = AttemptOutcome.NOT_ATTEMPTED.value
+        attempt.error = f"{attempt.error}; not found at the gateway by its key"
+        return False
+    note_charge(attempt, charge)
+    if charge.status in _UNSETTLED:
+        raise RetryLater(
+            f"{attempt.gateway} is still deciding {charge.reference}", keep_progress=True
+        )
+    await apply_charge(uow, intent, charge)
+    return True
+
+
+async def _try_next_gateway(
+    uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempts: list[PaymentAttempt]
+) -> None:
+    method = PaymentMethodType(intent.method_type)
+    configured = [g for g in context.priority if context.gateways.get(GatewayName(g))]
+    decision = choose_gateway(
+        configured,
+        supports={g for g in configured if _gateway(context, g).supports(method)},
+        available=await context.health.available(configured),
+        tries=Counter(a.gateway for a in attempts),
+    )
+    if decision.exhausted:
+        await _fail(uow, intent, "all_gateways_failed", decision.reason, alert=True)
+        return
+    if decision.gateway is None:
+        raise RetryLater(decision.reason, delay_seconds=context.health_wait_seconds)
+    if IntentStatus(intent.status) is IntentStatus.PENDING:
+        await start_processing(uow, intent)
+    name = GatewayName(decision.gateway)
+    number = len(attempts) + 1
+    result = await _gateway(context, name).create_charge(_request(context, intent, name, number))
+    metrics.ATTEMPTS.labels(name.value, result.outcome.value).inc()
+    if decision.reason == FALLBACK:
+        metrics.FALLBACKS.labels(name.value).inc()
+    await record_attempt(uow, intent, name, number, result, decision.as_record())
+    await _after_attempt(uow, context, intent, name, result)
+
+
+async def _after_attempt(
+    uow: UnitOfWork,
+    context: ChargeContext,
+    intent: PaymentIntent,
+    gateway: GatewayName,
+    result: ChargeAttempt,
+) -> None:
+    logger.info(
+        "charge.attempt",
+        intent=intent.id,
+        gateway=gateway.value,
+        outcome=result.outcome.value,
+        reason=result.reason,
+    )
+    if result.outcome in (AttemptOutcome.SUCCEEDED, AttemptOutcome.DECLINED):
+        await context.health.record_success(gateway.value)
+    elif await context.health.record_failure(gateway.value):
+        await _alert_circuit_opened(uow, intent, gateway)
+    if result.outcome is AttemptOutcome.DECLINED and result.charge is None:
+        await _fail(uow, intent, "gateway_refused", result.reason or "refused", alert=False)
+    elif result.outcome in (AttemptOutcome.NOT_ATTEMPTED, AttemptOutcome.UNKNOWN):
+        raise RetryLater(f"{gateway.value}: {result.outcome.value}", keep_progress=True)
+    elif result.charge is not None and result.charge.status in _UNSETTLED:
+        raise RetryLater(f"{gateway.value} is still deciding", keep_progress=True)
+
+
+def _request(
+    context: ChargeContext, intent: PaymentIntent, gateway: GatewayName, number: int
+) -> ChargeRequest:
+    return ChargeRequest(
+        intent_id=intent.id,
+        idempotency_key=attempt_key(intent.id, gateway, number),
+        amount=intent.amount,
+        method=PaymentMethodType(intent.method_type),
+        payer=_payer(context, intent),
+        description=intent.description,
+        card_token=intent.card_token,
+        capture=intent.capture_method == CaptureMethod.AUTOMATIC.value,
+        pix_expires_in_seconds=context.pix_expires_in_seconds,
+        notification_url=context.notification_url,
+    )
+
+
+def _payer(context: ChargeContext, intent: PaymentIntent) -> Payer | None:
+    if intent.payer_name is None:
+        return None
+    document = None
+    if intent.payer_document_encrypted is not None:
+        document = context.cipher.decrypt(
+            intent.payer_document_encrypted, merchant_id=intent.merchant_id
+        )
+    return Payer(
+        name=intent.payer_name,
+        document_type=intent.payer_document_type,
+        document_number=document,
+    )
+
+
+def _gateway(context: ChargeContext, name: str) -> Gateway:
+    gateway = context.gateways.get(GatewayName(name))
+    if gateway is None:  # configured when the attempt was made, gone since
+        raise RetryLater(f"gateway {name} is not configured in this worker")
+    return gateway
+
+
+async def _fail(
+    uow: UnitOfWork, intent: PaymentIntent, code: str, message: str, *, alert: bool
+) -> None:
+    intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.FAILED).value
+    intent.last_payment_error = {"code": code, "message": message[:500]}
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_PAYMENT_FAILED)
+    if alert:
+        await uow.outbox.add_event(
+            event_type=EventType.ALERT_PAYMENT_FAILED_ALL_GATEWAYS,
+            merchant_id=intent.merchant_id,
+            livemode=intent.livemode,
+            aggregate=Aggregate("payment_intent_alert", intent.id, intent.sequence),
+            data_object={"payment_intent": intent.id, "reason": message[:500]},
+        )
+
+
+async def _alert_circuit_opened(
+    uow: UnitOfWork, intent: PaymentIntent, gateway: GatewayName
+) -> None:
+    logger.error("gateway.circuit_opened", gateway=gateway.value)
+    metrics.CIRCUITS_OPENED.labels(gateway.value).inc()
+    await uow.outbox.add_event(
+        event_type=EventType.ALERT_GATEWAY_CIRCUIT_OPENED,
+        merchant_id=intent.merchant_id,
+        livemode=intent.livemode,
+        aggregate=Aggregate("gateway", gateway.value, 1),
+        data_object={"gateway": gateway.value, "seen_on": intent.id},
+    )

@@ -1,0 +1,226 @@
+"""Charging along the whole path: API → outbox → relay → SNS → SQS → charge worker →
+gateway simulator over HTTP (and its callbacks back into the API)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis
+
+from app.domain.events import EventType
+from app.embedded import free_port
+from app.gateways import brcode
+from tests.aws import moto_server
+from tests.gateway_sim import Simulator, running_simulator
+from tests.integration.relay_support import RelayWorld, new_world, running_relay
+from tests.support import (
+    ApiProcess,
+    Merchant,
+    card_intent,
+    pix_intent,
+    start_api,
+    start_role,
+    wait_for,
+)
+
+TERMINAL_TIMEOUT_SECONDS = 90.0
+FLAKY_TIMEOUT_SECONDS = 300.0
+GATEWAY_TIMEOUT_SECONDS = 1
+SIM_HANG_SECONDS = 3  # longer than the gateway timeout: a "timeout" loses the answer
+CIRCUIT_OPEN_SECONDS = 2
+TERMINAL = {"succeeded", "failed", "canceled", "requires_action", "requires_capture"}
+
+
+@dataclass
+class Stack:
+    world: RelayWorld
+    sim: Simulator
+    api: ApiProcess
+    merchant: Merchant
+
+    def create(self, body: dict[str, Any]) -> str:
+        response = httpx.post(
+            f"{self.api.url}/v1/payment_intents", json=body, headers=self.merchant.headers
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def intent(self, intent_id: str) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.api.url}/v1/payment_intents/{intent_id}", headers=self.merchant.headers
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    def settle(
+        self,
+        intent_ids: list[str],
+        statuses: set[str] = TERMINAL,
+        timeout: float = TERMINAL_TIMEOUT_SECONDS,
+    ) -> list[str]:
+        wait_for(
+            lambda: all(self.intent(i)["status"] in statuses for i in intent_ids),
+            timeout=timeout,
+            interval=0.2,
+        )
+        return [self.intent(i)["status"] for i in intent_ids]
+
+    def attempt_list(self, intent_id: str) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.api.url}/v1/payment_intents/{intent_id}/attempts",
+            headers=self.merchant.headers,
+        )
+        data: list[dict[str, Any]] = response.json()["data"]
+        return data
+
+    def attempts(self, intent_id: str) -> list[tuple[str, str]]:
+        return [
+            (str(gateway), str(outcome))
+            for gateway, outcome in self.world.rows(
+                "SELECT gateway, outcome FROM payment_attempts WHERE payment_intent_id = %s "
+                "ORDER BY number",
+                (intent_id,),
+            )
+        ]
+
+    def events(self, event_type: EventType) -> list[dict[str, Any]]:
+        rows = self.world.rows(
+            "SELECT payload FROM outbox WHERE event_type = %s", (event_type.value,)
+        )
+        return [row[0] for row in rows]
+
+
+@pytest.fixture(scope="module")
+def stack(service_env: dict[str, str]) -> Iterator[Stack]:
+    with ExitStack() as stack:
+        endpoint = stack.enter_context(moto_server())
+        world = new_world(service_env, endpoint)
+        api_port = free_port()
+        api_url = f"http://127.0.0.1:{api_port}"
+        sim = stack.enter_context(
+            running_simulator(
+                efi_webhook_url=f"{api_url}/v1/callbacks/efi",
+                extra_args=("--timeout-hang-seconds", str(SIM_HANG_SECONDS)),
+            )
+        )
+        env = {
+            **world.env,
+            **sim.gateway_env(),
+            "PIXWAVE_PUBLIC_BASE_URL": api_url,
+            "PIXWAVE_GATEWAY_TIMEOUT_SECONDS": str(GATEWAY_TIMEOUT_SECONDS),
+            "PIXWAVE_GATEWAY_CIRCUIT_OPEN_SECONDS": str(CIRCUIT_OPEN_SECONDS),
+        }
+        api = stack.enter_context(start_api(env, port=api_port))
+        stack.enter_context(running_relay(world))
+        for _ in range(2):  # two charge workers share the queue
+            stack.enter_context(running_charge_worker(env))
+        merchant = Merchant(
+            **json.loads(world.pixwave("merchants", "create", "--name", "Loja", "--json"))
+        )
+        yield Stack(world, sim, api, merchant)
+
+
+def running_charge_worker(env: dict[str, str]) -> Any:
+    port = free_port()
+    worker_env = {
+        **env,
+        "PIXWAVE_WORKER_METRICS_PORT": str(port),
+        "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS": "1",
+    }
+    return start_role(["worker", "charge"], worker_env, f"http://127.0.0.1:{port}/metrics")
+
+
+@pytest.fixture(autouse=True)
+def healthy_gateways(stack: Stack, service_env: dict[str, str]) -> None:
+    """No faults, and every circuit closed (health lives in Redis under the prefix)."""
+    stack.sim.admin("DELETE", "/faults")
+    redis = Redis.from_url(service_env["PIXWAVE_REDIS_URL"])
+    for key in redis.scan_iter(f"{stack.world.prefix}:gateway:*"):
+        redis.delete(key)
+
+
+def test_a_card_intent_is_charged_once_and_succeeds(stack: Stack) -> None:
+    intent_id = stack.create(card_intent(5000))
+    assert stack.settle([intent_id]) == ["succeeded"]
+    assert stack.intent(intent_id)["amount_received"] == 5000
+    assert stack.attempts(intent_id) == [("mercadopago", "succeeded")]
+    [attempt] = stack.attempt_list(intent_id)
+    assert attempt["routing"]["chosen"] == "mercadopago"
+    assert attempt["routing"]["reason"] == "first in priority order"
+
+
+def test_a_manual_capture_card_waits_for_capture(stack: Stack) -> None:
+    intent_id = stack.create(card_intent(5000, capture_method="manual"))
+    assert stack.settle([intent_id]) == ["requires_capture"]
+    assert stack.intent(intent_id)["amount_capturable"] == 5000
+
+
+def test_a_pix_intent_shows_its_code_and_succeeds_when_paid(stack: Stack) -> None:
+    intent_id = stack.create(pix_intent(1990))
+    assert stack.settle([intent_id]) == ["requires_action"]
+    next_action = stack.intent(intent_id)["next_action"]["pix_display_qr_code"]
+    assert brcode.parse(next_action["data"]).amount_cents == 1990
+    [(reference,)] = stack.world.rows(
+        "SELECT gateway_reference FROM payment_attempts WHERE payment_intent_id = %s",
+        (intent_id,),
+    )
+    stack.sim.admin("POST", f"/pay/mercadopago/{reference}")
+    assert stack.settle([intent_id], {"succeeded"}) == ["succeeded"]
+
+
+def test_a_hard_decline_fails_without_fallback(stack: Stack) -> None:
+    intent_id = stack.create(
+        card_intent(
+            5000, payment_method={"type": "card", "card": {"token": "tok_test_declined_0002"}}
+        )
+    )
+    assert stack.settle([intent_id]) == ["failed"]
+    assert stack.attempts(intent_id) == [("mercadopago", "declined")]
+
+
+def test_with_the_primary_down_pix_falls_back_and_cards_fail_with_an_alert(
+    stack: Stack,
+) -> None:
+    stack.sim.faults("mercadopago", outage=True)
+    pix = [stack.create(pix_intent(1000 + n)) for n in range(4)]
+    card = stack.create(card_intent(5000))
+    assert stack.settle([*pix, card]) == ["requires_action"] * 4 + ["failed"]
+
+    for intent_id in pix:
+        attempts = stack.attempts(intent_id)
+        assert attempts[-1] == ("efi", "succeeded")
+        assert all(outcome == "not_attempted" for _, outcome in attempts[:-1])
+        fallback = stack.attempt_list(intent_id)[-1]["routing"]
+        assert fallback["chosen"] == "efi"
+        assert "mercadopago" in fallback["skipped"]
+    # Efí takes no cards: with Mercado Pago down there is nobody left.
+    assert stack.attempts(card) == [("mercadopago", "not_attempted")] * len(stack.attempts(card))
+    alerted = [
+        e["data"]["object"]["payment_intent"]
+        for e in stack.events(EventType.ALERT_PAYMENT_FAILED_ALL_GATEWAYS)
+    ]
+    assert card in alerted
+    assert stack.events(EventType.ALERT_GATEWAY_CIRCUIT_OPENED)
+
+
+def test_a_flaky_primary_never_charges_an_intent_twice(stack: Stack) -> None:
+    stack.sim.faults("mercadopago", error_rate=0.5, timeout_rate=0.2)
+    intents = [stack.create(card_intent(3000 + n)) for n in range(4)]
+    # Lookups fail as often as charges, so some intents need many rounds of backoff.
+    statuses = stack.settle(intents, timeout=FLAKY_TIMEOUT_SECONDS)
+    assert set(statuses) <= {"succeeded", "failed"}
+    charges = stack.sim.ledger()["charges"]
+    for intent_id in intents:
+        approved = [
+            c
+            for c in charges
+            if str(c["idempotency_key"]).startswith(intent_id) and c["status"] == "approved"
+        ]
+        assert len(approved) <= 1, approved
+        assert (stack.intent(intent_id)["status"] == "succeeded") == (len(approved) == 1)

@@ -1,0 +1,52 @@
+"""The circuit breaker every charge worker shares, on real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from app.gateways.health import GatewayHealth
+
+THRESHOLD = 3
+
+
+@pytest.fixture
+async def health(service_env: dict[str, str]) -> AsyncIterator[GatewayHealth]:
+    redis = Redis.from_url(service_env["PIXWAVE_REDIS_URL"])
+    yield GatewayHealth(redis, namespace=f"t{uuid.uuid4().hex}", threshold=THRESHOLD)
+    await redis.aclose()
+
+
+async def test_consecutive_failures_open_the_circuit_once(health: GatewayHealth) -> None:
+    opened = [await health.record_failure("efi") for _ in range(THRESHOLD)]
+    assert opened == [False, False, True]
+    assert await health.available(["efi", "mercadopago"]) == {"mercadopago"}
+    assert await health.record_failure("efi") is False  # already open: no second alert
+
+
+async def test_a_success_resets_the_streak(health: GatewayHealth) -> None:
+    for _ in range(THRESHOLD - 1):
+        await health.record_failure("efi")
+    await health.record_success("efi")
+    assert await health.record_failure("efi") is False
+    assert await health.available(["efi"]) == {"efi"}
+
+
+async def test_after_opening_one_failure_reopens_until_a_success(
+    service_env: dict[str, str],
+) -> None:
+    redis = Redis.from_url(service_env["PIXWAVE_REDIS_URL"])
+    namespace = f"t{uuid.uuid4().hex}"
+    health = GatewayHealth(redis, namespace=namespace, threshold=THRESHOLD)
+    for _ in range(THRESHOLD):
+        await health.record_failure("efi")
+    await redis.delete(f"{namespace}:gateway:efi:open")  # the open period ends: half-open
+    assert await health.available(["efi"]) == {"efi"}
+    assert await health.record_failure("efi") is True  # one failure reopens at once
+    await redis.delete(f"{namespace}:gateway:efi:open")
+    await health.record_success("efi")
+    assert await health.record_failure("efi") is False  # closed again: a streak is needed
+    await redis.aclose()

@@ -1,0 +1,55 @@
+"""`pixwave worker charge`: charges each new payment intent through the gateways."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from app.db.uow import UnitOfWork
+from app.domain.events import EventType
+from app.gateways.health import GatewayHealth
+from app.gateways.registry import open_gateways
+from app.security import DocumentCipher
+from app.services.charging import ChargeContext, charge_intent
+from app.settings import Settings
+from workers.runtime.consumer import Consumer
+from workers.runtime.envelope import Event
+
+CALLBACK_PATH = "/v1/callbacks/mercadopago"
+# A failed gateway try comes back after 1 s, 2 s, 4 s … capped at 10 s: a payer may be
+# waiting at a checkout, and the circuit breaker, not the backoff, protects the gateway.
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 10.0
+
+
+def charge_context(settings: Settings) -> ChargeContext:
+    if settings.redis_url is None:
+        raise ValueError("PIXWAVE_REDIS_URL is not set")
+    base_url = settings.public_base_url
+    return ChargeContext(
+        gateways=open_gateways(settings),
+        health=GatewayHealth(
+            Redis.from_url(settings.redis_url),
+            namespace=settings.name_prefix,
+            open_seconds=settings.gateway_circuit_open_seconds,
+        ),
+        priority=settings.gateway_priority_list,
+        cipher=DocumentCipher(settings.document_key_bytes()),
+        notification_url=base_url.rstrip("/") + CALLBACK_PATH if base_url else None,
+        pix_expires_in_seconds=settings.pix_default_expires_in_seconds,
+        health_wait_seconds=settings.gateway_circuit_open_seconds,
+    )
+
+
+def charge_consumer(settings: Settings) -> Consumer:
+    context = charge_context(settings)
+
+    async def on_created(event: Event, uow: UnitOfWork) -> None:
+        await charge_intent(uow, context, event.aggregate.id)
+
+    return Consumer(
+        name="charge",
+        queue="charge",
+        handlers={EventType.PAYMENT_INTENT_CREATED.value: on_created},
+        backoff_base_seconds=BACKOFF_BASE_SECONDS,
+        backoff_cap_seconds=BACKOFF_CAP_SECONDS,
+    )
