@@ -166,6 +166,13 @@ class RefundRepository:
     def add(self, refund: Refund) -> None:
         self._session.add(refund)
 
+    async def get_for_update(self, refund_id: str) -> Refund | None:
+        """Any merchant's refund, row-locked: for the charge worker."""
+        result = await self._session.execute(
+            select(Refund).where(Refund.id == refund_id).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
     async def get(self, merchant_id: str, refund_id: str) -> Refund | None:
         return (
             await self._session.execute(

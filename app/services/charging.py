@@ -72,7 +72,7 @@ async def _settled_by_lookup(
     uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
 ) -> bool:
     """Ask the gateway whether an unknown try charged; True if that settles the intent."""
-    gateway = _gateway(context, attempt.gateway)
+    gateway = gateway_for(context, attempt.gateway)
     try:
         charge = await gateway.find_charge(attempt.idempotency_key)
     except GatewayError as exc:
@@ -97,12 +97,12 @@ async def _try_next_gateway(
     configured = [g for g in context.priority if context.gateways.get(GatewayName(g))]
     decision = choose_gateway(
         configured,
-        supports={g for g in configured if _gateway(context, g).supports(method)},
+        supports={g for g in configured if gateway_for(context, g).supports(method)},
         available=await context.health.available(configured),
         tries=Counter(a.gateway for a in attempts),
     )
     if decision.exhausted:
-        await _fail(uow, intent, "all_gateways_failed", decision.reason, alert=True)
+        await fail_intent(uow, intent, "all_gateways_failed", decision.reason, alert=True)
         return
     if decision.gateway is None:
         raise RetryLater(decision.reason, delay_seconds=context.health_wait_seconds)
@@ -110,7 +110,7 @@ async def _try_next_gateway(
         await start_processing(uow, intent)
     name = GatewayName(decision.gateway)
     number = len(attempts) + 1
-    result = await _gateway(context, name).create_charge(_request(context, intent, name, number))
+    result = await gateway_for(context, name).create_charge(_request(context, intent, name, number))
     metrics.ATTEMPTS.labels(name.value, result.outcome.value).inc()
     if decision.reason == FALLBACK:
         metrics.FALLBACKS.labels(name.value).inc()
@@ -137,7 +137,7 @@ async def _after_attempt(
     elif await context.health.record_failure(gateway.value):
         await _alert_circuit_opened(uow, intent, gateway)
     if result.outcome is AttemptOutcome.DECLINED and result.charge is None:
-        await _fail(uow, intent, "gateway_refused", result.reason or "refused", alert=False)
+        await fail_intent(uow, intent, "gateway_refused", result.reason or "refused", alert=False)
     elif result.outcome in (AttemptOutcome.NOT_ATTEMPTED, AttemptOutcome.UNKNOWN):
         raise RetryLater(f"{gateway.value}: {result.outcome.value}", keep_progress=True)
     elif result.charge is not None and result.charge.status in _UNSETTLED:
@@ -176,15 +176,15 @@ def _payer(context: ChargeContext, intent: PaymentIntent) -> Payer | None:
     )
 
 
-def _gateway(context: ChargeContext, name: str) -> Gateway:
+def gateway_for(context: ChargeContext, name: str) -> Gateway:
     gateway = context.gateways.get(GatewayName(name))
     if gateway is None:  # configured when the attempt was made, gone since
         raise RetryLater(f"gateway {name} is not configured in this worker")
     return gateway
 
 
-async def _fail(
-    uow: UnitOfWork, intent: PaymentIntent, code: str, message: str, *, alert: bool
+async def fail_intent(
+    uow: UnitOfWork, intent: PaymentIntent, code: str, message: str, *, alert: bool = False
 ) -> None:
     intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.FAILED).value
     intent.last_payment_error = {"code": code, "message": message[:500]}

@@ -4,6 +4,7 @@ gateway simulator over HTTP (and its callbacks back into the API)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from redis import Redis
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways import brcode
-from tests.aws import moto_server
+from tests.aws import CREDENTIALS, moto_server, sqs_client
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
 from tests.support import (
@@ -88,6 +89,17 @@ class Stack:
                 (intent_id,),
             )
         ]
+
+    @staticmethod
+    def queue_is_empty(sqs: Any, queue_url: str) -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        return (
+            int(attributes["ApproximateNumberOfMessages"])
+            + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            == 0
+        )
 
     def events(self, event_type: EventType) -> list[dict[str, Any]]:
         rows = self.world.rows(
@@ -224,3 +236,90 @@ def test_a_flaky_primary_never_charges_an_intent_twice(stack: Stack) -> None:
         ]
         assert len(approved) <= 1, approved
         assert (stack.intent(intent_id)["status"] == "succeeded") == (len(approved) == 1)
+
+
+def test_a_captured_card_succeeds_with_the_captured_amount(stack: Stack) -> None:
+    intent_id = stack.create(card_intent(5000, capture_method="manual"))
+    assert stack.settle([intent_id]) == ["requires_capture"]
+    captured = httpx.post(
+        f"{stack.api.url}/v1/payment_intents/{intent_id}/capture",
+        json={"amount_to_capture": 3000},
+        headers=stack.merchant.headers,
+    )
+    assert captured.status_code == 200, captured.text
+    assert stack.settle([intent_id], {"succeeded", "failed"}) == ["succeeded"]
+    assert stack.intent(intent_id)["amount_received"] == 3000
+
+
+def test_canceling_a_pix_intent_cancels_its_charge_at_the_gateway(stack: Stack) -> None:
+    intent_id = stack.create(pix_intent(1990))
+    assert stack.settle([intent_id]) == ["requires_action"]
+    canceled = httpx.post(
+        f"{stack.api.url}/v1/payment_intents/{intent_id}/cancel", headers=stack.merchant.headers
+    )
+    assert canceled.status_code == 200, canceled.text
+    wait_for(
+        lambda: stack.attempt_list(intent_id)[-1]["charge_status"] == "canceled",
+        timeout=TERMINAL_TIMEOUT_SECONDS,
+    )
+    reference = stack.attempt_list(intent_id)[-1]["gateway_reference"]
+    [charge] = [c for c in stack.sim.ledger()["charges"] if c["reference"] == reference]
+    assert charge["status"] == "cancelled"
+
+
+def test_partial_then_full_refunds_return_the_money(stack: Stack) -> None:
+    intent_id = stack.create(card_intent(5000))
+    assert stack.settle([intent_id]) == ["succeeded"]
+    refund_ids = []
+    for amount in (2000, None):
+        body = {"payment_intent": intent_id, **({"amount": amount} if amount else {})}
+        created = httpx.post(
+            f"{stack.api.url}/v1/refunds", json=body, headers=stack.merchant.headers
+        )
+        assert created.status_code == 201, created.text
+        refund_ids.append(created.json()["id"])
+
+    def refund_status(refund_id: str) -> str:
+        response = httpx.get(
+            f"{stack.api.url}/v1/refunds/{refund_id}", headers=stack.merchant.headers
+        )
+        return str(response.json()["status"])
+
+    wait_for(
+        lambda: all(refund_status(r) == "succeeded" for r in refund_ids),
+        timeout=TERMINAL_TIMEOUT_SECONDS,
+    )
+    assert stack.intent(intent_id)["amount_refunded"] == 5000
+    reference = stack.attempt_list(intent_id)[0]["gateway_reference"]
+    refunded = [r for r in stack.sim.ledger()["refunds"] if r["reference"] == reference]
+    assert sorted(r["amount_cents"] for r in refunded) == [2000, 3000]
+
+
+def test_the_same_message_delivered_twice_charges_once(stack: Stack) -> None:
+    intent_id = stack.create(card_intent(4100))
+    assert stack.settle([intent_id]) == ["succeeded"]
+    [(payload,)] = stack.world.rows(
+        "SELECT payload FROM outbox WHERE aggregate_id = %s AND event_type = %s",
+        (intent_id, EventType.PAYMENT_INTENT_CREATED.value),
+    )
+    os.environ.update(CREDENTIALS)
+    sqs = sqs_client(stack.world.endpoint)
+    queue_url = sqs.get_queue_url(QueueName=f"{stack.world.prefix}-charge")["QueueUrl"]
+    for _ in range(2):  # both workers may take one copy each
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(payload))
+    wait_for(
+        lambda: (
+            stack.world.rows(
+                "SELECT count(*) FROM inbox WHERE consumer = 'charge' AND event_id = %s",
+                (payload["id"],),
+            )
+            == [(1,)]
+            and stack.queue_is_empty(sqs, queue_url)
+        ),
+        timeout=TERMINAL_TIMEOUT_SECONDS,
+    )
+    assert stack.attempts(intent_id) == [("mercadopago", "succeeded")]
+    charges = [
+        c for c in stack.sim.ledger()["charges"] if str(c["idempotency_key"]).startswith(intent_id)
+    ]
+    assert len(charges) == 1

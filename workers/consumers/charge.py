@@ -1,6 +1,9 @@
-"""`pixwave worker charge`: charges each new payment intent through the gateways."""
+"""`pixwave worker charge`: charges new intents through the gateways, then captures,
+cancels and refunds what they asked for."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
@@ -9,11 +12,14 @@ from app.domain.events import EventType
 from app.gateways.health import GatewayHealth
 from app.gateways.registry import open_gateways
 from app.security import DocumentCipher
+from app.services.charge_actions import cancel_live_charges, capture_intent, refund_charge
 from app.services.charging import ChargeContext, charge_intent
 from app.settings import Settings
-from workers.runtime.consumer import Consumer
+from workers.runtime.consumer import Consumer, Handler
 from workers.runtime.envelope import Event
 
+# Every event this consumer takes names its aggregate; the action takes it from there.
+Action = Callable[[UnitOfWork, ChargeContext, str], Awaitable[None]]
 CALLBACK_PATH = "/v1/callbacks/mercadopago"
 # A failed gateway try comes back after 1 s, 2 s, 4 s … capped at 10 s: a payer may be
 # waiting at a checkout, and the circuit breaker, not the backoff, protects the gateway.
@@ -42,14 +48,23 @@ def charge_context(settings: Settings) -> ChargeContext:
 
 def charge_consumer(settings: Settings) -> Consumer:
     context = charge_context(settings)
+    actions: dict[EventType, Action] = {
+        EventType.PAYMENT_INTENT_CREATED: charge_intent,
+        EventType.PAYMENT_INTENT_CAPTURE_REQUESTED: capture_intent,
+        EventType.PAYMENT_INTENT_CANCELED: cancel_live_charges,
+        EventType.REFUND_CREATED: refund_charge,
+    }
 
-    async def on_created(event: Event, uow: UnitOfWork) -> None:
-        await charge_intent(uow, context, event.aggregate.id)
+    def handler(action: Action) -> Handler:
+        async def handle(event: Event, uow: UnitOfWork) -> None:
+            await action(uow, context, event.aggregate.id)
+
+        return handle
 
     return Consumer(
         name="charge",
         queue="charge",
-        handlers={EventType.PAYMENT_INTENT_CREATED.value: on_created},
+        handlers={event.value: handler(action) for event, action in actions.items()},
         backoff_base_seconds=BACKOFF_BASE_SECONDS,
         backoff_cap_seconds=BACKOFF_CAP_SECONDS,
     )
