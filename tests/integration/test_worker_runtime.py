@@ -71,6 +71,11 @@ async def running_worker(
     await engine.dispose()
 
 
+def _count(metric: str) -> float:
+    """A probe consumer's counter in this process (the workers under test run here)."""
+    return REGISTRY.get_sample_value(metric, {"consumer": "probe"}) or 0.0
+
+
 async def _until(condition: object, deadline: float = SETTLE_TIMEOUT_SECONDS) -> None:
     """Poll a blocking check off the event loop, so the worker under test keeps running."""
     await asyncio.to_thread(wait_for, condition, timeout=deadline)
@@ -223,10 +228,12 @@ async def test_a_long_handler_keeps_its_message_from_other_workers(
 ) -> None:
     world = new_queue_world(service_env, aws_endpoint, visibility=2, max_receive_count=5)
     runs: list[str] = []
+    heartbeats_before = _count("pixwave_worker_heartbeats_total")
 
     async def slow(event: Event, uow: UnitOfWork) -> None:
         runs.append(event.id)
-        await asyncio.sleep(7)  # three and a half visibility timeouts
+        # Held across several visibility timeouts: heartbeats must keep it hidden.
+        await _until(lambda: _count("pixwave_worker_heartbeats_total") >= heartbeats_before + 3)
         await record_effect(event, uow)
 
     event_id, body = probe_event()
@@ -243,13 +250,16 @@ async def test_heartbeats_stop_at_the_hold_bound(
 ) -> None:
     world = new_queue_world(service_env, aws_endpoint, visibility=2, max_receive_count=5)
 
+    received_before = _count("pixwave_worker_received_total")
+
     async def stuck(event: Event, uow: UnitOfWork) -> None:
-        await asyncio.sleep(6)
+        # Held until the bound lets the message go and the other worker receives it.
+        await _until(lambda: _count("pixwave_worker_received_total") >= received_before + 2)
         await record_effect(event, uow)
 
     event_id, body = probe_event()
     world.send(body)
-    duplicates = REGISTRY.get_sample_value("pixwave_worker_duplicates_total", {"consumer": "probe"})
+    duplicates = _count("pixwave_worker_duplicates_total")
     consumer = _consumer(stuck)
     async with (
         running_worker(world, consumer, max_hold_seconds=3),
@@ -259,8 +269,7 @@ async def test_heartbeats_stop_at_the_hold_bound(
     # Past the bound the message went back to SQS and reached the other worker,
     # whose inbox check found the first one's effects: delivered twice, applied once.
     assert world.effects() == [event_id]
-    after = REGISTRY.get_sample_value("pixwave_worker_duplicates_total", {"consumer": "probe"})
-    assert (after or 0) - (duplicates or 0) == 1
+    assert _count("pixwave_worker_duplicates_total") - duplicates == 1
 
 
 async def test_old_inbox_rows_are_deleted(service_env: dict[str, str], aws_endpoint: str) -> None:
@@ -326,8 +335,9 @@ async def test_messages_arriving_during_shutdown_are_not_hidden(
             queue_name=world.queue_name,
             options=WorkerOptions(receive_wait_seconds=3),
         )
+        polls = _count("pixwave_worker_polls_total")
         running = asyncio.create_task(worker.run(stop))
-        await asyncio.sleep(1)  # the worker is now in an idle long poll
+        await _until(lambda: _count("pixwave_worker_polls_total") > polls)  # in an idle poll
         stop.set()
         for _ in range(3):
             await asyncio.to_thread(world.send, probe_event()[1])

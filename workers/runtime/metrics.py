@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+POLLS = Counter(
+    "pixwave_worker_polls_total", "ReceiveMessage calls begun (SQS bills each)", ["consumer"]
+)
+HEARTBEATS = Counter(
+    "pixwave_worker_heartbeats_total", "Visibility extensions of held messages", ["consumer"]
+)
 RECEIVED = Counter("pixwave_worker_received_total", "Messages received", ["consumer"])
 SUCCEEDED = Counter("pixwave_worker_succeeded_total", "Messages handled", ["consumer"])
 DUPLICATES = Counter(

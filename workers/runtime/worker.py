@@ -158,6 +158,7 @@ class Worker:
                 self._hold(queue, message)
 
     async def _receive(self, queue: QueueInfo) -> list[dict[str, Any]]:
+        metrics.POLLS.labels(self._consumer.name).inc()
         try:
             response = await self._sqs.receive_message(
                 QueueUrl=queue.url,
@@ -328,6 +329,7 @@ class Worker:
             ]
             if due:
                 await self._change_visibility(queue, due, queue.visibility_seconds)
+                metrics.HEARTBEATS.labels(self._consumer.name).inc(len(due))
                 for held in due:
                     held.extended_at = now
 
