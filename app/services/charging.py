@@ -31,6 +31,7 @@ from app.gateways.port import ChargeAttempt, ChargeRequest, Gateway, GatewayName
 from app.gateways.registry import Gateways
 from app.security import DocumentCipher
 from app.services.charges import (
+    ChargeApplied,
     apply_charge,
     attempt_key,
     note_charge,
@@ -71,7 +72,7 @@ async def charge_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str)
 async def _settled_by_lookup(
     uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
 ) -> bool:
-    """Ask the gateway whether an unknown try charged; True if that settles the intent."""
+    """Ask the gateway whether an unknown try charged; True if that settled the intent."""
     gateway = gateway_for(context, attempt.gateway)
     try:
         charge = await gateway.find_charge(attempt.idempotency_key)
@@ -86,8 +87,8 @@ async def _settled_by_lookup(
         raise RetryLater(
             f"{attempt.gateway} is still deciding {charge.reference}", keep_progress=True
         )
-    await apply_charge(uow, intent, charge)
-    return True
+    # A charge found canceled or expired took no money: go on to the next try.
+    return await apply_charge(uow, intent, charge) is not ChargeApplied.NOTHING_TO_DO
 
 
 async def _try_next_gateway(
@@ -114,8 +115,8 @@ async def _try_next_gateway(
     metrics.ATTEMPTS.labels(name.value, result.outcome.value).inc()
     if decision.reason == FALLBACK:
         metrics.FALLBACKS.labels(name.value).inc()
-    await record_attempt(uow, intent, name, number, result, decision.as_record())
-    await _after_attempt(uow, context, intent, name, result)
+    applied = await record_attempt(uow, intent, name, number, result, decision.as_record())
+    await _after_attempt(uow, context, intent, name, result, applied)
 
 
 async def _after_attempt(
@@ -124,6 +125,7 @@ async def _after_attempt(
     intent: PaymentIntent,
     gateway: GatewayName,
     result: ChargeAttempt,
+    applied: ChargeApplied,
 ) -> None:
     logger.info(
         "charge.attempt",
@@ -136,12 +138,14 @@ async def _after_attempt(
         await context.health.record_success(gateway.value)
     elif await context.health.record_failure(gateway.value):
         await _alert_circuit_opened(uow, intent, gateway)
-    if result.outcome is AttemptOutcome.DECLINED and result.charge is None:
-        await fail_intent(uow, intent, "gateway_refused", result.reason or "refused", alert=False)
-    elif result.outcome in (AttemptOutcome.NOT_ATTEMPTED, AttemptOutcome.UNKNOWN):
+    unsettled = result.charge is not None and result.charge.status in _UNSETTLED
+    if result.outcome in (AttemptOutcome.NOT_ATTEMPTED, AttemptOutcome.UNKNOWN) or unsettled:
         raise RetryLater(f"{gateway.value}: {result.outcome.value}", keep_progress=True)
-    elif result.charge is not None and result.charge.status in _UNSETTLED:
-        raise RetryLater(f"{gateway.value} is still deciding", keep_progress=True)
+    if applied is ChargeApplied.NOTHING_TO_DO:
+        # Refused outright (a 4xx), or a charge born canceled: no fallback for a refusal.
+        charge_status = result.charge.gateway_status if result.charge else "refused"
+        reason = result.reason or f"the gateway answered {charge_status}"
+        await fail_intent(uow, intent, "gateway_refused", reason)
 
 
 def _request(

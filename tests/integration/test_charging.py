@@ -196,6 +196,14 @@ def test_a_hard_decline_fails_without_fallback(stack: Stack) -> None:
     assert stack.attempts(intent_id) == [("mercadopago", "declined")]
 
 
+def test_a_request_the_gateway_refuses_fails_without_fallback(stack: Stack) -> None:
+    card = {"type": "card", "card": {"token": "card-token-from-another-gateway"}}
+    intent_id = stack.create(card_intent(5000, payment_method=card))
+    assert stack.settle([intent_id]) == ["failed"]
+    assert stack.attempts(intent_id) == [("mercadopago", "declined")]
+    assert stack.intent(intent_id)["last_payment_error"]["code"] == "gateway_refused"
+
+
 def test_with_the_primary_down_pix_falls_back_and_cards_fail_with_an_alert(
     stack: Stack,
 ) -> None:

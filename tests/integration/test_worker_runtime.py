@@ -360,3 +360,17 @@ def test_unknown_worker_names_list_the_known_ones(service_env: dict[str, str]) -
     )
     assert result.returncode == 2
     assert "known: charge, probe" in result.stderr
+
+
+def test_the_charge_worker_refuses_an_unknown_gateway_in_its_priority(
+    service_env: dict[str, str],
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "worker", "charge"],
+        env={**os.environ, "PIXWAVE_GATEWAY_PRIORITY": "mercadopago,stripe"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown gateways ['stripe']" in result.stderr

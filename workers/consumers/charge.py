@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from app.db.uow import UnitOfWork
 from app.domain.events import EventType
 from app.gateways.health import GatewayHealth
+from app.gateways.port import GatewayName
 from app.gateways.registry import open_gateways
 from app.security import DocumentCipher
 from app.services.charge_actions import cancel_live_charges, capture_intent, refund_charge
@@ -38,12 +39,22 @@ def charge_context(settings: Settings) -> ChargeContext:
             namespace=settings.name_prefix,
             open_seconds=settings.gateway_circuit_open_seconds,
         ),
-        priority=settings.gateway_priority_list,
+        priority=_known_gateways(settings.gateway_priority_list),
         cipher=DocumentCipher(settings.document_key_bytes()),
         notification_url=base_url.rstrip("/") + CALLBACK_PATH if base_url else None,
         pix_expires_in_seconds=settings.pix_default_expires_in_seconds,
         health_wait_seconds=settings.gateway_circuit_open_seconds,
     )
+
+
+def _known_gateways(names: list[str]) -> list[str]:
+    known = {gateway.value for gateway in GatewayName}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"PIXWAVE_GATEWAY_PRIORITY names unknown gateways {unknown}; known: {sorted(known)}"
+        )
+    return names
 
 
 def charge_consumer(settings: Settings) -> Consumer:
