@@ -4,6 +4,7 @@ verifies, re-fetches, and moves the intent with its event in one transaction."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,15 +16,13 @@ import pytest
 
 from app.db.session import open_uow
 from app.domain.events import EventType
-from app.domain.intents import PaymentMethodType
 from app.embedded import free_port
-from app.gateways.port import ChargeRequest, GatewayName, Payer
-from app.gateways.registry import Gateways
+from app.gateways.port import GatewayName
 from app.gateways.simulator.mercadopago.notifications import signature
-from app.services.charges import attempt_key, record_attempt, start_processing
-from app.settings import Settings
+from app.services.charging import charge_intent
 from tests.gateway_sim import EFI_HMAC, MP_WEBHOOK_SECRET, Simulator, running_simulator
 from tests.support import ApiProcess, Merchant, pix_intent, start_api, wait_for
+from workers.consumers.charge import charge_context
 
 CALLBACK_TIMEOUT_SECONDS = 20.0
 
@@ -66,33 +65,23 @@ class Shop:
 
         ``notify=False`` leaves Mercado Pago without a notification URL, so the test
         alone decides what reaches the API."""
-        settings = Settings(database_url=self.db_url)
-        gateways: Gateways = self.sim.open_gateways()
-        adapter = gateways.get(gateway)
-        assert adapter is not None
+        settings = self.sim.gateway_settings(
+            database_url=self.db_url,
+            redis_url=os.environ["PIXWAVE_REDIS_URL"],
+            document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
+            gateway_priority=gateway.value,
+            public_base_url=self.api.url if notify else None,
+        )
+        context = charge_context(settings)  # what the charge worker runs on
         try:
             async with open_uow(settings) as uow:
-                intent = await uow.intents.get_for_update(intent_id)
-                assert intent is not None
-                await start_processing(uow, intent)
-                result = await adapter.create_charge(
-                    ChargeRequest(
-                        intent_id=intent.id,
-                        idempotency_key=attempt_key(intent.id, gateway, 1),
-                        amount=intent.amount,
-                        method=PaymentMethodType(intent.method_type),
-                        payer=Payer(name="Maria Silva"),
-                        notification_url=(
-                            f"{self.api.url}/v1/callbacks/mercadopago" if notify else None
-                        ),
-                    )
-                )
-                await record_attempt(uow, intent, gateway, 1, result)
+                await charge_intent(uow, context, intent_id)
                 await uow.commit()
+                [attempt] = await uow.attempts.for_intent(intent_id)
         finally:
-            await gateways.close()
-        assert result.charge is not None, result
-        return result.charge.reference
+            await context.gateways.close()
+        assert attempt.gateway_reference is not None, attempt.error
+        return attempt.gateway_reference
 
     def status(self, intent_id: str) -> str:
         response = httpx.get(
