@@ -33,6 +33,7 @@ from outbox.service import apply_topology
 READY_TIMEOUT_SECONDS = 60.0
 READY_POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
+DEV_RECEIVE_WAIT_SECONDS = 2
 DEMO_KEY_FILE = "demo-merchant.json"
 DOCUMENT_KEY_FILE = "document.key"
 
@@ -62,9 +63,11 @@ class RoleProcess:
             sys.stdout.write(f"{self.role.name:>8} | {line}")
             sys.stdout.flush()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_or_kill(self) -> None:
         try:
             self.process.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -216,6 +219,10 @@ def run(settings: Settings, *, json_logs: bool) -> None:
             "PIXWAVE_PUBLIC_BASE_URL": settings.public_base_url or api_url,
             "PIXWAVE_RELAY_METRICS_PORT": str(free_port()),
             "PIXWAVE_WORKER_METRICS_PORT": str(free_port()),
+            # A worker stops after its poll in flight; keep Ctrl-C quick on a dev stack.
+            "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS": os.environ.get(
+                "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS", str(DEV_RECEIVE_WAIT_SECONDS)
+            ),
             "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
         }
         roles, sim_url = list(ROLES), None
@@ -231,8 +238,11 @@ def run(settings: Settings, *, json_logs: bool) -> None:
         print(banner(api_url, secret, sim_url), flush=True)
         wait_for_stop(processes)
     finally:
+        # All at once: each role drains in its own time, the slowest sets the pace.
         for process in processes:
-            process.stop()
+            process.ask_to_stop()
+        for process in processes:
+            process.wait_or_kill()
         RUNTIME_ENV_FILE.unlink(missing_ok=True)
         embedded.close()
 
