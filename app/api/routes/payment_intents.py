@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from app.api import idempotency
 from app.api.auth import CallerDep
+from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import JSON_MEDIA_TYPE, render_json
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import (
@@ -20,15 +21,10 @@ from app.api.schemas import (
     ok,
 )
 from app.db.uow import UnitOfWork
-from app.domain.errors import InvalidRequest
-from app.domain.ids import looks_like_id
 from app.domain.intents import IntentStatus
 from app.services import intents
 from app.services.commands import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
 from app.services.views import attempt_view, intent_view
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 10
 
 router = APIRouter(prefix="/v1/payment_intents", tags=["payment intents"])
 IntentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -57,21 +53,14 @@ async def list_payment_intents(
     starting_after: Annotated[str | None, Query(max_length=64)] = None,
     status: IntentStatus | None = None,
 ) -> Response:
-    if starting_after is not None and not looks_like_id("pi", starting_after):
-        raise InvalidRequest("starting_after must be a payment intent id.", param="starting_after")
+    check_cursor("pi", starting_after)
     page = await uow.intents.list(
         caller.merchant_id,
         status=None if status is None else status.value,
         starting_after=starting_after,
         limit=limit + 1,
     )
-    body = {
-        "object": "list",
-        "url": "/v1/payment_intents",
-        "has_more": len(page) > limit,
-        "data": [intent_view(intent) for intent in page[:limit]],
-    }
-    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
+    return page_response("/v1/payment_intents", page, limit, intent_view)
 
 
 @router.get("/{intent_id}", responses={**ok(200, PaymentIntentOut), **READ_ERRORS})

@@ -1,0 +1,35 @@
+"""Cursor pages: newest first, `starting_after` an id, one row more than asked to know
+whether there is a next page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from starlette.responses import Response
+
+from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.domain.errors import InvalidRequest
+from app.domain.ids import IdPrefix, looks_like_id
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 10
+
+Row = TypeVar("Row")
+
+
+def check_cursor(prefix: IdPrefix, starting_after: str | None) -> None:
+    if starting_after is not None and not looks_like_id(prefix, starting_after):
+        raise InvalidRequest(f"starting_after must be a {prefix}_ id.", param="starting_after")
+
+
+def page_response(
+    url: str, rows: Sequence[Row], limit: int, view: Callable[[Row], dict[str, Any]]
+) -> Response:
+    body = {
+        "object": "list",
+        "url": url,
+        "has_more": len(rows) > limit,
+        "data": [view(row) for row in rows[:limit]],
+    }
+    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
