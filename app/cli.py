@@ -16,6 +16,7 @@ from app.db.session import open_uow
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
 from app.services.merchants import create_merchant
+from app.webhooks_cli import webhooks_cli
 from outbox.cli import outbox_cli, relay, topology_cli
 from workers.cli import worker
 
@@ -33,6 +34,7 @@ cli.command("worker")(worker)
 cli.command("gateway-sim")(gateway_sim)
 cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")
+cli.add_typer(webhooks_cli, name="webhooks")
 
 
 @cli.command()
@@ -73,6 +75,7 @@ def db_upgrade() -> None:
 @merchants_cli.command("create")
 def merchants_create(
     name: Annotated[str, typer.Option(help="Display name")],
+    live: Annotated[bool, typer.Option("--live", help="Live mode: real money, https only")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create a merchant and its first API key (printed once, stored only as a hash)."""
@@ -80,7 +83,7 @@ def merchants_create(
 
     async def create() -> dict[str, str]:
         async with open_uow(settings) as uow:
-            issued = await create_merchant(uow, name)
+            issued = await create_merchant(uow, name, livemode=live)
             await uow.commit()
         return {
             "merchant_id": issued.merchant_id,

@@ -9,14 +9,16 @@ import secrets
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 API_KEY_PREFIX = "sk_test_"
+LIVE_API_KEY_PREFIX = "sk_live_"
 API_KEY_RANDOM_BYTES = 24
 API_KEY_DISPLAY_CHARS = 12
 _NONCE_BYTES = 12
 _CIPHERTEXT_VERSION = b"\x01"
 
 
-def new_api_key_secret() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(API_KEY_RANDOM_BYTES)
+def new_api_key_secret(*, livemode: bool = False) -> str:
+    prefix = LIVE_API_KEY_PREFIX if livemode else API_KEY_PREFIX
+    return prefix + secrets.token_urlsafe(API_KEY_RANDOM_BYTES)
 
 
 def hash_api_key(secret: str) -> str:

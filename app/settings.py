@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     relay_lanes: int = Field(default=2, ge=1, le=32)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_metrics_port: int = Field(default=9101, ge=0, le=65535)
-    outbox_retention_days: int = Field(default=7, ge=1)
+    # Published rows are also the events API's store (GET /v1/events): kept 30 days at least.
+    outbox_retention_days: int = Field(default=30, ge=30)
 
     # Workers.
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
@@ -85,6 +86,20 @@ class Settings(BaseSettings):
     efi_webhook_hmac: SecretStr | None = None
     # Seconds a gateway callback's timestamp may be off before it counts as a replay.
     callback_tolerance_seconds: int = Field(default=300, ge=1)
+
+    # Merchant webhooks (`pixwave worker webhooks`).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # Retries of a failing delivery stop this long after its first try; the endpoint is
+    # then disabled. Tries come after 1, 3, 9 … minutes (base·3^n), at most 12 h apart.
+    webhook_retry_horizon_seconds: int = Field(default=3 * 24 * 3600, ge=1)
+    webhook_retry_base_seconds: float = Field(default=60.0, gt=0)
+    # Deliveries in flight to one endpoint across the whole fleet: a slow endpoint holds
+    # no more workers than this.
+    webhook_max_in_flight_per_endpoint: int = Field(default=4, ge=1, le=100)
+    # Hours the old secret keeps signing after POST /v1/webhook_endpoints/{id}/rotate_secret.
+    webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=168)
+    # Test mode only: let endpoints on loopback and private addresses through (development).
+    webhook_allow_private_urls: bool = False
 
     # Money rules.
     max_amount: int = Field(default=100_000_000, ge=1)

@@ -42,11 +42,15 @@ DOCUMENT_KEY_FILE = "document.key"
 class Role:
     name: str
     args: tuple[str, ...]
+    # The variable naming the role's metrics port: each role gets a free one.
+    metrics_port_variable: str | None = None
 
 
 class RoleProcess:
     def __init__(self, role: Role, env: dict[str, str]) -> None:
         self.role = role
+        if role.metrics_port_variable is not None:
+            env = {**env, role.metrics_port_variable: str(free_port())}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *role.args],
             env=env,
@@ -77,8 +81,9 @@ class RoleProcess:
 
 ROLES: tuple[Role, ...] = (
     Role("api", ("api",)),
-    Role("relay", ("relay",)),
-    Role("charge", ("worker", "charge")),
+    Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
+    Role("charge", ("worker", "charge"), "PIXWAVE_WORKER_METRICS_PORT"),
+    Role("webhooks", ("worker", "webhooks"), "PIXWAVE_WORKER_METRICS_PORT"),
 )
 # Credentials `pixwave up` gives the adapters when it runs the simulator in their place.
 SIMULATOR_SECRETS = {
@@ -217,8 +222,10 @@ def run(settings: Settings, *, json_logs: bool) -> None:
             **os.environ,
             "PIXWAVE_API_PORT": str(port),
             "PIXWAVE_PUBLIC_BASE_URL": settings.public_base_url or api_url,
-            "PIXWAVE_RELAY_METRICS_PORT": str(free_port()),
-            "PIXWAVE_WORKER_METRICS_PORT": str(free_port()),
+            # On a dev stack the merchant's webhook receiver runs on this machine too.
+            "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS": os.environ.get(
+                "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS", "true"
+            ),
             # A worker stops after its poll in flight; keep Ctrl-C quick on a dev stack.
             "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS": os.environ.get(
                 "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS", str(DEV_RECEIVE_WAIT_SECONDS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.domain.events import EventType, Topic
+from app.domain.events import MERCHANT_EVENTS, EventType, Topic
 
 FIFO_SUFFIX = ".fifo"
 DLQ_SUFFIX = "-dlq"
@@ -19,7 +19,9 @@ FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600
 # Largest receive count a consumer retries up to, per queue. maxReceiveCount sits
 # above it so a message is dead-lettered by the consumer's decision, not by accident.
 CHARGE_MAX_RETRIES = 12
-WEBHOOK_MAX_RETRIES = 20
+# About 12 failed tries fill a webhook's 3-day schedule; the rest is room for tries put
+# off because the endpoint already has its share of deliveries in flight.
+WEBHOOK_MAX_RETRIES = 50
 REDRIVE_HEADROOM = 3
 
 CHARGE_EVENTS: tuple[EventType, ...] = (
@@ -28,13 +30,8 @@ CHARGE_EVENTS: tuple[EventType, ...] = (
     EventType.PAYMENT_INTENT_CANCELED,
     EventType.REFUND_CREATED,
 )
-# What merchants hear about: every event but internal commands and alerts.
-WEBHOOK_EVENTS: tuple[EventType, ...] = tuple(
-    event
-    for event in EventType
-    if event is not EventType.PAYMENT_INTENT_CAPTURE_REQUESTED
-    and not event.value.startswith("alert.")
-)
+# What merchants hear about, and the command to send one of them again.
+WEBHOOK_EVENTS: tuple[EventType, ...] = (*MERCHANT_EVENTS, EventType.WEBHOOK_REDELIVERY_REQUESTED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,11 @@ class Merchant:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def create_merchant(name: str) -> Merchant:
+def create_merchant(name: str, *, live: bool = False) -> Merchant:
     """Through the real CLI, as an operator would."""
+    mode = ["--live"] if live else []
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "merchants", "create", "--name", name, "--json"],
+        [sys.executable, "-m", "app.cli", "merchants", "create", "--name", name, *mode, "--json"],
         check=True,
         capture_output=True,
         text=True,

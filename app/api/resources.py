@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
@@ -16,6 +17,7 @@ from app.db.uow import UnitOfWork
 from app.gateways.registry import Gateways, open_gateways
 from app.security import DocumentCipher
 from app.services.intents import IntentPolicy
+from app.services.webhook_endpoints import EndpointPolicy
 from app.settings import Settings
 
 
@@ -28,23 +30,30 @@ class Resources:
     cipher: DocumentCipher
     policy: IntentPolicy
     gateways: Gateways
+    webhooks: EndpointPolicy
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         if settings.redis_url is None:
             raise ValueError("PIXWAVE_REDIS_URL is not set")
         engine = create_engine(settings)
+        cipher = DocumentCipher(settings.document_key_bytes())
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             redis=Redis.from_url(settings.redis_url),
-            cipher=DocumentCipher(settings.document_key_bytes()),
+            cipher=cipher,
             policy=IntentPolicy(
                 max_amount=settings.max_amount,
                 pix_default_expires_in_seconds=settings.pix_default_expires_in_seconds,
             ),
             gateways=open_gateways(settings),
+            webhooks=EndpointPolicy(
+                cipher=cipher,
+                allow_private_urls_in_test=settings.webhook_allow_private_urls,
+                secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
+            ),
         )
 
     def uow(self) -> UnitOfWork:

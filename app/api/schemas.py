@@ -116,3 +116,81 @@ def ok(status: int, model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
 
 WRITE_ERRORS = problem_responses(400, 401, 404, 409, 413, 415, 422, 429)
 READ_ERRORS = problem_responses(400, 401, 404, 429)
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"]
+    url: str
+    description: str | None
+    enabled_events: list[str]
+    status: Literal["enabled", "disabled"]
+    disabled_reason: str | None
+    livemode: bool
+    created: int
+    secret: str | None = None
+
+
+class WebhookEndpointList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[WebhookEndpointOut]
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    object: Literal["webhook_delivery"]
+    event: str
+    event_type: str
+    webhook_endpoint: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: int | None
+    delivered_at: int | None
+    created: int
+
+
+class WebhookDeliveryList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[WebhookDeliveryOut]
+
+
+class AggregateOut(BaseModel):
+    type: str
+    id: str
+    sequence: int
+
+
+class EventDataOut(BaseModel):
+    object: dict[str, Any]
+
+
+class EventOut(BaseModel):
+    """The envelope webhooks carry (DESIGN.md), byte for byte the same fields."""
+
+    id: str
+    type: str
+    api_version: str
+    created: int
+    merchant_id: str
+    livemode: bool
+    aggregate: AggregateOut
+    data: EventDataOut
+
+
+class EventList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[EventOut]
+
+
+class RedeliveryOut(BaseModel):
+    object: Literal["event_redelivery"]
+    event: str
+    webhook_endpoints: list[str]

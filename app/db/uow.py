@@ -19,6 +19,7 @@ from app.db.repositories import (
     MerchantRepository,
     RefundRepository,
 )
+from app.db.webhook_repositories import EventRepository, WebhookRepository
 from app.domain.errors import StaleVersion
 from outbox.writer import OutboxWriter
 
@@ -34,6 +35,8 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     inbox: InboxRepository
     failures: FailureLedgerRepository
+    webhooks: WebhookRepository
+    events: EventRepository
     outbox: OutboxWriter
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -50,6 +53,8 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(self.session)
         self.inbox = InboxRepository(self.session)
         self.failures = FailureLedgerRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.events = EventRepository(self.session)
         self.outbox = OutboxWriter(self.session)
         return self
 

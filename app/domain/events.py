@@ -25,6 +25,20 @@ class EventType(StrEnum):
     ALERT_GATEWAY_CIRCUIT_OPENED = "alert.gateway_circuit_opened"
     ALERT_RECONCILIATION_MISMATCH = "alert.reconciliation_mismatch"
     ALERT_OUTBOX_EVENT_PARKED = "alert.outbox_event_parked"
+    ALERT_WEBHOOK_ENDPOINT_DISABLED = "alert.webhook_endpoint_disabled"
+    # A command to the webhook worker (POST /v1/events/{id}/redeliver), never sent to merchants.
+    WEBHOOK_REDELIVERY_REQUESTED = "webhook.redelivery_requested"
+
+
+_INTERNAL_EVENTS = frozenset(
+    {EventType.PAYMENT_INTENT_CAPTURE_REQUESTED, EventType.WEBHOOK_REDELIVERY_REQUESTED}
+)
+# What merchants see, in webhooks and in GET /v1/events: all but commands and alerts.
+MERCHANT_EVENTS: tuple[EventType, ...] = tuple(
+    event
+    for event in EventType
+    if event not in _INTERNAL_EVENTS and not event.value.startswith("alert.")
+)
 
 
 class Topic(StrEnum):

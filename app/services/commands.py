@@ -74,3 +74,17 @@ class CreateRefund(_Strict):
     amount: StrictInt | None = None
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
     metadata: dict[Text, Text] = Field(default_factory=dict)
+
+
+class CreateWebhookEndpoint(_Strict):
+    url: Text = Field(min_length=1, max_length=2048)
+    enabled_events: list[Text] = Field(
+        min_length=1, max_length=64, description='Event types, or ["*"] for all'
+    )
+    description: Text | None = Field(default=None, max_length=500)
+
+
+class RedeliverEvent(_Strict):
+    endpoint: Text | None = Field(
+        default=None, max_length=64, description="Only this endpoint (default: every one)"
+    )

@@ -19,15 +19,15 @@ class IssuedKey:
     secret: str  # shown once, never stored
 
 
-async def create_merchant(uow: UnitOfWork, name: str) -> IssuedKey:
-    merchant = Merchant(id=new_id("mer"), name=name, livemode=False)
+async def create_merchant(uow: UnitOfWork, name: str, *, livemode: bool = False) -> IssuedKey:
+    merchant = Merchant(id=new_id("mer"), name=name, livemode=livemode)
     uow.merchants.add(merchant)
     await uow.flush()
-    return issue_api_key(uow, merchant.id)
+    return issue_api_key(uow, merchant.id, livemode=livemode)
 
 
-def issue_api_key(uow: UnitOfWork, merchant_id: str) -> IssuedKey:
-    secret = new_api_key_secret()
+def issue_api_key(uow: UnitOfWork, merchant_id: str, *, livemode: bool) -> IssuedKey:
+    secret = new_api_key_secret(livemode=livemode)
     key = ApiKey(
         id=new_id("key"),
         merchant_id=merchant_id,

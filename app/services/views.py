@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.db.models import PaymentAttempt, PaymentIntent, Refund
+from app.db.models import PaymentAttempt, PaymentIntent, Refund, WebhookDelivery, WebhookEndpoint
 
 CARD_TOKEN_VISIBLE_CHARS = 4
 
@@ -82,4 +82,41 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "metadata": refund.metadata_,
         "created": _epoch(refund.created_at),
         "livemode": refund.livemode,
+    }
+
+
+def webhook_endpoint_view(
+    endpoint: WebhookEndpoint, *, secret: str | None = None
+) -> dict[str, Any]:
+    """`secret` is given only when it was just made: it is never shown again."""
+    view: dict[str, Any] = {
+        "id": endpoint.id,
+        "object": "webhook_endpoint",
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "enabled_events": endpoint.enabled_events,
+        "status": endpoint.status,
+        "disabled_reason": endpoint.disabled_reason,
+        "livemode": endpoint.livemode,
+        "created": _epoch(endpoint.created_at),
+    }
+    if secret is not None:
+        view["secret"] = secret
+    return view
+
+
+def webhook_delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "object": "webhook_delivery",
+        "event": delivery.event_id,
+        "event_type": delivery.event_type,
+        "webhook_endpoint": delivery.endpoint_id,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "next_attempt_at": _epoch(delivery.next_attempt_at),
+        "delivered_at": _epoch(delivery.delivered_at),
+        "created": _epoch(delivery.created_at),
     }

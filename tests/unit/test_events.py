@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.events import (
     API_VERSION,
+    MERCHANT_EVENTS,
     Aggregate,
     EventType,
     Topic,
@@ -110,6 +111,16 @@ def test_only_operator_alerts_go_to_the_alerts_topic() -> None:
         EventType.ALERT_GATEWAY_CIRCUIT_OPENED,
         EventType.ALERT_RECONCILIATION_MISMATCH,
         EventType.ALERT_OUTBOX_EVENT_PARKED,
+        EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED,
+    }
+
+
+def test_merchants_see_neither_commands_nor_alerts() -> None:
+    hidden = set(EventType) - set(MERCHANT_EVENTS)
+    assert hidden == {
+        EventType.PAYMENT_INTENT_CAPTURE_REQUESTED,
+        EventType.WEBHOOK_REDELIVERY_REQUESTED,
+        *(t for t in EventType if topic_for(t) is Topic.ALERTS),
     }
 
 

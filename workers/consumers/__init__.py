@@ -1,12 +1,15 @@
 """PixWave's own consumers, by the name `pixwave worker NAME` takes.
 
-The webhook consumer registers here when it lands (issue "Merchant webhooks");
-other modules can add consumers through PIXWAVE_WORKER_MODULES.
+Other modules can add consumers through PIXWAVE_WORKER_MODULES.
 """
 
 from __future__ import annotations
 
 from workers.consumers.charge import charge_consumer
+from workers.consumers.webhooks import webhooks_consumer
 from workers.registry import ConsumerFactory
 
-CONSUMERS: dict[str, ConsumerFactory] = {"charge": charge_consumer}
+CONSUMERS: dict[str, ConsumerFactory] = {
+    "charge": charge_consumer,
+    "webhooks": webhooks_consumer,
+}

@@ -1,0 +1,197 @@
+"""Queries for webhook endpoints, their deliveries, and the events merchants can list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import array, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from app.domain.events import MERCHANT_EVENTS
+from app.domain.ids import new_id
+from app.domain.webhooks import ALL_EVENTS, DeliveryStatus, EndpointStatus
+
+_MERCHANT_EVENT_TYPES = [event.value for event in MERCHANT_EVENTS]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    delivery: WebhookDelivery
+    endpoint: WebhookEndpoint
+
+
+class WebhookRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self._session.add(endpoint)
+
+    async def endpoint(
+        self, merchant_id: str, endpoint_id: str, *, for_update: bool = False
+    ) -> WebhookEndpoint | None:
+        query = select(WebhookEndpoint).where(
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.merchant_id == merchant_id,
+            WebhookEndpoint.deleted_at.is_(None),
+        )
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def endpoints(
+        self, merchant_id: str, *, starting_after: str | None, limit: int
+    ) -> list[WebhookEndpoint]:
+        query = select(WebhookEndpoint).where(
+            WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.deleted_at.is_(None)
+        )
+        if starting_after is not None:
+            query = query.where(WebhookEndpoint.id < starting_after)
+        query = query.order_by(WebhookEndpoint.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).scalars())
+
+    async def takers(self, *, merchant_id: str, livemode: bool, event_type: str) -> list[str]:
+        """The enabled endpoints that take this event type."""
+        ids = await self._session.scalars(
+            select(WebhookEndpoint.id).where(
+                WebhookEndpoint.merchant_id == merchant_id,
+                WebhookEndpoint.livemode == livemode,
+                WebhookEndpoint.status == EndpointStatus.ENABLED.value,
+                WebhookEndpoint.deleted_at.is_(None),
+                WebhookEndpoint.enabled_events.has_any(array([ALL_EVENTS, event_type])),
+            )
+        )
+        return list(ids)
+
+    async def add_deliveries(
+        self, *, event_id: str, event_type: str, endpoint_ids: list[str]
+    ) -> None:
+        """A pending delivery per endpoint; an existing one is left as it is."""
+        await self._insert_pending(event_id, event_type, endpoint_ids)
+
+    async def _insert_pending(
+        self, event_id: str, event_type: str, endpoint_ids: list[str]
+    ) -> None:
+        if not endpoint_ids:
+            return
+        rows = [
+            {
+                "id": new_id("whd"),
+                "event_id": event_id,
+                "endpoint_id": endpoint_id,
+                "event_type": event_type,
+                "status": DeliveryStatus.PENDING.value,
+            }
+            for endpoint_id in endpoint_ids
+        ]
+        await self._session.execute(insert(WebhookDelivery).values(rows).on_conflict_do_nothing())
+
+    async def disable_endpoint(self, endpoint_id: str, reason: str) -> bool:
+        """True for the one caller that disabled it (several workers may try at once)."""
+        result = await self._session.execute(
+            update(WebhookEndpoint)
+            .where(
+                WebhookEndpoint.id == endpoint_id,
+                WebhookEndpoint.status == EndpointStatus.ENABLED.value,
+            )
+            .values(status=EndpointStatus.DISABLED.value, disabled_reason=reason)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def restart_deliveries(
+        self, *, event_id: str, event_type: str, endpoint_ids: list[str]
+    ) -> None:
+        """Redeliver: each endpoint gets the event again, with a fresh retry schedule."""
+        await self._insert_pending(event_id, event_type, endpoint_ids)
+        await self._session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.event_id == event_id,
+                WebhookDelivery.endpoint_id.in_(endpoint_ids),
+            )
+            .values(
+                status=DeliveryStatus.PENDING.value,
+                next_attempt_at=None,
+                first_attempt_at=None,
+            )
+        )
+
+    async def pending_deliveries(
+        self, event_id: str, *, endpoint_ids: list[str] | None
+    ) -> list[PendingDelivery]:
+        """An event's pending deliveries, locked; one another worker holds is skipped
+        (that worker settles it)."""
+        query = (
+            select(WebhookDelivery, WebhookEndpoint)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.event_id == event_id,
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            )
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+        if endpoint_ids is not None:
+            query = query.where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
+        rows = (await self._session.execute(query)).all()
+        return [PendingDelivery(delivery, endpoint) for delivery, endpoint in rows]
+
+    async def take_slot(self, endpoint_id: str, slots: int) -> bool:
+        """One of the endpoint's `slots` in-flight places, fleet-wide, until this
+        transaction ends: a slow endpoint holds at most that many workers."""
+        for slot in range(slots):
+            taken = await self._session.scalar(
+                select(func.pg_try_advisory_xact_lock(func.hashtext(endpoint_id), slot))
+            )
+            if taken:
+                return True
+        return False
+
+    async def deliveries(
+        self, endpoint_id: str, *, starting_after: str | None, limit: int
+    ) -> list[WebhookDelivery]:
+        query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+        if starting_after is not None:
+            query = query.where(WebhookDelivery.id < starting_after)
+        query = query.order_by(WebhookDelivery.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).scalars())
+
+
+class EventRepository:
+    """Merchant-visible events are the outbox's rows, kept for the events retention."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, merchant_id: str | None, event_id: str) -> dict[str, Any] | None:
+        query = select(OutboxEvent.payload).where(
+            OutboxEvent.id == event_id, OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES)
+        )
+        if merchant_id is not None:
+            query = query.where(OutboxEvent.merchant_id == merchant_id)
+        payload: dict[str, Any] | None = await self._session.scalar(query)
+        return payload
+
+    async def list(
+        self,
+        merchant_id: str,
+        *,
+        event_type: str | None,
+        object_id: str | None,
+        starting_after: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        query = select(OutboxEvent.payload).where(
+            OutboxEvent.merchant_id == merchant_id,
+            OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES),
+        )
+        if event_type is not None:
+            query = query.where(OutboxEvent.event_type == event_type)
+        if object_id is not None:
+            query = query.where(OutboxEvent.aggregate_id == object_id)
+        if starting_after is not None:
+            query = query.where(OutboxEvent.id < starting_after)
+        query = query.order_by(OutboxEvent.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).scalars())

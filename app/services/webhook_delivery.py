@@ -1,0 +1,233 @@
+"""Delivering an event to the merchant's endpoints: sign, POST, record, schedule the
+next try, and after the retry horizon give up and disable the endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from loguru import logger
+
+from app.db.models import WebhookDelivery, WebhookEndpoint
+from app.db.uow import UnitOfWork
+from app.db.webhook_repositories import PendingDelivery
+from app.domain.caller import Caller
+from app.domain.errors import InvalidRequest, NotFound, RetryLater
+from app.domain.events import Aggregate, EventType
+from app.domain.webhooks import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    DeliveryStatus,
+    EndpointStatus,
+    retry_delay_seconds,
+    signature_header,
+)
+from app.security import DocumentCipher
+from app.services.webhook_endpoints import get_endpoint, refuse_unsafe_url, signing_secrets
+
+USER_AGENT = "PixWave-Webhooks/1.0"
+MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSender:
+    client: httpx.AsyncClient
+    cipher: DocumentCipher
+    timeout_seconds: float
+    retry_base_seconds: float
+    retry_horizon: timedelta
+    max_in_flight_per_endpoint: int
+    allow_private_urls_in_test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    status_code: int | None
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+
+def encode_body(envelope: dict[str, Any]) -> bytes:
+    """The exact bytes signed and sent; receivers verify over these, never a re-encoding."""
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def deliver_event(
+    uow: UnitOfWork,
+    sender: WebhookSender,
+    envelope: dict[str, Any],
+    *,
+    endpoint_ids: list[str] | None = None,
+) -> None:
+    """Try every due delivery of this event (all its endpoints, or the ones named), and
+    raise RetryLater, keeping what was done, while any is still pending."""
+    if endpoint_ids is None:
+        takers = await uow.webhooks.takers(
+            merchant_id=envelope["merchant_id"],
+            livemode=envelope["livemode"],
+            event_type=envelope["type"],
+        )
+        await uow.webhooks.add_deliveries(
+            event_id=envelope["id"], event_type=envelope["type"], endpoint_ids=takers
+        )
+    pending = await uow.webhooks.pending_deliveries(envelope["id"], endpoint_ids=endpoint_ids)
+    now = datetime.now(UTC)
+    body = encode_body(envelope)
+    to_send = [item for item in pending if await _may_send(uow, sender, item, now)]
+    results = await asyncio.gather(*(_post(sender, item.endpoint, body, now) for item in to_send))
+    for item, result in zip(to_send, results, strict=True):
+        await _record(uow, sender, item, result, now)
+    _come_back_for(pending, now)
+
+
+async def _may_send(
+    uow: UnitOfWork, sender: WebhookSender, item: PendingDelivery, now: datetime
+) -> bool:
+    delivery, endpoint = item.delivery, item.endpoint
+    if endpoint.status != EndpointStatus.ENABLED.value:
+        delivery.status = DeliveryStatus.FAILED.value
+        delivery.last_error = f"endpoint disabled ({endpoint.disabled_reason})"
+        return False
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+        return False
+    return await uow.webhooks.take_slot(endpoint.id, sender.max_in_flight_per_endpoint)
+
+
+async def _post(
+    sender: WebhookSender, endpoint: WebhookEndpoint, body: bytes, now: datetime
+) -> PostResult:
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(
+            signing_secrets(endpoint, sender.cipher, now), timestamp, body
+        ),
+        EVENT_ID_HEADER: json.loads(body)["id"],
+    }
+    try:
+        async with asyncio.timeout(sender.timeout_seconds):
+            await refuse_unsafe_url(
+                endpoint.url,
+                livemode=endpoint.livemode,
+                allow_private_in_test=sender.allow_private_urls_in_test,
+            )
+            response = await sender.client.post(endpoint.url, content=body, headers=headers)
+    except InvalidRequest as exc:
+        return PostResult(None, exc.message)
+    except TimeoutError:
+        return PostResult(None, f"no answer within {sender.timeout_seconds:g} s")
+    except httpx.HTTPError as exc:
+        return PostResult(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+    if response.is_success:
+        return PostResult(response.status_code, None)
+    return PostResult(response.status_code, f"HTTP {response.status_code}")
+
+
+async def _record(
+    uow: UnitOfWork,
+    sender: WebhookSender,
+    item: PendingDelivery,
+    result: PostResult,
+    now: datetime,
+) -> None:
+    delivery, endpoint = item.delivery, item.endpoint
+    delivery.attempts += 1
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    delivery.last_status_code = result.status_code
+    delivery.last_error = result.error
+    if result.delivered:
+        delivery.status = DeliveryStatus.DELIVERED.value
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        logger.info("webhook.delivered", delivery_id=delivery.id, endpoint_id=endpoint.id)
+        return
+    logger.warning(
+        "webhook.failed",
+        delivery_id=delivery.id,
+        endpoint_id=endpoint.id,
+        attempts=delivery.attempts,
+        error=result.error,
+    )
+    if now - delivery.first_attempt_at < sender.retry_horizon:
+        delay = retry_delay_seconds(delivery.attempts, base_seconds=sender.retry_base_seconds)
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+        return
+    delivery.status = DeliveryStatus.FAILED.value
+    delivery.next_attempt_at = None
+    await _disable(uow, sender, delivery, endpoint)
+
+
+async def _disable(
+    uow: UnitOfWork, sender: WebhookSender, delivery: WebhookDelivery, endpoint: WebhookEndpoint
+) -> None:
+    reason = (
+        f"deliveries failed for {sender.retry_horizon}; "
+        f"last: {delivery.last_error} (event {delivery.event_id})"
+    )
+    if not await uow.webhooks.disable_endpoint(endpoint.id, reason):
+        return
+    logger.error("webhook.endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
+    await uow.outbox.add_event(
+        event_type=EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED,
+        merchant_id=endpoint.merchant_id,
+        livemode=endpoint.livemode,
+        # Alerts carry no state to order: every one is sequence 1 of its endpoint.
+        aggregate=Aggregate("webhook_endpoint", endpoint.id, 1),
+        data_object={
+            "webhook_endpoint": endpoint.id,
+            "url": endpoint.url,
+            "reason": reason,
+            "event": delivery.event_id,
+        },
+    )
+
+
+def _come_back_for(pending: list[PendingDelivery], now: datetime) -> None:
+    waiting = [item.delivery for item in pending if item.delivery.status == DeliveryStatus.PENDING]
+    if not waiting:
+        return
+    scheduled = [d.next_attempt_at for d in waiting if d.next_attempt_at is not None]
+    delay: int | None = None  # one waits for an in-flight place: the consumer's backoff
+    if len(scheduled) == len(waiting) and min(scheduled) > now:
+        delay = max(1, math.ceil((min(scheduled) - now).total_seconds()))
+    raise RetryLater(
+        f"{len(waiting)} webhook deliveries pending", delay_seconds=delay, keep_progress=True
+    )
+
+
+async def request_redelivery(
+    uow: UnitOfWork, caller: Caller, event_id: str, endpoint_id: str | None
+) -> list[str]:
+    """Start a fresh round of deliveries of a past event; the webhook worker sends it."""
+    envelope = await uow.events.get(caller.merchant_id, event_id)
+    if envelope is None:
+        raise NotFound(f"No event {event_id}.", param="id")
+    if endpoint_id is not None:
+        endpoint = await get_endpoint(uow, caller, endpoint_id)
+        if endpoint.status != EndpointStatus.ENABLED.value:
+            raise InvalidRequest(f"Webhook endpoint {endpoint_id} is disabled.", param="endpoint")
+        endpoint_ids = [endpoint.id]
+    else:
+        endpoint_ids = await uow.webhooks.takers(
+            merchant_id=caller.merchant_id, livemode=caller.livemode, event_type=envelope["type"]
+        )
+    await uow.webhooks.restart_deliveries(
+        event_id=event_id, event_type=envelope["type"], endpoint_ids=endpoint_ids
+    )
+    await uow.outbox.add_event(
+        event_type=EventType.WEBHOOK_REDELIVERY_REQUESTED,
+        merchant_id=caller.merchant_id,
+        livemode=caller.livemode,
+        aggregate=Aggregate("event", event_id, 1),
+        data_object={"event": event_id, "webhook_endpoints": endpoint_ids},
+    )
+    return endpoint_ids

@@ -1,0 +1,127 @@
+"""Webhook endpoints: create, rotate, delete, and which URLs may receive events."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.db.models import WebhookEndpoint
+from app.db.uow import UnitOfWork
+from app.domain.caller import Caller
+from app.domain.errors import InvalidRequest, NotFound
+from app.domain.events import MERCHANT_EVENTS
+from app.domain.ids import new_id
+from app.domain.webhooks import ALL_EVENTS, EndpointStatus, address_refusal, check_url, new_secret
+from app.security import DocumentCipher
+from app.services.commands import CreateWebhookEndpoint
+
+# Resolving a name waits for DNS; a webhook URL that takes longer is refused.
+RESOLVE_TIMEOUT_SECONDS = 5.0
+_KNOWN_EVENTS = frozenset({ALL_EVENTS, *(event.value for event in MERCHANT_EVENTS)})
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPolicy:
+    cipher: DocumentCipher
+    allow_private_urls_in_test: bool
+    secret_overlap: timedelta
+
+
+class UnsafeWebhookUrl(InvalidRequest):
+    code = "url_not_allowed"
+
+
+async def refuse_unsafe_url(url: str, *, livemode: bool, allow_private_in_test: bool) -> None:
+    """Checked at creation and again before every delivery (DNS may have changed)."""
+    host = check_url(url, livemode=livemode)
+    if allow_private_in_test and not livemode:
+        return
+    for address in await _resolve(host):
+        refusal = address_refusal(address)
+        if refusal is not None:
+            raise UnsafeWebhookUrl(
+                f"url's host {host} resolves to {address}, {refusal}.", param="url"
+            )
+
+
+async def _resolve(host: str) -> set[str]:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError, UnicodeError) as exc:
+        raise UnsafeWebhookUrl(f"url's host {host} does not resolve.", param="url") from exc
+    return {str(info[4][0]) for info in infos}
+
+
+async def create_endpoint(
+    uow: UnitOfWork, caller: Caller, command: CreateWebhookEndpoint, policy: EndpointPolicy
+) -> tuple[WebhookEndpoint, str]:
+    unknown = sorted(set(command.enabled_events) - _KNOWN_EVENTS)
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown event types {unknown}; use event types from GET /v1/events or '*'.",
+            param="enabled_events",
+        )
+    await refuse_unsafe_url(
+        command.url,
+        livemode=caller.livemode,
+        allow_private_in_test=policy.allow_private_urls_in_test,
+    )
+    secret = new_secret()
+    endpoint = WebhookEndpoint(
+        id=new_id("we"),
+        merchant_id=caller.merchant_id,
+        livemode=caller.livemode,
+        url=command.url,
+        description=command.description,
+        enabled_events=sorted(set(command.enabled_events)),
+        status=EndpointStatus.ENABLED.value,
+        secret_sealed=policy.cipher.encrypt(secret, merchant_id=caller.merchant_id),
+        created_at=datetime.now(UTC),
+    )
+    uow.webhooks.add_endpoint(endpoint)
+    await uow.flush()
+    return endpoint, secret
+
+
+async def get_endpoint(
+    uow: UnitOfWork, caller: Caller, endpoint_id: str, *, for_update: bool = False
+) -> WebhookEndpoint:
+    endpoint = await uow.webhooks.endpoint(caller.merchant_id, endpoint_id, for_update=for_update)
+    if endpoint is None:
+        raise NotFound(f"No webhook endpoint {endpoint_id}.", param="id")
+    return endpoint
+
+
+async def rotate_secret(
+    uow: UnitOfWork, caller: Caller, endpoint_id: str, policy: EndpointPolicy
+) -> tuple[WebhookEndpoint, str]:
+    """A new secret signs from now on; the old one also signs for the overlap."""
+    endpoint = await get_endpoint(uow, caller, endpoint_id, for_update=True)
+    secret = new_secret()
+    endpoint.previous_secret_sealed = endpoint.secret_sealed
+    endpoint.previous_secret_expires_at = datetime.now(UTC) + policy.secret_overlap
+    endpoint.secret_sealed = policy.cipher.encrypt(secret, merchant_id=caller.merchant_id)
+    await uow.flush()
+    return endpoint, secret
+
+
+async def delete_endpoint(uow: UnitOfWork, caller: Caller, endpoint_id: str) -> WebhookEndpoint:
+    """Deliveries stop at once; the row stays for the delivery log."""
+    endpoint = await get_endpoint(uow, caller, endpoint_id, for_update=True)
+    endpoint.deleted_at = datetime.now(UTC)
+    endpoint.status = EndpointStatus.DISABLED.value
+    endpoint.disabled_reason = "deleted"
+    await uow.flush()
+    return endpoint
+
+
+def signing_secrets(endpoint: WebhookEndpoint, cipher: DocumentCipher, now: datetime) -> list[str]:
+    sealed = [endpoint.secret_sealed]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_sealed is not None and expires is not None and expires > now:
+        sealed.append(endpoint.previous_secret_sealed)
+    return [cipher.decrypt(blob, merchant_id=endpoint.merchant_id) for blob in sealed]
