@@ -14,6 +14,7 @@ import httpx
 
 from app.embedded import free_port
 from tests.support import card_intent, pix_intent, wait_for
+from tests.webhook_receiver import new_receiver, serving
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
@@ -70,15 +71,22 @@ def _assert_gateways_are_simulated(up: Up) -> None:
         assert forged.status_code == 401, forged.text
 
 
-def _assert_a_card_intent_is_charged(up: Up, headers: dict[str, str]) -> None:
-    """API → outbox → relay → SNS → SQS → charge worker → simulator, all under `up`."""
-    created = httpx.post(f"{up.url}/v1/payment_intents", json=card_intent(), headers=headers)
-    url = f"{up.url}/v1/payment_intents/{created.json()['id']}"
-    wait_for(
-        lambda: httpx.get(url, headers=headers).json()["status"] == "succeeded",
-        timeout=CHARGE_TIMEOUT_SECONDS,
-        interval=0.2,
-    )
+def _assert_a_card_intent_is_charged_and_announced(up: Up, headers: dict[str, str]) -> None:
+    """API → outbox → relay → SNS → SQS → charge worker → simulator, then the webhook
+    worker → the merchant's receiver on this machine, all under `up`."""
+    with serving(new_receiver()) as receiver:
+        endpoint = {"url": receiver.url, "enabled_events": ["payment_intent.succeeded"]}
+        registered = httpx.post(f"{up.url}/v1/webhook_endpoints", json=endpoint, headers=headers)
+        assert registered.status_code == 201, registered.text
+        created = httpx.post(f"{up.url}/v1/payment_intents", json=card_intent(), headers=headers)
+        url = f"{up.url}/v1/payment_intents/{created.json()['id']}"
+        wait_for(
+            lambda: httpx.get(url, headers=headers).json()["status"] == "succeeded",
+            timeout=CHARGE_TIMEOUT_SECONDS,
+            interval=0.2,
+        )
+        wait_for(lambda: receiver.received, timeout=CHARGE_TIMEOUT_SECONDS)
+    assert receiver.received[0].event["data"]["object"]["id"] == created.json()["id"]
 
 
 def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> None:
@@ -91,7 +99,7 @@ def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> Non
         assert created.status_code == 201, created.text
         assert f"curl -s {first.url}/v1/payment_intents" in "".join(first.output)
         _assert_gateways_are_simulated(first)
-        _assert_a_card_intent_is_charged(first, headers)
+        _assert_a_card_intent_is_charged_and_announced(first, headers)
     finally:
         assert first.stop() == 0
     assert not _postgres_running(tmp_path)
