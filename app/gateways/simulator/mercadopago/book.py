@@ -4,6 +4,7 @@ external reference."""
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import datetime
 
 from app.gateways.simulator.gateways import Gateway
@@ -11,16 +12,21 @@ from app.gateways.simulator.ledger import ChargeRow, RefundRow
 from app.gateways.simulator.mercadopago.payments import Payment, Refund
 from app.gateways.simulator.mercadopago.wire import not_found
 
-FIRST_PAYMENT_ID = 1_310_000_001
-FIRST_REFUND_ID = 2_010_000_001
+# Ids start from the clock (room for 1,000 ids per millisecond of uptime), so a restarted
+# simulator never hands out an id a PixWave database already holds, as the real one.
+IDS_PER_MILLISECOND = 1000
+
+
+def _first_id() -> int:
+    return time.time_ns() // 1_000_000 * IDS_PER_MILLISECOND
 
 
 class PaymentBook:
-    """Ids keep counting across ``clear()``: a test never sees an id reused."""
+    """Ids keep counting across ``clear()`` and restarts: an id is never reused."""
 
     def __init__(self) -> None:
-        self._payment_ids = itertools.count(FIRST_PAYMENT_ID)
-        self._refund_ids = itertools.count(FIRST_REFUND_ID)
+        self._payment_ids = itertools.count(_first_id())
+        self._refund_ids = itertools.count(_first_id())
         self._payments: dict[int, Payment] = {}
         self._by_key: dict[str, Payment] = {}
         self._refunds: dict[tuple[int, str], Refund] = {}

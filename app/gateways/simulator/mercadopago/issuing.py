@@ -36,7 +36,7 @@ class _Terms:
 
 
 def pix_txid(payment_id: int) -> str:
-    """The 25-character alphanumeric PIX txid of a payment, e.g. MP00000000000001310000001."""
+    """The 25-character alphanumeric PIX txid of a payment, e.g. MP00000001795310279000001."""
     digits = PIX_TXID_CHARS - len(PIX_TXID_PREFIX)
     return f"{PIX_TXID_PREFIX}{payment_id:0{digits}d}"
 
