@@ -13,6 +13,7 @@ from app.api.app import create_app
 from app.cli_support import load_settings, settings_with
 from app.db import migrate
 from app.db.session import open_uow
+from app.demo.cli import demo
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
 from app.services.merchants import create_merchant
@@ -35,6 +36,7 @@ cli.command("gateway-sim")(gateway_sim)
 cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")
 cli.add_typer(webhooks_cli, name="webhooks")
+cli.command("demo")(demo)
 
 
 @cli.command()

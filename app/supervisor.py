@@ -35,6 +35,8 @@ READY_POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
 DEV_RECEIVE_WAIT_SECONDS = 2
 DEMO_KEY_FILE = "demo-merchant.json"
+# Where a running `up` says its URLs, for `pixwave demo`; removed when it stops.
+UP_FILE = "up.json"
 DOCUMENT_KEY_FILE = "document.key"
 
 
@@ -242,6 +244,8 @@ def run(settings: Settings, *, json_logs: bool) -> None:
         wait_until_ready(f"{api_url}/readyz", processes)
         if sim_url is not None:
             wait_until_ready(f"{sim_url}/_sim/faults", processes)
+        up_file = settings.data_dir / UP_FILE
+        up_file.write_text(json.dumps({"api_url": api_url, "gateway_sim_url": sim_url}))
         print(banner(api_url, secret, sim_url), flush=True)
         wait_for_stop(processes)
     finally:
@@ -251,6 +255,7 @@ def run(settings: Settings, *, json_logs: bool) -> None:
         for process in processes:
             process.wait_or_kill()
         RUNTIME_ENV_FILE.unlink(missing_ok=True)
+        (settings.data_dir / UP_FILE).unlink(missing_ok=True)
         embedded.close()
 
 

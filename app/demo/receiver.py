@@ -1,16 +1,19 @@
-"""A merchant's webhook receiver, as small as a test needs: it records what arrives and
-answers with the status codes it is told to, or holds requests until released."""
+"""A merchant's webhook receiver on this machine, for `pixwave demo` and the tests: it
+records what arrives (checking signatures when given the secret), answers with the
+status codes it is told to, or holds requests until released."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from app.domain.webhooks import SIGNATURE_HEADER, SignatureMismatch, verify
 from app.embedded import free_port
 
 HOLD_LIMIT_SECONDS = 60.0
@@ -20,6 +23,7 @@ HOLD_LIMIT_SECONDS = 60.0
 class Received:
     headers: dict[str, str]
     body: bytes
+    at: float  # time.monotonic() on arrival
 
     @property
     def event(self) -> dict[str, Any]:
@@ -30,9 +34,12 @@ class Received:
 @dataclass
 class Receiver:
     port: int
+    # Set once the endpoint exists: deliveries are then checked, and bad ones answered 400.
+    secret: str | None = None
     # Answers for the next requests, first to last; 200 once they run out.
     answers: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    bad_signatures: int = 0
     held: threading.Event = field(default_factory=threading.Event)
     in_flight: int = 0
     most_in_flight: int = 0
@@ -52,17 +59,30 @@ class Receiver:
         with self._lock:
             return [r.event["id"] for r in self.received]
 
-    def _take(self, received: Received) -> int:
+    def take(self, received: Received) -> int:
+        if self.secret is not None and not self._signed(received):
+            with self._lock:
+                self.bad_signatures += 1
+            return 400
         with self._lock:
             self.received.append(received)
             return self.answers.pop(0) if self.answers else 200
 
-    def _enter(self) -> None:
+    def _signed(self, received: Received) -> bool:
+        assert self.secret is not None
+        header = received.headers.get(SIGNATURE_HEADER, "")
+        try:
+            verify(header, received.body, self.secret, now=int(time.time()))
+        except SignatureMismatch:
+            return False
+        return True
+
+    def enter(self) -> None:
         with self._lock:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
 
-    def _leave(self) -> None:
+    def leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
 
@@ -70,19 +90,19 @@ class Receiver:
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            receiver._enter()
+            receiver.enter()
             try:
                 receiver.held.wait(HOLD_LIMIT_SECONDS)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = receiver._take(Received(dict(self.headers.items()), body))
+                status = receiver.take(Received(dict(self.headers.items()), body, time.monotonic()))
             finally:
-                receiver._leave()
+                receiver.leave()
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the test reads `received`."""
+            """Quiet: callers read `received`."""
 
     return Handler
 

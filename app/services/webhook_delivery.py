@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,10 @@ from app.services.webhook_endpoints import get_endpoint, refuse_unsafe_url, sign
 
 USER_AGENT = "PixWave-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
+# A delivery whose endpoint has every in-flight place taken waits this long for one
+# (a busy endpoint frees places within milliseconds), then comes back later.
+PLACE_WAIT_SECONDS = 2.0
+PLACE_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +103,16 @@ async def _may_send(
         return False
     if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
         return False
-    return await uow.webhooks.take_slot(endpoint.id, sender.max_in_flight_per_endpoint)
+    return await _take_place(uow, endpoint.id, sender.max_in_flight_per_endpoint)
+
+
+async def _take_place(uow: UnitOfWork, endpoint_id: str, places: int) -> bool:
+    deadline = time.monotonic() + PLACE_WAIT_SECONDS
+    while not await uow.webhooks.take_slot(endpoint_id, places):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(PLACE_POLL_SECONDS)
+    return True
 
 
 async def _post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from app.demo.receiver import new_receiver, serving
 from app.embedded import free_port
 from tests.support import card_intent, pix_intent, wait_for
-from tests.webhook_receiver import new_receiver, serving
 
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
@@ -89,6 +90,24 @@ def _assert_a_card_intent_is_charged_and_announced(up: Up, headers: dict[str, st
     assert receiver.received[0].event["data"]["object"]["id"] == created.json()["id"]
 
 
+def _assert_the_demo_drives_it(workdir: Path) -> None:
+    """`pixwave demo` finds the running system through .pixwave/up.json."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--count", "5", "--method", "pix", "--json"],
+        cwd=workdir,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")},
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT_SECONDS,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["by_status"] == {"succeeded": 5}
+    # created, processing, requires_action, succeeded: each signed, each checked.
+    assert summary["webhooks_received"] >= 4 * 5
+    assert summary["webhooks_with_bad_signature"] == 0
+
+
 def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> None:
     port = free_port()
     first = Up(tmp_path, port)
@@ -100,6 +119,7 @@ def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> Non
         assert f"curl -s {first.url}/v1/payment_intents" in "".join(first.output)
         _assert_gateways_are_simulated(first)
         _assert_a_card_intent_is_charged_and_announced(first, headers)
+        _assert_the_demo_drives_it(tmp_path)
     finally:
         assert first.stop() == 0
     assert not _postgres_running(tmp_path)

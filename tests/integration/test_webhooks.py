@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from app.demo.receiver import Receiver, new_receiver, serving
 from app.domain.events import EventType
 from app.embedded import free_port
 from tests.aws import moto_server
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
 from tests.support import ApiProcess, Merchant, card_intent, start_api, start_role, wait_for
-from tests.webhook_receiver import Receiver, new_receiver, serving
 
 DELIVERY_TIMEOUT_SECONDS = 60.0
 RETRY_BASE_SECONDS = 1  # tries after 1 s, 3 s, 9 s …

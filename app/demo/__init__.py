@@ -1,0 +1,1 @@
+"""`pixwave demo`: drive a running PixWave as a merchant would, and report."""
