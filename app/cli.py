@@ -15,6 +15,7 @@ from app.db import migrate
 from app.db.session import open_uow
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
+from app.operators.cli import dlq_cli, queues_cli
 from app.services.merchants import create_merchant
 from outbox.cli import outbox_cli, relay, topology_cli
 from workers.cli import worker
@@ -33,6 +34,8 @@ cli.command("worker")(worker)
 cli.command("gateway-sim")(gateway_sim)
 cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")
+cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(queues_cli, name="queues")
 
 
 @cli.command()
