@@ -49,6 +49,11 @@ def async_client(service: str, settings: Settings) -> Any:
     return get_session().create_client(service, config=config, **_client_kwargs(settings))
 
 
-def sync_client(service: str, settings: Settings) -> Any:
-    config = Config(connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS)
+def sync_client(service: str, settings: Settings, *, retries: bool = True) -> Any:
+    """A boto3 client; ``retries=False`` for a call whose failure the caller acts on at once."""
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        **({} if retries else {"retries": _NO_RETRIES}),
+    )
     return boto3.client(service, config=config, **_client_kwargs(settings))

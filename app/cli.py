@@ -16,6 +16,7 @@ from app.db.session import open_uow
 from app.demo.cli import demo
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
+from app.operators.cli import dlq_cli, queues_cli
 from app.services.merchants import create_merchant
 from app.webhooks_cli import webhooks_cli
 from outbox.cli import outbox_cli, relay, topology_cli
@@ -37,6 +38,8 @@ cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.command("demo")(demo)
+cli.add_typer(dlq_cli, name="dlq")
+cli.add_typer(queues_cli, name="queues")
 
 
 @cli.command()

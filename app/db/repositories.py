@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -310,3 +311,20 @@ class FailureLedgerRepository:
                 },
             )
         )
+
+    async def for_messages(
+        self, queue: str, message_ids: Collection[str], event_ids: Collection[str]
+    ) -> list[MessageFailure]:
+        """Rows of ``queue`` for any of these messages or events, the latest first."""
+        rows = await self._session.scalars(
+            select(MessageFailure)
+            .where(
+                MessageFailure.queue == queue,
+                or_(
+                    MessageFailure.message_id.in_(message_ids),
+                    MessageFailure.event_id.in_(event_ids),
+                ),
+            )
+            .order_by(MessageFailure.last_seen.desc())
+        )
+        return list(rows)

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from prometheus_client import REGISTRY
@@ -22,15 +20,19 @@ from app.db.uow import UnitOfWork
 from app.domain.errors import RetryLater
 from app.settings import Settings
 from tests.integration.probe_consumers import PROBE_EVENT, record_effect
-from tests.integration.worker_support import QueueWorld, new_queue_world, probe_event
+from tests.integration.worker_support import (
+    FIXED_JITTER,
+    SETTLE_TIMEOUT_SECONDS,
+    new_queue_world,
+    probe_event,
+    running_worker,
+    until,
+)
 from tests.support import wait_for
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer, Handler
 from workers.runtime.envelope import Event
 from workers.runtime.worker import Worker, WorkerOptions
-
-SETTLE_TIMEOUT_SECONDS = 60.0
-FIXED_JITTER = 1.0
 
 
 def _consumer(handler: Handler, *, base: float = 1, cap: float = 8) -> Consumer:
@@ -43,42 +45,9 @@ def _consumer(handler: Handler, *, base: float = 1, cap: float = 8) -> Consumer:
     )
 
 
-@asynccontextmanager
-async def running_worker(
-    world: QueueWorld, consumer: Consumer, **options: float
-) -> AsyncIterator[None]:
-    settings = Settings(aws_endpoint_url=world.endpoint, database_url=world.database_url)
-    engine = create_engine(settings)
-    stop = asyncio.Event()
-    async with async_client("sqs", settings) as sqs:
-        worker = Worker(
-            consumer,
-            sqs=sqs,
-            sessions=session_factory(engine),
-            queue_name=world.queue_name,
-            options=WorkerOptions(
-                receive_wait_seconds=1,
-                jitter=lambda: FIXED_JITTER,
-                **options,  # type: ignore[arg-type]
-            ),
-        )
-        task = asyncio.create_task(worker.run(stop))
-        try:
-            yield
-        finally:
-            stop.set()
-            await task
-    await engine.dispose()
-
-
 def _count(metric: str) -> float:
     """A probe consumer's counter in this process (the workers under test run here)."""
     return REGISTRY.get_sample_value(metric, {"consumer": "probe"}) or 0.0
-
-
-async def _until(condition: object, deadline: float = SETTLE_TIMEOUT_SECONDS) -> None:
-    """Poll a blocking check off the event loop, so the worker under test keeps running."""
-    await asyncio.to_thread(wait_for, condition, timeout=deadline)
 
 
 async def test_handles_raw_and_sns_wrapped_events_once_each(
@@ -90,8 +59,8 @@ async def test_handles_raw_and_sns_wrapped_events_once_each(
     world.send(raw)
     world.send(json.dumps({"Type": "Notification", "MessageId": "m-1", "Message": body}))
     async with running_worker(world, _consumer(record_effect)):
-        await _until(lambda: len(world.effects()) == 2)
-        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+        await until(lambda: len(world.effects()) == 2)
+        await until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
     assert sorted(world.effects()) == sorted([raw_id, wrapped_id])
 
 
@@ -110,7 +79,7 @@ async def test_transient_failures_come_back_after_a_growing_delay(
     event_id, body = probe_event()
     world.send(body)
     async with running_worker(world, _consumer(flaky, base=1, cap=8)):
-        await _until(lambda: world.effects() == [event_id])
+        await until(lambda: world.effects() == [event_id])
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     expected = [
@@ -147,14 +116,14 @@ async def test_a_retry_may_keep_the_progress_made_so_far(
     kept_id, kept = probe_event()
     world.send(kept)
     async with running_worker(world, _consumer(step_by_step)):
-        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+        await until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
     # Three runs, each one's effect committed although the first two asked to retry.
     assert world.effects() == [kept_id] * 3
 
     lost_id, lost = probe_event()
     world.send(lost)
     async with running_worker(world, _consumer(forgetful, base=30, cap=30)):
-        await _until(
+        await until(
             lambda: (
                 world.rows("SELECT count(*) FROM message_failures WHERE event_id = %s", (lost_id,))
                 == [(1,)]
@@ -219,7 +188,7 @@ async def test_duplicate_deliveries_to_two_workers_have_effects_once(
         world.send(body)
     consumer = _consumer(record_effect)
     async with running_worker(world, consumer), running_worker(world, consumer):
-        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+        await until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
     assert sorted(world.effects()) == sorted(event_id for event_id, _ in events)
 
 
@@ -233,14 +202,14 @@ async def test_a_long_handler_keeps_its_message_from_other_workers(
     async def slow(event: Event, uow: UnitOfWork) -> None:
         runs.append(event.id)
         # Held across several visibility timeouts: heartbeats must keep it hidden.
-        await _until(lambda: _count("pixwave_worker_heartbeats_total") >= heartbeats_before + 3)
+        await until(lambda: _count("pixwave_worker_heartbeats_total") >= heartbeats_before + 3)
         await record_effect(event, uow)
 
     event_id, body = probe_event()
     world.send(body)
     consumer = _consumer(slow)
     async with running_worker(world, consumer), running_worker(world, consumer):
-        await _until(lambda: world.effects() == [event_id])
+        await until(lambda: world.effects() == [event_id])
     assert runs == [event_id]
     assert world.rows("SELECT count(*) FROM message_failures") == [(0,)]
 
@@ -254,7 +223,7 @@ async def test_heartbeats_stop_at_the_hold_bound(
 
     async def stuck(event: Event, uow: UnitOfWork) -> None:
         # Held until the bound lets the message go and the other worker receives it.
-        await _until(lambda: _count("pixwave_worker_received_total") >= received_before + 2)
+        await until(lambda: _count("pixwave_worker_received_total") >= received_before + 2)
         await record_effect(event, uow)
 
     event_id, body = probe_event()
@@ -265,7 +234,7 @@ async def test_heartbeats_stop_at_the_hold_bound(
         running_worker(world, consumer, max_hold_seconds=3),
         running_worker(world, consumer, max_hold_seconds=3),
     ):
-        await _until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+        await until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
     # Past the bound the message went back to SQS and reached the other worker,
     # whose inbox check found the first one's effects: delivered twice, applied once.
     assert world.effects() == [event_id]
@@ -280,7 +249,7 @@ async def test_old_inbox_rows_are_deleted(service_env: dict[str, str], aws_endpo
         "RETURNING 1"
     )
     async with running_worker(world, _consumer(record_effect)):  # cleans up as it starts
-        await _until(lambda: world.rows("SELECT event_id FROM inbox") == [("evt_new",)])
+        await until(lambda: world.rows("SELECT event_id FROM inbox") == [("evt_new",)])
 
 
 def test_sigterm_returns_unstarted_messages_at_once_and_finishes_the_rest(
@@ -337,7 +306,7 @@ async def test_messages_arriving_during_shutdown_are_not_hidden(
         )
         polls = _count("pixwave_worker_polls_total")
         running = asyncio.create_task(worker.run(stop))
-        await _until(lambda: _count("pixwave_worker_polls_total") > polls)  # in an idle poll
+        await until(lambda: _count("pixwave_worker_polls_total") > polls)  # in an idle poll
         stop.set()
         for _ in range(3):
             await asyncio.to_thread(world.send, probe_event()[1])

@@ -1,31 +1,49 @@
-"""A queue world for the worker runtime tests: its own database, queue and DLQ."""
+"""A queue world for the worker runtime tests: its own database, queue and DLQ, and
+a worker running in the test's own process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import psycopg
 
+from app.aws import async_client
+from app.db.session import create_engine, session_factory
 from app.domain.events import Aggregate, EventType, build_envelope
 from app.domain.ids import new_id
+from app.settings import Settings
 from tests.aws import CREDENTIALS
 from tests.integration.probe_consumers import EFFECTS_TABLE, PROBE_EVENT
 from tests.integration.world import World, isolated
+from tests.support import wait_for
+from workers.runtime.consumer import Consumer
+from workers.runtime.worker import Worker, WorkerOptions
+
+SETTLE_TIMEOUT_SECONDS = 60.0
+FIXED_JITTER = 1.0
 
 
 @dataclass(frozen=True)
 class QueueWorld(World):
     queue_url: str
     dlq_url: str
+    queue_base: str = "probe"
 
     @property
     def queue_name(self) -> str:
-        return f"{self.prefix}-probe"
+        return f"{self.prefix}-{self.queue_base}"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.queue_name}-dlq"
 
     @property
     def env(self) -> dict[str, str]:
@@ -101,3 +119,36 @@ def probe_event(event_type: str = PROBE_EVENT, **data: Any) -> tuple[str, str]:
     )
     envelope["type"] = event_type
     return event_id, json.dumps(envelope)
+
+
+@asynccontextmanager
+async def running_worker(
+    world: QueueWorld, consumer: Consumer, **options: float
+) -> AsyncIterator[None]:
+    settings = Settings(aws_endpoint_url=world.endpoint, database_url=world.database_url)
+    engine = create_engine(settings)
+    stop = asyncio.Event()
+    async with async_client("sqs", settings) as sqs:
+        worker = Worker(
+            consumer,
+            sqs=sqs,
+            sessions=session_factory(engine),
+            queue_name=world.queue_name,
+            options=WorkerOptions(
+                receive_wait_seconds=1,
+                jitter=lambda: FIXED_JITTER,
+                **options,  # type: ignore[arg-type]
+            ),
+        )
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+    await engine.dispose()
+
+
+async def until(condition: object, deadline: float = SETTLE_TIMEOUT_SECONDS) -> None:
+    """Poll a blocking check off the event loop, so the worker under test keeps running."""
+    await asyncio.to_thread(wait_for, condition, timeout=deadline)

@@ -37,6 +37,10 @@ DEPTH_POLL_SECONDS = 15.0
 INBOX_CLEANUP_SECONDS = 3600.0
 INBOX_CLEANUP_BATCH_ROWS = 1000
 MAX_REASON_CHARS = 1000
+# Attributes of a copy the worker dead-letters itself: why, and which message it was.
+REASON_ATTRIBUTE = "pixwave_failure_reason"
+SOURCE_QUEUE_ATTRIBUTE = "pixwave_source_queue"
+SOURCE_MESSAGE_ID_ATTRIBUTE = "pixwave_source_message_id"
 _DEPTH_ATTRIBUTES = {
     "ApproximateNumberOfMessages": "visible",
     "ApproximateNumberOfMessagesNotVisible": "in_flight",
@@ -399,9 +403,9 @@ class Worker:
 def _dead_letter_copy(queue: QueueInfo, message: dict[str, Any], reason: str) -> dict[str, Any]:
     attributes = dict(message.get("MessageAttributes", {}))
     attributes |= {
-        "pixwave_failure_reason": {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
-        "pixwave_source_queue": {"DataType": "String", "StringValue": queue.name},
-        "pixwave_source_message_id": {"DataType": "String", "StringValue": message["MessageId"]},
+        REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
+        SOURCE_QUEUE_ATTRIBUTE: {"DataType": "String", "StringValue": queue.name},
+        SOURCE_MESSAGE_ID_ATTRIBUTE: {"DataType": "String", "StringValue": message["MessageId"]},
     }
     copy: dict[str, Any] = {
         "QueueUrl": queue.dlq_url,

@@ -1,0 +1,1 @@
+"""Operator tooling over boto3: `pixwave dlq …` and `pixwave queues …`."""
