@@ -4,7 +4,6 @@ and where results go."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import subprocess
@@ -14,16 +13,16 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+from app.demo.report import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 
 
-def percentile_ms(sorted_seconds: list[float], fraction: float) -> float | None:
+def percentile_ms(seconds: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile, in milliseconds."""
-    if not sorted_seconds:
-        return None
-    rank = min(max(1, math.ceil(fraction * len(sorted_seconds))), len(sorted_seconds))
-    return round(sorted_seconds[rank - 1] * 1000, 2)
+    value = percentile(seconds, fraction)
+    return None if value is None else round(value * 1000, 2)
 
 
 def cpu_seconds(process: psutil.Process) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,17 +137,6 @@ class WebhookRepository:
             query = query.where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
         rows = (await self._session.execute(query)).all()
         return [PendingDelivery(delivery, endpoint) for delivery, endpoint in rows]
-
-    async def take_slot(self, endpoint_id: str, slots: int) -> bool:
-        """One of the endpoint's `slots` in-flight places, fleet-wide, until this
-        transaction ends: a slow endpoint holds at most that many workers."""
-        for slot in range(slots):
-            taken = await self._session.scalar(
-                select(func.pg_try_advisory_xact_lock(func.hashtext(endpoint_id), slot))
-            )
-            if taken:
-                return True
-        return False
 
     async def deliveries(
         self, endpoint_id: str, *, starting_after: str | None, limit: int

@@ -24,6 +24,9 @@ def demo(
         float, typer.Option(min=0, max=100, help="Percent of primary-gateway calls that fail")
     ] = 0.0,
     primary: Annotated[str, typer.Option(help="The gateway --fail-primary breaks")] = GATEWAYS[0],
+    rate: Annotated[
+        float | None, typer.Option(min=0.1, help="Intents created per second (default: flat out)")
+    ] = None,
     api_url: Annotated[str | None, typer.Option(help="Default: the one `pixwave up` runs")] = None,
     api_key: Annotated[str | None, typer.Option(help="Default: the demo merchant's")] = None,
     sim_url: Annotated[str | None, typer.Option(help="Gateway simulator (faults, payers)")] = None,
@@ -43,6 +46,7 @@ def demo(
         method=_method(method),
         fail_primary_percent=fail_primary,
         primary=primary,
+        rate_per_second=rate,
     )
     console = Console(stderr=as_json)
     with Progress(console=console, transient=as_json) as bar:

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Literal
 
 import httpx
@@ -40,6 +41,8 @@ class Plan:
     fail_primary_percent: float = 0.0
     primary: str = GATEWAYS[0]
     concurrency: int = 20
+    # Intents created per second; None creates them as fast as `concurrency` allows.
+    rate_per_second: float | None = None
     timeout_seconds: float = 300.0
 
 
@@ -98,16 +101,14 @@ async def run(plan: Plan, progress: Callable[[int, int], None]) -> Outcome:
 @asynccontextmanager
 async def _endpoint(api: httpx.AsyncClient, receiver: Receiver) -> AsyncIterator[None]:
     """Registered for the run, deleted after: nothing keeps retrying a gone receiver."""
-    created = await api.post(
-        "/v1/webhook_endpoints", json={"url": receiver.url, "enabled_events": ["*"]}
+    endpoint = await _call(
+        api, "POST", "/v1/webhook_endpoints", json={"url": receiver.url, "enabled_events": ["*"]}
     )
-    _raise_for_problem(created)
-    endpoint = created.json()
     receiver.secret = endpoint["secret"]
     try:
         yield
     finally:
-        await api.delete(f"/v1/webhook_endpoints/{endpoint['id']}")
+        await _call(api, "DELETE", f"/v1/webhook_endpoints/{endpoint['id']}")
 
 
 @asynccontextmanager
@@ -134,17 +135,21 @@ async def _faults(plan: Plan) -> AsyncIterator[None]:
 
 async def _create_all(api: httpx.AsyncClient, plan: Plan) -> list[IntentRun]:
     room = asyncio.Semaphore(plan.concurrency)
+    begin = time.monotonic()
 
     async def create(number: int) -> IntentRun:
+        if plan.rate_per_second is not None:
+            await asyncio.sleep(max(0.0, begin + number / plan.rate_per_second - time.monotonic()))
         async with room:
             started = time.monotonic()
-            response = await api.post(
+            intent = await _call(
+                api,
+                "POST",
                 "/v1/payment_intents",
                 json=intent_body(plan.method, number),
                 headers={"Idempotency-Key": f"demo-{started}-{number}"},
             )
-            _raise_for_problem(response)
-            return IntentRun(id=response.json()["id"], created_at=started)
+            return IntentRun(id=intent["id"], created_at=started)
 
     return list(await asyncio.gather(*(create(n) for n in range(plan.count))))
 
@@ -174,18 +179,25 @@ async def _read_attempts(api: httpx.AsyncClient, runs: list[IntentRun], concurre
 
     async def read(run: IntentRun) -> None:
         async with room:
-            attempts = (await api.get(f"/v1/payment_intents/{run.id}/attempts")).json()["data"]
-            run.gateways = [attempt["gateway"] for attempt in attempts]
+            attempts = await _call(api, "GET", f"/v1/payment_intents/{run.id}/attempts")
+            run.gateways = [attempt["gateway"] for attempt in attempts["data"]]
             if run.status is None:  # no ending webhook in time: say where it stands
-                intent = (await api.get(f"/v1/payment_intents/{run.id}")).json()
+                intent = await _call(api, "GET", f"/v1/payment_intents/{run.id}")
                 run.status = f"{intent['status']} (no webhook)"
 
     await asyncio.gather(*(read(run) for run in runs))
 
 
-def _raise_for_problem(response: httpx.Response) -> None:
+async def _call(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
+    """One API call, waiting out rate limits (429 + Retry-After) as a merchant should."""
+    while True:
+        response = await api.request(method, path, **kwargs)
+        if response.status_code != HTTPStatus.TOO_MANY_REQUESTS:
+            break
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
     if response.is_error:
-        raise DemoError(f"{response.request.method} {response.request.url.path}: {response.text}")
+        raise DemoError(f"{method} {path}: {response.text}")
+    return response.json()
 
 
 class DemoError(Exception):

@@ -29,6 +29,7 @@ from app.domain.webhooks import (
     signature_header,
 )
 from app.security import DocumentCipher
+from app.services.endpoint_places import EndpointPlaces
 from app.services.webhook_endpoints import get_endpoint, refuse_unsafe_url, signing_secrets
 
 USER_AGENT = "PixWave-Webhooks/1.0"
@@ -46,7 +47,7 @@ class WebhookSender:
     timeout_seconds: float
     retry_base_seconds: float
     retry_horizon: timedelta
-    max_in_flight_per_endpoint: int
+    places: EndpointPlaces
     allow_private_urls_in_test: bool
 
 
@@ -86,33 +87,43 @@ async def deliver_event(
     pending = await uow.webhooks.pending_deliveries(envelope["id"], endpoint_ids=endpoint_ids)
     now = datetime.now(UTC)
     body = encode_body(envelope)
-    to_send = [item for item in pending if await _may_send(uow, sender, item, now)]
-    results = await asyncio.gather(*(_post(sender, item.endpoint, body, now) for item in to_send))
-    for item, result in zip(to_send, results, strict=True):
-        await _record(uow, sender, item, result, now)
+    due = [item for item in pending if _is_due(item, now)]
+    results = await asyncio.gather(*(_try(sender, item.endpoint, body, now) for item in due))
+    for item, result in zip(due, results, strict=True):
+        if result is not None:
+            await _record(uow, sender, item, result, now)
     _come_back_for(pending, now)
 
 
-async def _may_send(
-    uow: UnitOfWork, sender: WebhookSender, item: PendingDelivery, now: datetime
-) -> bool:
+def _is_due(item: PendingDelivery, now: datetime) -> bool:
     delivery, endpoint = item.delivery, item.endpoint
     if endpoint.status != EndpointStatus.ENABLED.value:
         delivery.status = DeliveryStatus.FAILED.value
         delivery.last_error = f"endpoint disabled ({endpoint.disabled_reason})"
         return False
-    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
-        return False
-    return await _take_place(uow, endpoint.id, sender.max_in_flight_per_endpoint)
+    return delivery.next_attempt_at is None or delivery.next_attempt_at <= now
 
 
-async def _take_place(uow: UnitOfWork, endpoint_id: str, places: int) -> bool:
+async def _try(
+    sender: WebhookSender, endpoint: WebhookEndpoint, body: bytes, now: datetime
+) -> PostResult | None:
+    """POST while holding one of the endpoint's places; None when no place came free."""
+    token = await _take_place(sender.places, endpoint.id)
+    if token is None:
+        return None
+    try:
+        return await _post(sender, endpoint, body, now)
+    finally:
+        await sender.places.give_back(endpoint.id, token)
+
+
+async def _take_place(places: EndpointPlaces, endpoint_id: str) -> str | None:
     deadline = time.monotonic() + PLACE_WAIT_SECONDS
-    while not await uow.webhooks.take_slot(endpoint_id, places):
+    while (token := await places.take(endpoint_id)) is None:
         if time.monotonic() >= deadline:
-            return False
+            return None
         await asyncio.sleep(PLACE_POLL_SECONDS)
-    return True
+    return token
 
 
 async def _post(

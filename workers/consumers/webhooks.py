@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import httpx
 from loguru import logger
+from redis.asyncio import Redis
 
 from app.db.uow import UnitOfWork
 from app.domain.events import MERCHANT_EVENTS, EventType
 from app.security import DocumentCipher
+from app.services.endpoint_places import EndpointPlaces
 from app.services.webhook_delivery import WebhookSender, deliver_event
 from app.settings import Settings
 from workers.runtime.consumer import Consumer
@@ -23,6 +25,8 @@ BACKOFF_CAP_SECONDS = 300.0
 
 
 def webhook_sender(settings: Settings) -> WebhookSender:
+    if settings.redis_url is None:
+        raise ValueError("PIXWAVE_REDIS_URL is not set")
     return WebhookSender(
         # Redirects are not followed: a 3xx is a failed try, never a hop to another host.
         client=httpx.AsyncClient(follow_redirects=False, trust_env=False),
@@ -30,7 +34,12 @@ def webhook_sender(settings: Settings) -> WebhookSender:
         timeout_seconds=settings.webhook_timeout_seconds,
         retry_base_seconds=settings.webhook_retry_base_seconds,
         retry_horizon=timedelta(seconds=settings.webhook_retry_horizon_seconds),
-        max_in_flight_per_endpoint=settings.webhook_max_in_flight_per_endpoint,
+        places=EndpointPlaces(
+            Redis.from_url(settings.redis_url),
+            namespace=settings.name_prefix,
+            limit=settings.webhook_max_in_flight_per_endpoint,
+            hold_seconds=settings.webhook_timeout_seconds,
+        ),
         allow_private_urls_in_test=settings.webhook_allow_private_urls,
     )
 

@@ -1,0 +1,126 @@
+"""Create → terminal across the whole system: `pixwave up` in a scratch directory (embedded
+PostgreSQL, Redis and moto, or LocalStack with --localstack), then card (auto-approved)
+and PIX (auto-paid) intents at a set rate, with the primary gateway healthy and failing.
+Each intent is timed from its create request to the webhook that ends it.
+
+    .venv/bin/python -m bench.e2e --count 300 --rate 100 [--localstack http://127.0.0.1:4566]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.demo.driver import Method, Plan, run
+from app.demo.report import summarize
+from app.embedded import free_port
+from app.supervisor import DEMO_KEY_FILE, UP_FILE
+from bench.common import write_result
+
+UP_START_SECONDS = 120.0
+UP_STOP_SECONDS = 60.0
+SCENARIOS: tuple[tuple[Method, float], ...] = (
+    ("card", 0.0),
+    ("card", 30.0),
+    ("pix", 0.0),
+    ("pix", 30.0),
+)
+
+
+@contextmanager
+def running_up(workdir: Path, localstack: str | None) -> Iterator[dict[str, Any]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")}
+    env |= {
+        "PIXWAVE_API_PORT": str(free_port()),
+        "PIXWAVE_GATEWAY_SIM_PORT": str(free_port()),
+        "PIXWAVE_LOG_LEVEL": "WARNING",
+        # The bench is one merchant far above a merchant's default 100 requests/s.
+        "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",
+    }
+    if localstack:
+        env |= {
+            "PIXWAVE_AWS_ENDPOINT_URL": localstack,
+            "PIXWAVE_NAME_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield _wait_for_up(workdir / ".pixwave", up)
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=UP_STOP_SECONDS)
+
+
+def _wait_for_up(data_dir: Path, up: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + UP_START_SECONDS
+    while not (data_dir / UP_FILE).exists():
+        if up.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("pixwave up did not start")
+        time.sleep(0.2)
+    key = json.loads((data_dir / DEMO_KEY_FILE).read_text())["secret"]
+    return {**json.loads((data_dir / UP_FILE).read_text()), "api_key": key}
+
+
+def measure(running: dict[str, Any], count: int, rate: float) -> list[dict[str, Any]]:
+    results = []
+    for method, fail in SCENARIOS:
+        plan = Plan(
+            api_url=running["api_url"],
+            api_key=running["api_key"],
+            sim_url=running["gateway_sim_url"],
+            count=count,
+            method=method,
+            fail_primary_percent=fail,
+            concurrency=50,
+            rate_per_second=rate,
+        )
+        summary = summarize(asyncio.run(run(plan, lambda done, total: None)))
+        results.append({"method": method, "primary_failure_percent": fail, **summary})
+        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=300, help="intents per scenario")
+    parser.add_argument("--rate", type=float, default=100.0, help="intents created per second")
+    parser.add_argument("--localstack", help="LocalStack URL instead of the embedded moto")
+    args = parser.parse_args()
+    started_at = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as scratch, running_up(Path(scratch), args.localstack) as up:
+        scenarios = measure(up, args.count, args.rate)
+    path = write_result(
+        "e2e",
+        started_at,
+        {
+            "aws": "localstack" if args.localstack else "moto (embedded)",
+            "count": args.count,
+            "rate_per_second": args.rate,
+            "scenarios": scenarios,
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
