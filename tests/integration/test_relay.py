@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from outbox.topology import CHARGE_EVENTS, WEBHOOK_EVENTS
-from tests.aws import OutageProxy, drain
+from outbox.topology import CHARGE_EVENTS, WEBHOOK_EVENTS, declare
+from tests.aws import OutageProxy, drain, sqs_client
+from tests.conftest import LOCALSTACK_URL
 from tests.integration.relay_support import (
     RelayWorld,
     new_world,
@@ -262,6 +263,28 @@ def test_topology_apply_twice_changes_nothing(
         lines = second.strip().splitlines()
         assert len(lines) == 8
         assert all(line.startswith("unchanged") for line in lines), second
+
+
+def test_each_dlq_takes_dead_letters_only_from_its_own_source(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_world(service_env, aws_endpoint)
+    applied = world.pixwave("topology", "apply")
+    sqs = sqs_client(aws_endpoint)
+    for queue in declare(prefix=world.prefix).queues:
+        dlq_url = sqs.get_queue_url(QueueName=queue.dlq_name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])
+        if aws_endpoint != LOCALSTACK_URL:
+            # moto drops the attribute; apply must say so instead of reporting an update.
+            assert "RedriveAllowPolicy" not in attributes["Attributes"]
+            assert f"{queue.dlq_name} (endpoint ignores RedriveAllowPolicy)" in applied
+            continue
+        source_url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        source_arn = sqs.get_queue_attributes(QueueUrl=source_url, AttributeNames=["QueueArn"])
+        assert json.loads(attributes["Attributes"]["RedriveAllowPolicy"]) == {
+            "redrivePermission": "byQueue",
+            "sourceQueueArns": [source_arn["Attributes"]["QueueArn"]],
+        }
 
 
 async def test_published_rows_past_the_retention_are_deleted(
