@@ -254,7 +254,7 @@ async def test_an_unpublishable_event_is_parked_with_an_alert_and_blocks_its_agg
     assert world.lag()["parked"] == 0
 
 
-def test_topology_apply_twice_changes_nothing(
+def test_topology_apply_twice_changes_nothing_and_dlqs_take_only_their_sources(
     service_env: dict[str, str], aws_endpoint: str
 ) -> None:
     for fifo in (False, True):
@@ -263,18 +263,15 @@ def test_topology_apply_twice_changes_nothing(
         lines = second.strip().splitlines()
         assert len(lines) == 8
         assert all(line.startswith("unchanged") for line in lines), second
+        _assert_dlqs_take_only_their_sources(world, aws_endpoint, second)
 
 
-def test_each_dlq_takes_dead_letters_only_from_its_own_source(
-    service_env: dict[str, str], aws_endpoint: str
-) -> None:
-    world = new_world(service_env, aws_endpoint)
-    applied = world.pixwave("topology", "apply")
-    sqs = sqs_client(aws_endpoint)
-    for queue in declare(prefix=world.prefix).queues:
+def _assert_dlqs_take_only_their_sources(world: RelayWorld, endpoint: str, applied: str) -> None:
+    sqs = sqs_client(endpoint)
+    for queue in declare(prefix=world.prefix, fifo=world.fifo).queues:
         dlq_url = sqs.get_queue_url(QueueName=queue.dlq_name)["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])
-        if aws_endpoint != LOCALSTACK_URL:
+        if endpoint != LOCALSTACK_URL:
             # moto drops the attribute; apply must say so instead of reporting an update.
             assert "RedriveAllowPolicy" not in attributes["Attributes"]
             assert f"{queue.dlq_name} (endpoint ignores RedriveAllowPolicy)" in applied
