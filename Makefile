@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := app outbox workers
+TERRAFORM_DIR := infra/terraform
+# checkov pins boto3/botocore far below what aiobotocore needs, so it gets a venv of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/installed-$(CHECKOV_VERSION)
 
-.PHONY: up test lint typecheck bench clean
+.PHONY: up test lint typecheck infra-check bench clean
 
 $(BIN)/pixwave: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,9 +27,23 @@ lint: $(BIN)/pixwave
 typecheck: $(BIN)/pixwave
 	$(BIN)/mypy --strict $(PACKAGES)
 
+$(CHECKOV_STAMP):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+# Static checks of the Terraform (a skipped check says why beside its resource), and
+# terraform's own formatting where terraform is installed.
+infra-check: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --directory $(TERRAFORM_DIR) --framework terraform \
+		--compact --quiet --skip-download
+	if command -v terraform >/dev/null; then terraform fmt -check -diff $(TERRAFORM_DIR); \
+	else echo "terraform is not installed: format check skipped"; fi
+
 # tests.services gives alembic and pytest one PostgreSQL and Redis: the ones named by
 # PIXWAVE_TEST_DATABASE_URL / PIXWAVE_TEST_REDIS_URL, or embedded ones it starts.
-test: lint typecheck
+test: lint typecheck infra-check
 	$(BIN)/python -m tests.services sh -c '$(BIN)/alembic check && $(BIN)/pytest'
 
 # The relay and worker benchmarks start their own moto server and databases on the
@@ -35,4 +54,4 @@ bench: $(BIN)/pixwave
 	$(BIN)/python bench/worker.py --messages 500
 
 clean:
-	rm -rf $(VENV) .pixwave .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pixwave .mypy_cache .ruff_cache .pytest_cache

@@ -15,7 +15,7 @@ from outbox.topology import QueueSpec, SubscriptionSpec, Topology
 
 Action = Literal["created", "updated", "unchanged"]
 # Attributes that hold JSON documents: compared parsed, not as strings.
-_JSON_ATTRIBUTES = {"RedrivePolicy", "Policy", "FilterPolicy"}
+_JSON_ATTRIBUTES = {"RedrivePolicy", "RedriveAllowPolicy", "Policy", "FilterPolicy"}
 # Attributes SQS refuses to change after creation.
 _CREATE_ONLY = {"FifoQueue"}
 
@@ -56,6 +56,8 @@ class TopologyApplier:
         self._sns = sns
         self._sqs = sqs
         self.changes: list[Change] = []
+        # Attributes an endpoint accepted but does not keep, by queue URL (see _update_queue).
+        self._ignored: dict[str, set[str]] = {}
 
     def apply(self) -> list[Change]:
         existing = {
@@ -94,7 +96,7 @@ class TopologyApplier:
             if self._topology.fifo
             else {}
         )
-        _, dlq_arn, dlq_action = self._ensure_queue(
+        dlq_url, dlq_arn, dlq_action = self._ensure_queue(
             queue.dlq_name, {**fifo, "MessageRetentionPeriod": str(queue.dlq_retention_seconds)}
         )
         source_url, source_arn, source_action = self._ensure_queue(
@@ -108,12 +110,20 @@ class TopologyApplier:
                 ),
             },
         )
-        # The policy names the queue's own ARN, known only once the queue exists.
+        # Both policies name the source queue's ARN, known only once it exists.
         source_action = self._update_queue(
             source_url, source_action, {"Policy": json.dumps(_queue_policy(source_arn, topic_arns))}
         )
-        self.changes.append(Change(dlq_action, "queue", queue.dlq_name))
-        self.changes.append(Change(source_action, "queue", queue.name))
+        dlq_action = self._update_queue(
+            dlq_url,
+            dlq_action,
+            {"RedriveAllowPolicy": json.dumps(_redrive_allow_policy(source_arn))},
+        )
+        for action, name, url in (
+            (dlq_action, queue.dlq_name, dlq_url),
+            (source_action, queue.name, source_url),
+        ):
+            self.changes.append(Change(action, "queue", name, self._ignored_note(url)))
 
     def _ensure_queue(self, name: str, desired: dict[str, str]) -> tuple[str, str, Action]:
         try:
@@ -124,12 +134,26 @@ class TopologyApplier:
         return url, self._queue_arn(url), self._update_queue(url, "unchanged", desired)
 
     def _update_queue(self, url: str, action: Action, desired: dict[str, str]) -> Action:
-        current = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
-        diff = _differences(desired, current.get("Attributes", {}))
+        diff = _differences(desired, self._attributes(url))
         if not diff:
             return action
         self._sqs.set_queue_attributes(QueueUrl=url, Attributes=diff)
+        # moto accepts RedriveAllowPolicy and drops it. Say so rather than report an
+        # update on every run.
+        ignored = set(diff) - set(self._attributes(url))
+        self._ignored.setdefault(url, set()).update(ignored)
+        if ignored == set(diff):
+            return action
         return "created" if action == "created" else "updated"
+
+    def _attributes(self, url: str) -> dict[str, str]:
+        response = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        attributes: dict[str, str] = response.get("Attributes", {})
+        return attributes
+
+    def _ignored_note(self, url: str) -> str:
+        ignored = self._ignored.get(url)
+        return f"endpoint ignores {', '.join(sorted(ignored))}" if ignored else ""
 
     def _queue_arn(self, url: str) -> str:
         attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
@@ -175,6 +199,11 @@ class TopologyApplier:
                     arn: str = subscription["SubscriptionArn"]
                     return arn
         return None
+
+
+def _redrive_allow_policy(source_arn: str) -> dict[str, Any]:
+    """Only the DLQ's own source queue may dead-letter into it."""
+    return {"redrivePermission": "byQueue", "sourceQueueArns": [source_arn]}
 
 
 def _queue_policy(queue_arn: str, topic_arns: list[str]) -> dict[str, Any]:
