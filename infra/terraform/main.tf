@@ -33,6 +33,7 @@ locals {
         "refund.created",
         "refund.failed",
         "refund.succeeded",
+        "webhook.redelivery_requested",
       ]
     }
   }

@@ -41,7 +41,7 @@ variable "queues" {
     webhooks = {
       visibility_timeout_seconds = 30
       retention_seconds          = 345600  # 4 days
-      max_receive_count          = 23      # the consumer's 20 tries plus 3
+      max_receive_count          = 53      # the consumer's 50 tries plus 3
       dlq_retention_seconds      = 1209600 # 14 days, the SQS maximum
     }
   }
