@@ -15,6 +15,7 @@ from app.db import migrate
 from app.db.session import open_uow
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
+from app.scheduler.service import scheduler
 from app.services.merchants import create_merchant
 from outbox.cli import outbox_cli, relay, topology_cli
 from workers.cli import worker
@@ -30,6 +31,7 @@ cli.add_typer(topology_cli, name="topology")
 cli.add_typer(outbox_cli, name="outbox")
 cli.command("relay")(relay)
 cli.command("worker")(worker)
+cli.command("scheduler")(scheduler)
 cli.command("gateway-sim")(gateway_sim)
 cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")

@@ -79,6 +79,7 @@ ROLES: tuple[Role, ...] = (
     Role("api", ("api",)),
     Role("relay", ("relay",)),
     Role("charge", ("worker", "charge")),
+    Role("scheduler", ("scheduler",)),
 )
 # Credentials `pixwave up` gives the adapters when it runs the simulator in their place.
 SIMULATOR_SECRETS = {
@@ -219,6 +220,7 @@ def run(settings: Settings, *, json_logs: bool) -> None:
             "PIXWAVE_PUBLIC_BASE_URL": settings.public_base_url or api_url,
             "PIXWAVE_RELAY_METRICS_PORT": str(free_port()),
             "PIXWAVE_WORKER_METRICS_PORT": str(free_port()),
+            "PIXWAVE_SCHEDULER_METRICS_PORT": str(free_port()),
             # A worker stops after its poll in flight; keep Ctrl-C quick on a dev stack.
             "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS": os.environ.get(
                 "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS", str(DEV_RECEIVE_WAIT_SECONDS)

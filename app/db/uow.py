@@ -16,8 +16,10 @@ from app.db.repositories import (
     IdempotencyRepository,
     InboxRepository,
     IntentRepository,
+    JobLockRepository,
     MerchantRepository,
     RefundRepository,
+    StuckCheckRepository,
 )
 from app.domain.errors import StaleVersion
 from outbox.writer import OutboxWriter
@@ -34,6 +36,8 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     inbox: InboxRepository
     failures: FailureLedgerRepository
+    stuck_checks: StuckCheckRepository
+    job_locks: JobLockRepository
     outbox: OutboxWriter
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -50,6 +54,8 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(self.session)
         self.inbox = InboxRepository(self.session)
         self.failures = FailureLedgerRepository(self.session)
+        self.stuck_checks = StuckCheckRepository(self.session)
+        self.job_locks = JobLockRepository(self.session)
         self.outbox = OutboxWriter(self.session)
         return self
 

@@ -31,6 +31,10 @@ class ChargeStatus(StrEnum):
 
 
 _C = ChargeStatus
+# A payer could still pay it (PIX), or it holds money on a card: cancel before abandoning it.
+LIVE_CHARGE_STATUSES = frozenset({_C.AWAITING_PAYMENT, _C.AUTHORIZED})
+# Nobody can pay it any more, and it took no money.
+UNPAYABLE_CHARGE_STATUSES = frozenset({_C.CANCELED, _C.EXPIRED, _C.DECLINED})
 _OUTCOME_OF_STATUS: dict[ChargeStatus, AttemptOutcome] = {
     _C.AWAITING_PAYMENT: AttemptOutcome.SUCCEEDED,
     _C.AUTHORIZED: AttemptOutcome.SUCCEEDED,

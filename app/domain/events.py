@@ -25,6 +25,7 @@ class EventType(StrEnum):
     ALERT_GATEWAY_CIRCUIT_OPENED = "alert.gateway_circuit_opened"
     ALERT_RECONCILIATION_MISMATCH = "alert.reconciliation_mismatch"
     ALERT_OUTBOX_EVENT_PARKED = "alert.outbox_event_parked"
+    ALERT_PAYMENT_INTENT_STUCK = "alert.payment_intent_stuck"
 
 
 class Topic(StrEnum):
