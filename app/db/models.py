@@ -220,11 +220,17 @@ class PaymentAttempt(Base):
             "gateway_reference",
             unique=True,
         ),
-        # The scheduler asks the gateway about tries whose outcome stayed unknown.
+        # The scheduler asks the gateway about tries whose outcome stayed unknown,
+        # and refunds late payments.
         Index(
             "ix_payment_attempts_unknown_since",
             "updated_at",
             postgresql_where=text("outcome = 'unknown'"),
+        ),
+        Index(
+            "ix_payment_attempts_refund_due",
+            "updated_at",
+            postgresql_where=text("late_payment = 'refund_due'"),
         ),
     )
 
@@ -242,6 +248,9 @@ class PaymentAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Why this gateway: the candidates, what was skipped and why, health as seen.
     routing: Mapped[Json | None]
+    # A payment the intent could not take, and its automatic refund (LatePayment).
+    late_payment: Mapped[str | None] = mapped_column(String(16))
+    late_refund_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 

@@ -22,7 +22,7 @@ from app.db.models import (
     StuckCheck,
 )
 from app.domain.caller import Caller
-from app.domain.charges import AttemptOutcome
+from app.domain.charges import AttemptOutcome, LatePayment
 from app.domain.intents import IntentStatus, PaymentMethodType
 
 
@@ -210,6 +210,27 @@ class AttemptRepository:
             )
         )
         return result.scalar_one_or_none()
+
+    async def find(self, attempt_id: str) -> PaymentAttempt | None:
+        return await self._session.get(PaymentAttempt, attempt_id)
+
+    async def has_later(self, attempt: PaymentAttempt) -> bool:
+        """Whether a later try of the same intent exists (and so replaced this one)."""
+        later = select(PaymentAttempt.id).where(
+            PaymentAttempt.payment_intent_id == attempt.payment_intent_id,
+            PaymentAttempt.number > attempt.number,
+        )
+        return bool((await self._session.execute(select(exists(later)))).scalar_one())
+
+    async def refunds_due(self, limit: int) -> list[str]:
+        """Tries holding a late payment not yet refunded, oldest first."""
+        result = await self._session.execute(
+            select(PaymentAttempt.id)
+            .where(PaymentAttempt.late_payment == LatePayment.REFUND_DUE.value)
+            .order_by(PaymentAttempt.updated_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
 
     async def for_intent(self, intent_id: str) -> list[PaymentAttempt]:
         result = await self._session.execute(

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     ALERT_RECONCILIATION_MISMATCH = "alert.reconciliation_mismatch"
     ALERT_OUTBOX_EVENT_PARKED = "alert.outbox_event_parked"
     ALERT_PAYMENT_INTENT_STUCK = "alert.payment_intent_stuck"
+    ALERT_LATE_PAYMENT_REFUNDED = "alert.late_payment_refunded"
 
 
 class Topic(StrEnum):

@@ -16,6 +16,7 @@ from app.db.uow import UnitOfWork
 from app.domain.errors import PixWaveError
 from app.gateways.registry import Gateways
 from app.services.expiry import expire_intent
+from app.services.late_payments import refund_late_payment
 from app.services.resolution import STUCK_CHECK_BACKOFF, check_stuck_intent
 
 # An intent is stuck after this long without progress: well past the ~3 minutes the
@@ -24,9 +25,11 @@ STUCK_AFTER = timedelta(minutes=10)
 
 EXPIRE_INTERVAL_SECONDS = 30.0
 RESOLVE_INTERVAL_SECONDS = 60.0
+REFUND_INTERVAL_SECONDS = 30.0
 PURGE_INTERVAL_SECONDS = 3600.0
 EXPIRE_BATCH = 100
 RESOLVE_BATCH = 50
+REFUND_BATCH = 50
 PURGE_BATCH_ROWS = 1000
 
 # Keys of pg_try_advisory_xact_lock, one per job: two replicas never run one job at
@@ -35,6 +38,7 @@ EXPIRE_LOCK_KEY = 7_301_001
 RESOLVE_LOCK_KEY = 7_301_002
 PURGE_IDEMPOTENCY_LOCK_KEY = 7_301_003
 PURGE_INBOX_LOCK_KEY = 7_301_004
+REFUND_LOCK_KEY = 7_301_005
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,17 @@ async def resolve_stuck_intents(context: JobContext, limit: int) -> int:
         )
 
     return await _each(context, due, check)
+
+
+async def refund_late_payments(context: JobContext, limit: int) -> int:
+    """Return payments intents could not take: payments settled."""
+    async with UnitOfWork(context.sessions) as uow:
+        due = await uow.attempts.refunds_due(limit)
+
+    async def refund(attempt_id: str) -> bool:
+        return await refund_late_payment(context.sessions, context.gateways, attempt_id)
+
+    return await _each(context, due, refund)
 
 
 async def purge_idempotency_keys(context: JobContext, limit: int) -> int:
@@ -128,6 +143,13 @@ JOBS: tuple[Job, ...] = (
         RESOLVE_INTERVAL_SECONDS,
         RESOLVE_BATCH,
         resolve_stuck_intents,
+    ),
+    Job(
+        "refund_late_payments",
+        REFUND_LOCK_KEY,
+        REFUND_INTERVAL_SECONDS,
+        REFUND_BATCH,
+        refund_late_payments,
     ),
     Job(
         "purge_idempotency_keys",

@@ -14,6 +14,7 @@ from app.domain.charges import (
     LIVE_CHARGE_STATUSES,
     AttemptOutcome,
     ChargeStatus,
+    LatePayment,
 )
 from app.domain.events import EventType
 from app.domain.ids import new_id
@@ -33,7 +34,8 @@ class ChargeApplied(StrEnum):
     MOVED = "moved"
     ALREADY = "already_applied"
     NOTHING_TO_DO = "nothing_to_do"
-    # Paid after the intent ended (canceled, expired, failed): the money must go back.
+    # Paid after the intent ended (canceled, expired, failed), or on a try a later one
+    # replaced: the scheduler refunds it.
     LATE_PAYMENT = "late_payment"
     CONFLICT = "conflict"
 
@@ -104,11 +106,16 @@ def note_not_found(attempt: PaymentAttempt) -> None:
 async def apply_attempt_charge(
     uow: UnitOfWork, intent: PaymentIntent, attempt: PaymentAttempt, charge: Charge
 ) -> ChargeApplied:
-    """Record what the gateway now says about a try's charge and move the intent there."""
+    """Record what the gateway now says about a try's charge and move the intent there.
+
+    A payment the intent cannot take (it ended, or a later try replaced this charge:
+    PIX keeps one payable charge per intent) is marked for an automatic refund."""
     note_charge(attempt, charge)
-    applied = await apply_charge(uow, intent, charge)
-    if applied is ChargeApplied.LATE_PAYMENT:
+    replaced = charge.status is ChargeStatus.PAID and await uow.attempts.has_later(attempt)
+    applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
+    if applied is ChargeApplied.LATE_PAYMENT and attempt.late_payment is None:
         logger.error("charge.late_payment", intent=intent.id, attempt=attempt.id)
+        attempt.late_payment = LatePayment.REFUND_DUE.value
     return applied
 
 

@@ -15,7 +15,7 @@ from loguru import logger
 
 from app.db.models import PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
-from app.domain.charges import AttemptOutcome, ChargeStatus
+from app.domain.charges import UNPAYABLE_CHARGE_STATUSES, AttemptOutcome, ChargeStatus
 from app.domain.errors import RetryLater
 from app.domain.events import Aggregate, EventType
 from app.domain.intents import (
@@ -30,11 +30,12 @@ from app.gateways.health import GatewayHealth
 from app.gateways.port import ChargeAttempt, ChargeRequest, GatewayName, Payer
 from app.gateways.registry import Gateways
 from app.security import DocumentCipher
-from app.services.charge_calls import look_up
+from app.services.charge_calls import cancel_charge, look_up
 from app.services.charges import (
     ChargeApplied,
     apply_attempt_charge,
     attempt_key,
+    live_reference,
     note_not_found,
     record_attempt,
     start_processing,
@@ -91,6 +92,10 @@ async def _try_next_gateway(
     uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempts: list[PaymentAttempt]
 ) -> None:
     method = PaymentMethodType(intent.method_type)
+    if method is PaymentMethodType.PIX and await _paid_while_abandoning(
+        uow, context, intent, attempts
+    ):
+        return
     configured = [g for g in context.priority if context.gateways.get(GatewayName(g))]
     decision = choose_gateway(
         configured,
@@ -115,6 +120,33 @@ async def _try_next_gateway(
         metrics.FALLBACKS.labels(name.value).inc()
     applied = await record_attempt(uow, intent, name, number, result, decision.as_record())
     await _after_attempt(uow, context, intent, name, result, applied)
+
+
+async def _paid_while_abandoning(
+    uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempts: list[PaymentAttempt]
+) -> bool:
+    """PIX keeps one payable charge per intent: cancel what earlier tries left live
+    before issuing another, recording each on its try. True if the intent moved
+    instead (a charge was paid meanwhile: the intent took it). A cancel that does not
+    go through retries the message, and nothing new is issued until it does."""
+    for attempt in attempts:
+        reference = live_reference(attempt)
+        if reference is None:
+            continue
+        charge = await cancel_charge(context.gateways.require(attempt.gateway), reference)
+        if charge is None:  # the gateway forgot it: nobody can pay it
+            continue
+        logger.info("charge.abandoned", intent=intent.id, attempt=attempt.id, status=charge.status)
+        applied = await apply_attempt_charge(uow, intent, attempt, charge)
+        if applied is ChargeApplied.MOVED:
+            return True
+        gone = charge.status in UNPAYABLE_CHARGE_STATUSES
+        if not gone and applied is not ChargeApplied.LATE_PAYMENT:  # late: refunded later
+            raise RetryLater(
+                f"{attempt.gateway} still shows {reference} as {charge.gateway_status}",
+                keep_progress=True,
+            )
+    return False
 
 
 async def _after_attempt(

@@ -1,7 +1,8 @@
-"""scheduler: follow-ups of stuck intents, and indexes for its work lists
+"""scheduler: follow-ups of stuck intents, late payments, indexes for its work lists
 
-`pixwave scheduler` expires unpaid PIX intents and asks gateways about intents that
-stopped moving; partial indexes keep each of its queries to the rows it wants.
+`pixwave scheduler` expires unpaid PIX intents, asks gateways about intents that
+stopped moving and refunds payments that arrived too late (recorded on the attempt);
+partial indexes keep each of its queries to the rows it wants.
 
 Revision ID: 0007
 Revises: 0006
@@ -54,6 +55,15 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'processing'"),
     )
+    op.add_column("payment_attempts", sa.Column("late_payment", sa.String(length=16)))
+    op.add_column("payment_attempts", sa.Column("late_refund_reference", sa.String(length=100)))
+    op.create_index(
+        "ix_payment_attempts_refund_due",
+        "payment_attempts",
+        ["updated_at"],
+        unique=False,
+        postgresql_where=sa.text("late_payment = 'refund_due'"),
+    )
     op.create_index(
         "ix_payment_attempts_unknown_since",
         "payment_attempts",
@@ -65,6 +75,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_payment_attempts_unknown_since", table_name="payment_attempts")
+    op.drop_index("ix_payment_attempts_refund_due", table_name="payment_attempts")
+    op.drop_column("payment_attempts", "late_refund_reference")
+    op.drop_column("payment_attempts", "late_payment")
     op.drop_index("ix_payment_intents_processing_since", table_name="payment_intents")
     op.drop_index("ix_payment_intents_awaiting_expiry", table_name="payment_intents")
     op.drop_table("stuck_checks")

@@ -1,7 +1,8 @@
 """The scheduler's jobs on real PostgreSQL, against the gateway simulator over HTTP.
 
 Jobs are called directly (with short ages) on intents charged through the charge
-service itself; the simulator sends no callbacks here, so only the jobs move money.
+service itself (tests/integration/charge_scene.py); the simulator sends no callbacks
+here, so only the jobs move money.
 """
 
 from __future__ import annotations
@@ -11,24 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.session import create_engine, session_factory
-from app.db.uow import UnitOfWork
-from app.domain.caller import Caller
-from app.domain.errors import RetryLater
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import GatewayName
-from app.gateways.registry import Gateways
 from app.scheduler.jobs import (
     Job,
     JobContext,
@@ -38,142 +30,26 @@ from app.scheduler.jobs import (
     resolve_stuck_intents,
 )
 from app.scheduler.runner import JobRun, RunResult, Scheduler
-from app.services.charging import charge_intent
-from app.services.commands import CreatePaymentIntent
-from app.services.intents import create_intent
-from app.services.merchants import create_merchant
 from app.settings import Settings
-from tests.gateway_sim import Simulator, running_simulator
-from tests.integration.relay_support import CIPHER, POLICY
-from tests.integration.world import isolated
-from tests.support import pix_intent, wait_for
-from workers.consumers.charge import charge_context
+from tests.integration.charge_scene import Scene
+from tests.support import wait_for
 
-GATEWAY_TIMEOUT_SECONDS = 1
-SIM_HANG_SECONDS = 2  # longer than the gateway timeout: a "timeout" loses the answer
-INBOX_RETENTION = timedelta(days=30)
 NOW = timedelta(0)  # "older than now": every stuck intent is due
 CANCELED_AT_GATEWAY = {"mercadopago": "cancelled", "efi": "REMOVIDA_PELO_USUARIO_RECEBEDOR"}
 PROCESS_TIMEOUT_SECONDS = 30.0
 
 
-@dataclass
-class Scene:
-    """One module's database, merchant and simulator."""
-
-    database_url: str
-    prefix: str
-    sim: Simulator
-    sessions: async_sessionmaker[AsyncSession]
-    gateways: Gateways
-    caller: Caller
-
-    def context(self, **overrides: Any) -> JobContext:
-        context = JobContext(
-            sessions=self.sessions,
-            gateways=self.gateways,
-            stop=asyncio.Event(),
-            inbox_retention=INBOX_RETENTION,
-        )
-        return replace(context, **overrides)
-
-    def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.database_url, autocommit=True) as connection:
-            return connection.execute(query, params).fetchall()
-
-    async def charged_pix_intent(self, gateway: GatewayName) -> str:
-        """A PIX intent charged at ``gateway`` as the charge worker would; what a failed
-        try leaves behind commits too, as the worker's RetryLater(keep_progress) does."""
-        async with UnitOfWork(self.sessions) as uow:
-            intent = await create_intent(
-                uow, self.caller, CreatePaymentIntent(**pix_intent()), POLICY, CIPHER
-            )
-            await uow.commit()
-        context = charge_context(
-            self.sim.gateway_settings(
-                database_url=self.database_url,
-                redis_url=os.environ["PIXWAVE_REDIS_URL"],
-                document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
-                name_prefix=self.prefix,
-                gateway_priority=gateway.value,
-                gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
-            )
-        )
-        try:
-            async with UnitOfWork(self.sessions) as uow:
-                try:
-                    await charge_intent(uow, context, intent.id)
-                except RetryLater as exc:
-                    if not exc.keep_progress:
-                        raise
-                await uow.commit()
-        finally:
-            await context.gateways.close()
-        return intent.id
-
-    def intent(self, intent_id: str) -> dict[str, Any]:
-        [(status, reason, received)] = self.rows(
-            "SELECT status, cancellation_reason, amount_received FROM payment_intents "
-            "WHERE id = %s",
-            (intent_id,),
-        )
-        return {"status": status, "cancellation_reason": reason, "amount_received": received}
-
-    def attempt(self, intent_id: str) -> dict[str, Any]:
-        [(outcome, charge_status, reference)] = self.rows(
-            "SELECT outcome, charge_status, gateway_reference FROM payment_attempts "
-            "WHERE payment_intent_id = %s",
-            (intent_id,),
-        )
-        return {"outcome": outcome, "charge_status": charge_status, "reference": reference}
-
-    def events(self, aggregate_id: str) -> list[str]:
-        return [
-            row[0]
-            for row in self.rows(
-                "SELECT event_type FROM outbox WHERE aggregate_id = %s ORDER BY position",
-                (aggregate_id,),
-            )
-        ]
-
-    def sim_charge(self, reference: str) -> dict[str, Any]:
-        [charge] = [c for c in self.sim.ledger()["charges"] if c["reference"] == reference]
-        return charge
-
-    def expire_now(self, intent_id: str) -> None:
-        self.rows(
-            "UPDATE payment_intents SET expires_at = now() - interval '1 second' "
-            "WHERE id = %s RETURNING id",
-            (intent_id,),
-        )
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with running_simulator(extra_args=("--timeout-hang-seconds", str(SIM_HANG_SECONDS))) as sim:
-        yield sim
-
-
-@pytest.fixture(scope="module")
-async def scene(service_env: dict[str, str], sim: Simulator) -> AsyncIterator[Scene]:
-    database_url, prefix = isolated(service_env, "scheduler")
-    engine = create_engine(Settings(database_url=database_url))
-    sessions = session_factory(engine)
-    gateways = sim.open_gateways(gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS)
-    async with UnitOfWork(sessions) as uow:
-        issued = await create_merchant(uow, "Loja Agenda")
-        await uow.commit()
-    caller = Caller(issued.merchant_id, livemode=False, api_key_id=issued.key_id)
-    try:
-        yield Scene(database_url, prefix, sim, sessions, gateways, caller)
-    finally:
-        await gateways.close()
-        await engine.dispose()
-
-
 @pytest.fixture(autouse=True)
-def no_faults(sim: Simulator) -> None:
-    sim.admin("DELETE", "/faults")
+def healthy_gateways(scene: Scene) -> None:
+    scene.heal_gateways()
+
+
+def expire_now(scene: Scene, intent_id: str) -> None:
+    scene.rows(
+        "UPDATE payment_intents SET expires_at = now() - interval '1 second' "
+        "WHERE id = %s RETURNING id",
+        (intent_id,),
+    )
 
 
 @pytest.mark.parametrize("gateway", [GatewayName.MERCADOPAGO, GatewayName.EFI])
@@ -185,7 +61,7 @@ async def test_an_expired_pix_intent_is_canceled_at_the_gateway_and_here(
     assert scene.intent(intent_id)["status"] == "requires_action"
     assert await expire_pix_intents(scene.context(), 100) == 0  # not expired yet
 
-    scene.expire_now(intent_id)
+    expire_now(scene, intent_id)
     assert await expire_pix_intents(scene.context(), 100) == 1
 
     assert scene.intent(intent_id)["status"] == "canceled"
@@ -200,7 +76,7 @@ async def test_a_pix_charge_paid_just_before_expiry_succeeds(scene: Scene) -> No
     intent_id = await scene.charged_pix_intent(GatewayName.MERCADOPAGO)
     reference = scene.attempt(intent_id)["reference"]
     scene.sim.admin("POST", f"/pay/mercadopago/{reference}")  # no callback reaches us
-    scene.expire_now(intent_id)
+    expire_now(scene, intent_id)
 
     assert await expire_pix_intents(scene.context(), 100) == 1
 
