@@ -17,6 +17,7 @@ from app.demo.cli import demo
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
 from app.operators.cli import dlq_cli, queues_cli
+from app.scheduler.service import scheduler
 from app.services.merchants import create_merchant
 from app.webhooks_cli import webhooks_cli
 from outbox.cli import outbox_cli, relay, topology_cli
@@ -33,6 +34,7 @@ cli.add_typer(topology_cli, name="topology")
 cli.add_typer(outbox_cli, name="outbox")
 cli.command("relay")(relay)
 cli.command("worker")(worker)
+cli.command("scheduler")(scheduler)
 cli.command("gateway-sim")(gateway_sim)
 cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -49,3 +50,9 @@ async def periodically(seconds: float, job: Callable[[], Awaitable[None]]) -> No
         except _JOB_ERRORS as exc:
             logger.warning("background_job_failed", job=job.__qualname__, error=repr(exc))
         await asyncio.sleep(seconds)
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -12,6 +12,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DOCUMENT_KEY_BYTES = 32
+# Longer than a message can live: 4 days in its queue, then 14 in the DLQ
+# (outbox/topology.py). `pixwave scheduler` checks it against the declared topology.
+INBOX_MIN_RETENTION_DAYS = 19
 # `pixwave up` writes the services it started here, so other `pixwave` commands run
 # from the same directory find them. Read before .env; real variables win over both.
 RUNTIME_ENV_FILE = Path(".pixwave/runtime.env")
@@ -63,7 +66,10 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9102, ge=0, le=65535)
     # Comma-separated modules whose CONSUMERS mapping adds consumers to `pixwave worker`.
     worker_modules: str = ""
-    inbox_retention_days: int = Field(default=30, ge=15)
+    inbox_retention_days: int = Field(default=30, ge=INBOX_MIN_RETENTION_DAYS)
+
+    # Scheduler.
+    scheduler_metrics_port: int = Field(default=9103, ge=0, le=65535)
 
     # Gateways. `pixwave up` points both at the embedded simulator (`pixwave gateway-sim`).
     gateway_timeout_seconds: float = Field(default=10.0, gt=0, le=60)

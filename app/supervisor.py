@@ -86,6 +86,7 @@ ROLES: tuple[Role, ...] = (
     Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
     Role("charge", ("worker", "charge"), "PIXWAVE_WORKER_METRICS_PORT"),
     Role("webhooks", ("worker", "webhooks"), "PIXWAVE_WORKER_METRICS_PORT"),
+    Role("scheduler", ("scheduler",), "PIXWAVE_SCHEDULER_METRICS_PORT"),
 )
 # Credentials `pixwave up` gives the adapters when it runs the simulator in their place.
 SIMULATOR_SECRETS = {

@@ -9,7 +9,6 @@ crash before the commit only means the rows are claimed and published again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.domain.events import Aggregate, EventType
-from app.roles import periodically
+from app.roles import periodically, sleep_unless
 from outbox import metrics
 from outbox.breaker import CircuitBreaker
 from outbox.publisher import (
@@ -198,13 +197,13 @@ class Relay:
         while not stop.is_set():
             wait = self._breaker.seconds_until_trial()
             if wait > 0:
-                await _sleep_unless(stop, wait)
+                await sleep_unless(stop, wait)
                 continue
             try:
                 claimed = await self.publish_once()
             except (SQLAlchemyError, OSError) as exc:
                 logger.warning("relay.cycle_failed", error=repr(exc))
-                await _sleep_unless(stop, self._options.poll_seconds)
+                await sleep_unless(stop, self._options.poll_seconds)
                 continue
             if claimed < self._options.batch_size:
                 await self._wait_for_wake(stop)
@@ -233,7 +232,7 @@ class Relay:
                         self._wake.set()
             except psycopg.Error as exc:
                 logger.warning("relay.listen_failed", error=repr(exc))
-                await _sleep_unless(stop, LISTEN_RETRY_SECONDS)
+                await sleep_unless(stop, LISTEN_RETRY_SECONDS)
 
     async def refresh_lag(self) -> None:
         async with self._sessions() as session:
@@ -268,8 +267,3 @@ async def _raise_parked_alert(writer: OutboxWriter, row: ClaimedEvent, reason: s
             "reason": reason[:1000],
         },
     )
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -65,6 +65,12 @@ class Topology:
     queues: tuple[QueueSpec, ...]
     subscriptions: tuple[SubscriptionSpec, ...]
 
+    @property
+    def longest_message_life_seconds(self) -> int:
+        """A message may wait out its queue's retention, then its DLQ's (SQS keeps the
+        enqueue time on a standard queue's redrive, but a FIFO DLQ restarts it)."""
+        return max(q.retention_seconds + q.dlq_retention_seconds for q in self.queues)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "fifo": self.fifo,

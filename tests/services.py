@@ -29,7 +29,7 @@ TEST_DOCUMENT_KEY = "dGVzdC1vbmx5LWtleS1wYWRkZWQtdG8tMzItYnl0ZXM="
 PREPARED_MARKER = "PIXWAVE_TEST_PREPARED"
 EMBEDDED_DIR = Path(".pixwave/test")
 # Databases named so are the tests' own (tests/integration/world.py) and are dropped.
-THROWAWAY_PREFIXES = ("pixwave\\_relay\\_", "pixwave\\_worker\\_")
+THROWAWAY_PREFIXES = ("pixwave\\_relay\\_", "pixwave\\_worker\\_", "pixwave\\_scheduler\\_")
 
 
 def fresh_database(server_url: str, name: str = TEST_DATABASE) -> str:

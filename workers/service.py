@@ -26,7 +26,6 @@ async def serve_worker(settings: Settings, consumer: Consumer) -> None:
                 shutdown_grace_seconds=settings.worker_shutdown_grace_seconds,
                 max_hold_seconds=settings.worker_max_hold_seconds,
                 receive_wait_seconds=settings.worker_receive_wait_seconds,
-                inbox_retention=settings.inbox_retention,
             ),
         )
         await worker.run(stop)

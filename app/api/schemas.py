@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from app.domain.charges import LatePayment
 from app.domain.intents import CaptureMethod, IntentStatus, PaymentMethodType, RefundStatus
 
 
@@ -80,6 +81,12 @@ class AttemptOut(BaseModel):
     gateway_reference: str | None
     error: str | None
     routing: dict[str, Any] | None
+    late_payment: LatePayment | None = Field(
+        description="A payment that reached this try's charge after the intent could no "
+        "longer take it (it had ended, or a later try replaced the charge); PixWave "
+        "refunds it automatically."
+    )
+    late_refund_reference: str | None = Field(description="The gateway's id of that refund.")
     created: int
 
 

@@ -63,6 +63,17 @@ class PaymentIntent(Base):
     __table_args__ = (
         Index("ix_payment_intents_merchant_id_id", "merchant_id", "id"),
         Index("ix_payment_intents_merchant_id_status_id", "merchant_id", "status", "id"),
+        # The scheduler's work lists: PIX codes to expire, intents that stopped moving.
+        Index(
+            "ix_payment_intents_awaiting_expiry",
+            "expires_at",
+            postgresql_where=text("status = 'requires_action'"),
+        ),
+        Index(
+            "ix_payment_intents_processing_since",
+            "updated_at",
+            postgresql_where=text("status = 'processing'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -211,6 +222,18 @@ class PaymentAttempt(Base):
             "gateway_reference",
             unique=True,
         ),
+        # The scheduler asks the gateway about tries whose outcome stayed unknown,
+        # and refunds late payments.
+        Index(
+            "ix_payment_attempts_unknown_since",
+            "updated_at",
+            postgresql_where=text("outcome = 'unknown'"),
+        ),
+        Index(
+            "ix_payment_attempts_refund_due",
+            "updated_at",
+            postgresql_where=text("late_payment = 'refund_due'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -227,6 +250,9 @@ class PaymentAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Why this gateway: the candidates, what was skipped and why, health as seen.
     routing: Mapped[Json | None]
+    # A payment the intent could not take, and its automatic refund (LatePayment).
+    late_payment: Mapped[str | None] = mapped_column(String(16))
+    late_refund_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -290,3 +316,19 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class StuckCheck(Base):
+    """The scheduler's follow-up of an intent that stopped moving: how often the gateway
+    was asked, when to ask next, and whether operators were alerted."""
+
+    __tablename__ = "stuck_checks"
+
+    payment_intent_id: Mapped[str] = mapped_column(
+        ForeignKey("payment_intents.id"), primary_key=True
+    )
+    checks: Mapped[int] = mapped_column(Integer)
+    next_check_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    alerted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

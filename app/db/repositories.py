@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,8 +20,11 @@ from app.db.models import (
     PaymentAttempt,
     PaymentIntent,
     Refund,
+    StuckCheck,
 )
 from app.domain.caller import Caller
+from app.domain.charges import AttemptOutcome, LatePayment
+from app.domain.intents import IntentStatus, PaymentMethodType
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,39 @@ class IntentRepository:
         )
         return result.scalar_one_or_none()
 
+    async def find(self, intent_id: str) -> PaymentIntent | None:
+        """Any merchant's intent, unlocked: to read before calling a gateway."""
+        return await self._session.get(PaymentIntent, intent_id)
+
+    async def past_expiry(self, limit: int) -> list[str]:
+        """PIX intents still waiting for the payer after their ``expires_at``, oldest first."""
+        result = await self._session.execute(
+            select(PaymentIntent.id)
+            .where(
+                PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value,
+                PaymentIntent.method_type == PaymentMethodType.PIX.value,
+                PaymentIntent.expires_at < func.now(),
+            )
+            .order_by(PaymentIntent.expires_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def stuck(self, quiet_for: timedelta, limit: int) -> list[str]:
+        """Intents with no progress for ``quiet_for`` whose next check is due, oldest first."""
+        result = await self._session.execute(
+            select(PaymentIntent.id)
+            .outerjoin(StuckCheck, StuckCheck.payment_intent_id == PaymentIntent.id)
+            .where(
+                _is_stuck(func.now() - quiet_for),
+                StuckCheck.alerted_at.is_(None),
+                or_(StuckCheck.next_check_at.is_(None), StuckCheck.next_check_at <= func.now()),
+            )
+            .order_by(PaymentIntent.updated_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
     async def list(
         self, merchant_id: str, *, status: str | None, starting_after: str | None, limit: int
     ) -> list[PaymentIntent]:
@@ -105,6 +141,60 @@ class IntentRepository:
             query = query.where(PaymentIntent.id < starting_after)
         query = query.order_by(PaymentIntent.id.desc()).limit(limit)
         return list((await self._session.execute(query)).scalars())
+
+
+def _is_stuck(quiet_since: ColumnElement[datetime] | None) -> ColumnElement[bool]:
+    """In ``processing``, or with a try whose outcome is unknown; if ``quiet_since`` is
+    given, unchanged since then. Each branch matches a partial index."""
+    processing = PaymentIntent.status == IntentStatus.PROCESSING.value
+    unknown = select(PaymentAttempt.id).where(
+        PaymentAttempt.payment_intent_id == PaymentIntent.id,
+        PaymentAttempt.outcome == AttemptOutcome.UNKNOWN.value,
+    )
+    if quiet_since is not None:
+        processing = processing & (PaymentIntent.updated_at < quiet_since)
+        unknown = unknown.where(PaymentAttempt.updated_at < quiet_since)
+    return or_(processing, exists(unknown))
+
+
+class StuckCheckRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, check: StuckCheck) -> None:
+        self._session.add(check)
+
+    async def get_for_update(self, intent_id: str) -> StuckCheck | None:
+        result = await self._session.execute(
+            select(StuckCheck).where(StuckCheck.payment_intent_id == intent_id).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
+    async def forget(self, intent_id: str) -> None:
+        await self._session.execute(
+            delete(StuckCheck).where(StuckCheck.payment_intent_id == intent_id)
+        )
+
+    async def forget_unstuck(self) -> int:
+        """Drop the follow-ups of intents that moved on, however they did."""
+        moved_on = ~exists(
+            select(PaymentIntent.id).where(
+                PaymentIntent.id == StuckCheck.payment_intent_id, _is_stuck(None)
+            )
+        )
+        result = await self._session.execute(delete(StuckCheck).where(moved_on))
+        return int(getattr(result, "rowcount", 0))
+
+
+class JobLockRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def try_lock(self, key: int) -> bool:
+        """Take a job's lock until this transaction ends; False while another holds it.
+        The one-bigint form: a separate key space from the idempotency locks' two ints."""
+        locked = await self._session.execute(select(func.pg_try_advisory_xact_lock(key)))
+        return bool(locked.scalar_one())
 
 
 class AttemptRepository:
@@ -121,6 +211,27 @@ class AttemptRepository:
             )
         )
         return result.scalar_one_or_none()
+
+    async def find(self, attempt_id: str) -> PaymentAttempt | None:
+        return await self._session.get(PaymentAttempt, attempt_id)
+
+    async def has_later(self, attempt: PaymentAttempt) -> bool:
+        """Whether a later try of the same intent exists (and so replaced this one)."""
+        later = select(PaymentAttempt.id).where(
+            PaymentAttempt.payment_intent_id == attempt.payment_intent_id,
+            PaymentAttempt.number > attempt.number,
+        )
+        return bool((await self._session.execute(select(exists(later)))).scalar_one())
+
+    async def refunds_due(self, limit: int) -> list[str]:
+        """Tries holding a late payment not yet refunded, oldest first."""
+        result = await self._session.execute(
+            select(PaymentAttempt.id)
+            .where(PaymentAttempt.late_payment == LatePayment.REFUND_DUE.value)
+            .order_by(PaymentAttempt.updated_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
 
     async def for_intent(self, intent_id: str) -> list[PaymentAttempt]:
         result = await self._session.execute(
@@ -208,6 +319,19 @@ class IdempotencyRepository:
             )
         ).first()
         return None if row is None else StoredAnswer(row[0], row[1], row[2])
+
+    async def delete_expired(self, limit: int) -> int:
+        doomed = (
+            select(IdempotencyKey.merchant_id, IdempotencyKey.key)
+            .where(IdempotencyKey.expires_at < func.now())
+            .limit(limit)
+        )
+        result = await self._session.execute(
+            delete(IdempotencyKey).where(
+                tuple_(IdempotencyKey.merchant_id, IdempotencyKey.key).in_(doomed)
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
 
     async def store(
         self,

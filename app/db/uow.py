@@ -16,8 +16,10 @@ from app.db.repositories import (
     IdempotencyRepository,
     InboxRepository,
     IntentRepository,
+    JobLockRepository,
     MerchantRepository,
     RefundRepository,
+    StuckCheckRepository,
 )
 from app.db.webhook_repositories import EventRepository, WebhookRepository
 from app.domain.errors import StaleVersion
@@ -37,6 +39,8 @@ class UnitOfWork:
     failures: FailureLedgerRepository
     webhooks: WebhookRepository
     events: EventRepository
+    stuck_checks: StuckCheckRepository
+    job_locks: JobLockRepository
     outbox: OutboxWriter
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -55,6 +59,8 @@ class UnitOfWork:
         self.failures = FailureLedgerRepository(self.session)
         self.webhooks = WebhookRepository(self.session)
         self.events = EventRepository(self.session)
+        self.stuck_checks = StuckCheckRepository(self.session)
+        self.job_locks = JobLockRepository(self.session)
         self.outbox = OutboxWriter(self.session)
         return self
 

@@ -30,7 +30,20 @@ class ChargeStatus(StrEnum):
     UNKNOWN = "unknown"  # a status our tables do not know: never read as failed
 
 
+class LatePayment(StrEnum):
+    """Money that reached a try's charge when the intent could no longer take it (the
+    intent had ended, or a later try replaced the charge): it goes back automatically."""
+
+    REFUND_DUE = "refund_due"
+    REFUNDED = "refunded"
+    REFUND_FAILED = "refund_failed"  # the gateway refused: a person must return it
+
+
 _C = ChargeStatus
+# A payer could still pay it (PIX), or it holds money on a card: cancel before abandoning it.
+LIVE_CHARGE_STATUSES = frozenset({_C.AWAITING_PAYMENT, _C.AUTHORIZED})
+# Nobody can pay it any more, and it took no money.
+UNPAYABLE_CHARGE_STATUSES = frozenset({_C.CANCELED, _C.EXPIRED, _C.DECLINED})
 _OUTCOME_OF_STATUS: dict[ChargeStatus, AttemptOutcome] = {
     _C.AWAITING_PAYMENT: AttemptOutcome.SUCCEEDED,
     _C.AUTHORIZED: AttemptOutcome.SUCCEEDED,

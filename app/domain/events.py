@@ -25,6 +25,8 @@ class EventType(StrEnum):
     ALERT_GATEWAY_CIRCUIT_OPENED = "alert.gateway_circuit_opened"
     ALERT_RECONCILIATION_MISMATCH = "alert.reconciliation_mismatch"
     ALERT_OUTBOX_EVENT_PARKED = "alert.outbox_event_parked"
+    ALERT_PAYMENT_INTENT_STUCK = "alert.payment_intent_stuck"
+    ALERT_LATE_PAYMENT_REFUNDED = "alert.late_payment_refunded"
     ALERT_WEBHOOK_ENDPOINT_DISABLED = "alert.webhook_endpoint_disabled"
     # A command to the webhook worker (POST /v1/events/{id}/redeliver), never sent to merchants.
     WEBHOOK_REDELIVERY_REQUESTED = "webhook.redelivery_requested"

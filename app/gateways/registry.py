@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from app.domain.errors import RetryLater
 from app.gateways.efi import Efi
 from app.gateways.mercadopago import MercadoPago
 from app.gateways.port import Gateway, GatewayName
@@ -27,6 +28,14 @@ class Gateways:
 
     def get(self, name: GatewayName) -> Gateway | None:
         return self.by_name.get(name)
+
+    def require(self, name: str) -> Gateway:
+        """The gateway an earlier call went to; if it is not configured here (any more),
+        the work waits for a process that has it."""
+        gateway = self.by_name.get(GatewayName(name))
+        if gateway is None:
+            raise RetryLater(f"gateway {name} is not configured in this process")
+        return gateway
 
     async def close(self) -> None:
         for client in self.clients:

@@ -11,7 +11,7 @@ from app.db.uow import UnitOfWork
 from app.domain.errors import ServiceUnavailable
 from app.domain.events import Aggregate, EventType
 from app.gateways.port import CallbackEvent, Charge, GatewayName
-from app.services.charges import ChargeApplied, apply_charge, note_charge
+from app.services.charges import apply_attempt_charge, note_charge
 
 DUPLICATE = "duplicate"
 UNKNOWN_CHARGE = "unknown_charge"
@@ -54,14 +54,13 @@ async def _apply(
         raise ServiceUnavailable(
             f"{gateway.value} charge {charge.reference} is not matched to an intent yet"
         )
-    note_charge(attempt, charge)
     mismatch = _amount_mismatch(intent, charge)
     if mismatch is not None:
+        note_charge(attempt, charge)
         await _alert(uow, charge, intent, mismatch)
         return AMOUNT_MISMATCH, mismatch
-    applied = await apply_charge(uow, intent, charge)
-    if applied is ChargeApplied.LATE_PAYMENT:
-        await _alert(uow, charge, intent, f"paid while the intent is {intent.status}")
+    # A late payment is marked for the scheduler, which refunds it and alerts.
+    applied = await apply_attempt_charge(uow, intent, attempt, charge)
     return applied.value, None
 
 
@@ -77,7 +76,7 @@ def _amount_mismatch(intent: PaymentIntent, charge: Charge) -> str | None:
 
 
 async def _alert(uow: UnitOfWork, charge: Charge, intent: PaymentIntent, reason: str) -> None:
-    """Tell operators through the alerts topic; the money needs a human (or a refund)."""
+    """Tell operators through the alerts topic; the money needs a human."""
     logger.error(
         "callback.reconciliation_mismatch",
         gateway=charge.gateway.value,

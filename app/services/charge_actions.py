@@ -7,20 +7,17 @@ that gives no usable answer means RetryLater, and the gateway's idempotency
 
 from __future__ import annotations
 
-from loguru import logger
-
 from app.db.models import PaymentAttempt, PaymentIntent, Refund
 from app.db.uow import UnitOfWork
 from app.domain.charges import ChargeStatus
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
 from app.domain.events import EventType
 from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
-from app.gateways.port import Charge, Gateway, RefundRequest
-from app.services.charges import apply_charge, note_charge
-from app.services.charging import ChargeContext, fail_intent, gateway_for
+from app.gateways.port import RefundRequest
+from app.services.charge_calls import cancel_charge, refetch_charge
+from app.services.charges import apply_attempt_charge, live_reference
+from app.services.charging import ChargeContext, fail_intent
 from app.services.events import record_event
-
-_LIVE = frozenset({ChargeStatus.AWAITING_PAYMENT.value, ChargeStatus.AUTHORIZED.value})
 
 
 async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
@@ -33,7 +30,7 @@ async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str
         await fail_intent(uow, intent, "capture_failed", "no authorized charge to capture")
         return
     try:
-        charge = await gateway_for(context, attempt.gateway).capture(
+        charge = await context.gateways.require(attempt.gateway).capture(
             attempt.gateway_reference, intent.amount_capturable
         )
     except GatewayRejected as exc:
@@ -41,8 +38,7 @@ async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str
         return
     except GatewayError as exc:
         raise RetryLater(f"capture of {intent.id}: {exc.message}") from exc
-    note_charge(attempt, charge)
-    await apply_charge(uow, intent, charge)
+    await apply_attempt_charge(uow, intent, attempt, charge)
 
 
 async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
@@ -51,29 +47,11 @@ async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id
     if intent is None or IntentStatus(intent.status) is not IntentStatus.CANCELED:
         return
     for attempt in await uow.attempts.for_intent(intent.id):
-        if attempt.charge_status in _LIVE and attempt.gateway_reference is not None:
-            await _cancel(uow, context, intent, attempt)
-
-
-async def _cancel(
-    uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
-) -> None:
-    gateway = gateway_for(context, attempt.gateway)
-    assert attempt.gateway_reference is not None
-    try:
-        charge = await gateway.cancel(attempt.gateway_reference)
-    except GatewayRejected:
-        # Refused: most likely paid a moment ago. Record what the gateway says now.
-        found = await _refetch(gateway, attempt.gateway_reference)
-        if found is None:
-            return
-        charge = found
-    except GatewayError as exc:
-        raise RetryLater(f"cancel of {attempt.id}: {exc.message}", keep_progress=True) from exc
-    note_charge(attempt, charge)
-    if charge.status is ChargeStatus.PAID:
-        # The automatic refund of such late payments is not built yet: tell a person.
-        logger.error("charge.paid_after_cancel", intent=intent.id, attempt=attempt.id)
+        reference = live_reference(attempt)
+        if reference is not None:
+            charge = await cancel_charge(context.gateways.require(attempt.gateway), reference)
+            if charge is not None:  # canceled, or paid a moment ago: a late payment
+                await apply_attempt_charge(uow, intent, attempt, charge)
 
 
 async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str) -> None:
@@ -87,9 +65,9 @@ async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str)
     if attempt is None or attempt.gateway_reference is None:
         await _refund_failed(uow, intent, refund, "no paid charge to refund")
         return
-    gateway = gateway_for(context, attempt.gateway)
+    gateway = context.gateways.require(attempt.gateway)
     try:
-        charge = await _refetch(gateway, attempt.gateway_reference)
+        charge = await refetch_charge(gateway, attempt.gateway_reference)
         if charge is None:
             raise GatewayRejected(attempt.gateway, f"charge {attempt.gateway_reference} is gone")
         result = await gateway.refund(RefundRequest(charge, refund.id, refund.amount))
@@ -111,13 +89,6 @@ async def _refund_failed(
     refund.failure_reason = reason[:500]
     intent.amount_refunded -= refund.amount  # the reservation goes back
     await record_event(uow, refund, EventType.REFUND_FAILED)
-
-
-async def _refetch(gateway: Gateway, reference: str) -> Charge | None:
-    try:
-        return await gateway.get_charge(reference)
-    except GatewayError as exc:
-        raise RetryLater(f"cannot read {reference}: {exc.message}") from exc
 
 
 def _last_with(attempts: list[PaymentAttempt], charge_status: str) -> PaymentAttempt | None:

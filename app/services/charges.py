@@ -5,9 +5,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from loguru import logger
+
 from app.db.models import PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
-from app.domain.charges import INTENT_STATUS_FOR_CHARGE, ChargeStatus
+from app.domain.charges import (
+    INTENT_STATUS_FOR_CHARGE,
+    LIVE_CHARGE_STATUSES,
+    AttemptOutcome,
+    ChargeStatus,
+    LatePayment,
+)
 from app.domain.events import EventType
 from app.domain.ids import new_id
 from app.domain.intents import INTENT_TRANSITIONS, IntentStatus, next_intent_status
@@ -26,7 +34,8 @@ class ChargeApplied(StrEnum):
     MOVED = "moved"
     ALREADY = "already_applied"
     NOTHING_TO_DO = "nothing_to_do"
-    # Paid after the intent ended (canceled, expired, failed): the money must go back.
+    # Paid after the intent ended (canceled, expired, failed), or on a try a later one
+    # replaced: the scheduler refunds it.
     LATE_PAYMENT = "late_payment"
     CONFLICT = "conflict"
 
@@ -79,6 +88,35 @@ def note_charge(attempt: PaymentAttempt, charge: Charge) -> None:
     attempt.outcome = charge.outcome.value
     attempt.charge_status = charge.status.value
     attempt.gateway_status = charge.gateway_status
+
+
+def live_reference(attempt: PaymentAttempt) -> str | None:
+    """The reference of the try's charge if a payer could still pay it (or it holds money
+    on a card), as last seen."""
+    live = attempt.charge_status in LIVE_CHARGE_STATUSES
+    return attempt.gateway_reference if live else None
+
+
+def note_not_found(attempt: PaymentAttempt) -> None:
+    """An unknown try the gateway has no charge for: it certainly did nothing."""
+    attempt.outcome = AttemptOutcome.NOT_ATTEMPTED.value
+    attempt.error = f"{attempt.error}; not found at the gateway by its key"
+
+
+async def apply_attempt_charge(
+    uow: UnitOfWork, intent: PaymentIntent, attempt: PaymentAttempt, charge: Charge
+) -> ChargeApplied:
+    """Record what the gateway now says about a try's charge and move the intent there.
+
+    A payment the intent cannot take (it ended, or a later try replaced this charge:
+    PIX keeps one payable charge per intent) is marked for an automatic refund."""
+    note_charge(attempt, charge)
+    replaced = charge.status is ChargeStatus.PAID and await uow.attempts.has_later(attempt)
+    applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
+    if applied is ChargeApplied.LATE_PAYMENT and attempt.late_payment is None:
+        logger.error("charge.late_payment", intent=intent.id, attempt=attempt.id)
+        attempt.late_payment = LatePayment.REFUND_DUE.value
+    return applied
 
 
 async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -> ChargeApplied:

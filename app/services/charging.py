@@ -15,8 +15,8 @@ from loguru import logger
 
 from app.db.models import PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
-from app.domain.charges import AttemptOutcome, ChargeStatus
-from app.domain.errors import GatewayError, RetryLater
+from app.domain.charges import UNPAYABLE_CHARGE_STATUSES, AttemptOutcome, ChargeStatus
+from app.domain.errors import RetryLater
 from app.domain.events import Aggregate, EventType
 from app.domain.intents import (
     CaptureMethod,
@@ -27,18 +27,20 @@ from app.domain.intents import (
 from app.domain.routing import FALLBACK, choose_gateway
 from app.gateways import metrics
 from app.gateways.health import GatewayHealth
-from app.gateways.port import ChargeAttempt, ChargeRequest, Gateway, GatewayName, Payer
+from app.gateways.port import ChargeAttempt, ChargeRequest, GatewayName, Payer
 from app.gateways.registry import Gateways
 from app.security import DocumentCipher
+from app.services.charge_calls import cancel_charge, look_up
 from app.services.charges import (
     ChargeApplied,
-    apply_charge,
+    apply_attempt_charge,
     attempt_key,
-    note_charge,
+    live_reference,
+    note_not_found,
     record_attempt,
     start_processing,
 )
-from app.services.events import record_event
+from app.services.events import record_alert, record_event
 
 # Statuses in which a charge is still being decided: look again later.
 _UNSETTLED = frozenset({ChargeStatus.PROCESSING, ChargeStatus.UNKNOWN})
@@ -73,32 +75,31 @@ async def _settled_by_lookup(
     uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
 ) -> bool:
     """Ask the gateway whether an unknown try charged; True if that settled the intent."""
-    gateway = gateway_for(context, attempt.gateway)
-    try:
-        charge = await gateway.find_charge(attempt.idempotency_key)
-    except GatewayError as exc:
-        raise RetryLater(f"cannot tell whether {attempt.id} charged: {exc.message}") from exc
+    charge = await look_up(context.gateways.require(attempt.gateway), attempt)
     if charge is None:
-        attempt.outcome = AttemptOutcome.NOT_ATTEMPTED.value
-        attempt.error = f"{attempt.error}; not found at the gateway by its key"
+        note_not_found(attempt)
         return False
-    note_charge(attempt, charge)
+    applied = await apply_attempt_charge(uow, intent, attempt, charge)
     if charge.status in _UNSETTLED:
         raise RetryLater(
             f"{attempt.gateway} is still deciding {charge.reference}", keep_progress=True
         )
     # A charge found canceled or expired took no money: go on to the next try.
-    return await apply_charge(uow, intent, charge) is not ChargeApplied.NOTHING_TO_DO
+    return applied is not ChargeApplied.NOTHING_TO_DO
 
 
 async def _try_next_gateway(
     uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempts: list[PaymentAttempt]
 ) -> None:
     method = PaymentMethodType(intent.method_type)
+    if method is PaymentMethodType.PIX and await _paid_while_abandoning(
+        uow, context, intent, attempts
+    ):
+        return
     configured = [g for g in context.priority if context.gateways.get(GatewayName(g))]
     decision = choose_gateway(
         configured,
-        supports={g for g in configured if gateway_for(context, g).supports(method)},
+        supports={g for g in configured if context.gateways.require(g).supports(method)},
         available=await context.health.available(configured),
         tries=Counter(a.gateway for a in attempts),
     )
@@ -111,12 +112,41 @@ async def _try_next_gateway(
         await start_processing(uow, intent)
     name = GatewayName(decision.gateway)
     number = len(attempts) + 1
-    result = await gateway_for(context, name).create_charge(_request(context, intent, name, number))
+    result = await context.gateways.require(name).create_charge(
+        _request(context, intent, name, number)
+    )
     metrics.ATTEMPTS.labels(name.value, result.outcome.value).inc()
     if decision.reason == FALLBACK:
         metrics.FALLBACKS.labels(name.value).inc()
     applied = await record_attempt(uow, intent, name, number, result, decision.as_record())
     await _after_attempt(uow, context, intent, name, result, applied)
+
+
+async def _paid_while_abandoning(
+    uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempts: list[PaymentAttempt]
+) -> bool:
+    """PIX keeps one payable charge per intent: cancel what earlier tries left live
+    before issuing another, recording each on its try. True if the intent moved
+    instead (a charge was paid meanwhile: the intent took it). A cancel that does not
+    go through retries the message, and nothing new is issued until it does."""
+    for attempt in attempts:
+        reference = live_reference(attempt)
+        if reference is None:
+            continue
+        charge = await cancel_charge(context.gateways.require(attempt.gateway), reference)
+        if charge is None:  # the gateway forgot it: nobody can pay it
+            continue
+        logger.info("charge.abandoned", intent=intent.id, attempt=attempt.id, status=charge.status)
+        applied = await apply_attempt_charge(uow, intent, attempt, charge)
+        if applied is ChargeApplied.MOVED:
+            return True
+        gone = charge.status in UNPAYABLE_CHARGE_STATUSES
+        if not gone and applied is not ChargeApplied.LATE_PAYMENT:  # late: refunded later
+            raise RetryLater(
+                f"{attempt.gateway} still shows {reference} as {charge.gateway_status}",
+                keep_progress=True,
+            )
+    return False
 
 
 async def _after_attempt(
@@ -180,13 +210,6 @@ def _payer(context: ChargeContext, intent: PaymentIntent) -> Payer | None:
     )
 
 
-def gateway_for(context: ChargeContext, name: str) -> Gateway:
-    gateway = context.gateways.get(GatewayName(name))
-    if gateway is None:  # configured when the attempt was made, gone since
-        raise RetryLater(f"gateway {name} is not configured in this worker")
-    return gateway
-
-
 async def fail_intent(
     uow: UnitOfWork, intent: PaymentIntent, code: str, message: str, *, alert: bool = False
 ) -> None:
@@ -194,12 +217,8 @@ async def fail_intent(
     intent.last_payment_error = {"code": code, "message": message[:500]}
     await record_event(uow, intent, EventType.PAYMENT_INTENT_PAYMENT_FAILED)
     if alert:
-        await uow.outbox.add_event(
-            event_type=EventType.ALERT_PAYMENT_FAILED_ALL_GATEWAYS,
-            merchant_id=intent.merchant_id,
-            livemode=intent.livemode,
-            aggregate=Aggregate("payment_intent_alert", intent.id, intent.sequence),
-            data_object={"payment_intent": intent.id, "reason": message[:500]},
+        await record_alert(
+            uow, EventType.ALERT_PAYMENT_FAILED_ALL_GATEWAYS, intent, {"reason": message[:500]}
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.db.models import PaymentIntent, Refund
 from app.db.uow import UnitOfWork
 from app.domain.events import Aggregate, EventType
@@ -23,4 +25,17 @@ async def record_event(
         livemode=record.livemode,
         aggregate=Aggregate(aggregate_type, record.id, record.sequence),
         data_object=view,
+    )
+
+
+async def record_alert(
+    uow: UnitOfWork, event_type: EventType, intent: PaymentIntent, details: dict[str, Any]
+) -> str:
+    """An operator alert about an intent, for the alerts topic, in the same transaction."""
+    return await uow.outbox.add_event(
+        event_type=event_type,
+        merchant_id=intent.merchant_id,
+        livemode=intent.livemode,
+        aggregate=Aggregate("payment_intent_alert", intent.id, intent.sequence),
+        data_object={"payment_intent": intent.id, **details},
     )

@@ -133,12 +133,18 @@ async def cancel_intent(
             f"A payment intent in status {current} cannot be canceled.",
             code="payment_intent_unexpected_state",
         )
-    intent.status = next_intent_status(current, IntentStatus.CANCELED).value
     reason = command.cancellation_reason or CancellationReason.REQUESTED_BY_CUSTOMER
+    await mark_canceled(uow, intent, reason)
+    return intent
+
+
+async def mark_canceled(uow: UnitOfWork, intent: PaymentIntent, reason: CancellationReason) -> None:
+    """End the intent as canceled, with its event (the charge worker then cancels any
+    charge still live at a gateway)."""
+    intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.CANCELED).value
     intent.cancellation_reason = reason.value
     intent.amount_capturable = 0
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CANCELED)
-    return intent
 
 
 async def request_capture(

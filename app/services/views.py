@@ -65,6 +65,8 @@ def attempt_view(attempt: PaymentAttempt) -> dict[str, Any]:
         "gateway_reference": attempt.gateway_reference,
         "error": attempt.error,
         "routing": attempt.routing,
+        "late_payment": attempt.late_payment,
+        "late_refund_reference": attempt.late_refund_reference,
         "created": _epoch(attempt.created_at),
     }
 

@@ -3,20 +3,25 @@ gateway simulator over HTTP (and its callbacks back into the API)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from redis import Redis
 
+from app.db.session import create_engine, session_factory
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways import brcode
+from app.scheduler.jobs import JobContext, refund_late_payments
+from app.settings import Settings
 from tests.aws import CREDENTIALS, moto_server, sqs_client
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
@@ -100,6 +105,9 @@ class Stack:
             + int(attributes["ApproximateNumberOfMessagesNotVisible"])
             == 0
         )
+
+    def callbacks_sent(self) -> list[dict[str, Any]]:
+        return [c for c in self.sim.ledger()["callbacks"] if c["gateway"] == "mercadopago"]
 
     def events(self, event_type: EventType) -> list[dict[str, Any]]:
         rows = self.world.rows(
@@ -331,3 +339,67 @@ def test_the_same_message_delivered_twice_charges_once(stack: Stack) -> None:
         c for c in stack.sim.ledger()["charges"] if str(c["idempotency_key"]).startswith(intent_id)
     ]
     assert len(charges) == 1
+
+
+def run_refund_job(stack: Stack) -> int:
+    """One run of the scheduler's late-payment job against the stack."""
+
+    async def run() -> int:
+        engine = create_engine(Settings(database_url=stack.world.database_url))
+        gateways = stack.sim.open_gateways()
+        context = JobContext(
+            sessions=session_factory(engine),
+            gateways=gateways,
+            stop=asyncio.Event(),
+            inbox_retention=timedelta(days=30),
+        )
+        try:
+            return await refund_late_payments(context, 50)
+        finally:
+            await gateways.close()
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_a_payment_after_cancel_is_refunded_once_with_an_alert(stack: Stack) -> None:
+    intent_id = stack.create(pix_intent(1990))
+    assert stack.settle([intent_id]) == ["requires_action"]
+    reference = stack.attempt_list(intent_id)[0]["gateway_reference"]
+    # The payer pays while the worker cannot reach the gateway to cancel the charge.
+    stack.sim.faults("mercadopago", outage=True)
+    canceled = httpx.post(
+        f"{stack.api.url}/v1/payment_intents/{intent_id}/cancel", headers=stack.merchant.headers
+    )
+    assert canceled.status_code == 200, canceled.text
+    stack.sim.admin("POST", f"/pay/mercadopago/{reference}")
+    stack.sim.faults("mercadopago", outage=False)
+    # The worker's cancel, or the gateway's callback, finds the charge paid.
+    wait_for(
+        lambda: stack.attempt_list(intent_id)[0]["late_payment"] == "refund_due",
+        timeout=TERMINAL_TIMEOUT_SECONDS,
+    )
+
+    assert run_refund_job(stack) == 1
+    # The same callback again, then another run: nothing is refunded twice.
+    sent = len(stack.callbacks_sent())
+    stack.sim.admin("POST", f"/callbacks/mercadopago/{reference}/resend")
+    wait_for(
+        lambda: (
+            len(stack.callbacks_sent()) > sent and stack.callbacks_sent()[-1]["status_code"] == 200
+        ),
+        timeout=TERMINAL_TIMEOUT_SECONDS,
+    )
+    assert run_refund_job(stack) == 0
+
+    [attempt] = stack.attempt_list(intent_id)
+    assert attempt["late_payment"] == "refunded"
+    refunds = [r for r in stack.sim.ledger()["refunds"] if r["reference"] == reference]
+    assert [(r["amount_cents"], r["requests"]) for r in refunds] == [(1990, 1)]
+    assert refunds[0]["refund_id"] == attempt["late_refund_reference"]
+    assert stack.intent(intent_id)["status"] == "canceled"
+    alerted = [
+        e["data"]["object"]["payment_intent"]
+        for e in stack.events(EventType.ALERT_LATE_PAYMENT_REFUNDED)
+    ]
+    assert alerted == [intent_id]

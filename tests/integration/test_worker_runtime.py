@@ -241,17 +241,6 @@ async def test_heartbeats_stop_at_the_hold_bound(
     assert _count("pixwave_worker_duplicates_total") - duplicates == 1
 
 
-async def test_old_inbox_rows_are_deleted(service_env: dict[str, str], aws_endpoint: str) -> None:
-    world = new_queue_world(service_env, aws_endpoint, visibility=30, max_receive_count=5)
-    world.rows(
-        "INSERT INTO inbox (consumer, event_id, processed_at) VALUES "
-        "('probe', 'evt_old', now() - interval '31 days'), ('probe', 'evt_new', now()) "
-        "RETURNING 1"
-    )
-    async with running_worker(world, _consumer(record_effect)):  # cleans up as it starts
-        await until(lambda: world.rows("SELECT event_id FROM inbox") == [("evt_new",)])
-
-
 def test_sigterm_returns_unstarted_messages_at_once_and_finishes_the_rest(
     service_env: dict[str, str], aws_endpoint: str
 ) -> None:

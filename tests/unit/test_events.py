@@ -111,6 +111,8 @@ def test_only_operator_alerts_go_to_the_alerts_topic() -> None:
         EventType.ALERT_GATEWAY_CIRCUIT_OPENED,
         EventType.ALERT_RECONCILIATION_MISMATCH,
         EventType.ALERT_OUTBOX_EVENT_PARKED,
+        EventType.ALERT_PAYMENT_INTENT_STUCK,
+        EventType.ALERT_LATE_PAYMENT_REFUNDED,
         EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED,
     }
 

@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -34,8 +33,6 @@ from workers.runtime.envelope import Event, parse_event
 MAX_RECEIVE_BATCH = 10
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 DEPTH_POLL_SECONDS = 15.0
-INBOX_CLEANUP_SECONDS = 3600.0
-INBOX_CLEANUP_BATCH_ROWS = 1000
 MAX_REASON_CHARS = 1000
 # Attributes of a copy the worker dead-letters itself: why, and which message it was.
 REASON_ATTRIBUTE = "pixwave_failure_reason"
@@ -55,7 +52,6 @@ class WorkerOptions:
     # Heartbeats stop extending a message held this long; SQS may then redeliver it.
     max_hold_seconds: float = 3600.0
     receive_wait_seconds: int = 20
-    inbox_retention: timedelta = timedelta(days=30)
     jitter: Callable[[], float] | None = None
 
 
@@ -138,7 +134,6 @@ class Worker:
         background = [
             asyncio.create_task(self._heartbeat(queue)),
             asyncio.create_task(periodically(DEPTH_POLL_SECONDS, partial(self._poll_depth, queue))),
-            asyncio.create_task(periodically(INBOX_CLEANUP_SECONDS, self._clean_inbox)),
         ]
         try:
             await self._dispatch(queue, stop)
@@ -390,14 +385,6 @@ class Worker:
             )["Attributes"]
             for attribute, state in _DEPTH_ATTRIBUTES.items():
                 metrics.QUEUE_DEPTH.labels(name, state).set(int(attributes[attribute]))
-
-    async def _clean_inbox(self) -> None:
-        cutoff = datetime.now(UTC) - self._options.inbox_retention
-        deleted = INBOX_CLEANUP_BATCH_ROWS
-        while deleted == INBOX_CLEANUP_BATCH_ROWS:
-            async with UnitOfWork(self._sessions) as uow:
-                deleted = await uow.inbox.delete_before(cutoff, INBOX_CLEANUP_BATCH_ROWS)
-                await uow.commit()
 
 
 def _dead_letter_copy(queue: QueueInfo, message: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""`pixwave scheduler`: periodic jobs, each safe to run from several replicas."""

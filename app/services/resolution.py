@@ -1,0 +1,154 @@
+"""Following up intents that stopped moving (in ``processing``, or with a try whose
+outcome stayed unknown): ask the gateway what became of the last try and apply it;
+checks that settle nothing back off along a schedule, then operators are alerted.
+
+As for expiry, the gateway is asked before the transaction that applies the answer,
+and the answer is only applied if nobody moved the intent in between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import PaymentAttempt, PaymentIntent, StuckCheck
+from app.db.uow import UnitOfWork
+from app.domain.charges import AttemptOutcome, ChargeStatus
+from app.domain.errors import RetryLater
+from app.domain.events import EventType
+from app.domain.intents import IntentStatus
+from app.gateways.port import Charge
+from app.gateways.registry import Gateways
+from app.services.charge_calls import look_up
+from app.services.charges import apply_attempt_charge, note_charge, note_not_found
+from app.services.events import record_alert
+
+# Waits between checks that settle nothing; after the last, operators are alerted
+# (about 80 minutes after the first check).
+STUCK_CHECK_BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+)
+NOTHING_TO_ASK = "no charge to ask about: the charge message may be in pixwave-charge-dlq"
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What the gateway was asked about; if it changed, someone else moved the intent."""
+
+    version: int
+    attempt_id: str | None
+    outcome: str | None
+    charge_status: str | None
+
+
+async def check_stuck_intent(
+    sessions: async_sessionmaker[AsyncSession],
+    gateways: Gateways,
+    intent_id: str,
+    backoff: tuple[timedelta, ...] = STUCK_CHECK_BACKOFF,
+) -> bool:
+    """True if the intent moved on; otherwise the next check is scheduled, or past the
+    schedule an ``alert.payment_intent_stuck`` is raised (once)."""
+    async with UnitOfWork(sessions) as uow:
+        intent = await uow.intents.find(intent_id)
+        if intent is None:
+            return False
+        attempts = await uow.attempts.for_intent(intent_id)
+        before = _snapshot(intent, attempts)
+    last = attempts[-1] if attempts else None
+    asked, charge, why = False, None, NOTHING_TO_ASK
+    if last is not None and _worth_asking(last):
+        try:
+            charge = await look_up(gateways.require(last.gateway), last)
+        except RetryLater as exc:
+            why = exc.message
+        else:
+            asked, why = True, _what_was_said(charge)
+    async with UnitOfWork(sessions) as uow:
+        intent = await uow.intents.get_for_update(intent_id)
+        assert intent is not None
+        attempts = await uow.attempts.for_intent(intent_id)
+        moved = _snapshot(intent, attempts) != before
+        if not moved and asked:
+            await _apply_answer(uow, intent, attempts[-1], charge)
+            moved = not _still_stuck(intent, attempts)
+        if moved:
+            await uow.stuck_checks.forget(intent_id)
+        else:
+            await _schedule_next_check(uow, intent, backoff, why)
+        await uow.commit()
+    return moved
+
+
+def _snapshot(intent: PaymentIntent, attempts: list[PaymentAttempt]) -> _Snapshot:
+    last = attempts[-1] if attempts else None
+    return _Snapshot(
+        intent.version,
+        last.id if last else None,
+        last.outcome if last else None,
+        last.charge_status if last else None,
+    )
+
+
+def _worth_asking(attempt: PaymentAttempt) -> bool:
+    """An unknown try is looked up by its key; any other, only if it made a charge."""
+    return attempt.outcome == AttemptOutcome.UNKNOWN or attempt.gateway_reference is not None
+
+
+def _what_was_said(charge: Charge | None) -> str:
+    if charge is None:
+        return "the gateway has no charge for the last try"
+    return f"{charge.gateway.value} says {charge.reference} is {charge.gateway_status}"
+
+
+async def _apply_answer(
+    uow: UnitOfWork, intent: PaymentIntent, attempt: PaymentAttempt, charge: Charge | None
+) -> None:
+    if charge is None:
+        if attempt.outcome == AttemptOutcome.UNKNOWN:
+            note_not_found(attempt)
+    elif _capture_pending(intent, charge):
+        note_charge(attempt, charge)
+    else:
+        await apply_attempt_charge(uow, intent, attempt, charge)
+
+
+def _capture_pending(intent: PaymentIntent, charge: Charge) -> bool:
+    """A merchant's capture request keeps ``amount_capturable`` while the intent is in
+    processing; an authorized charge then means the capture has not happened yet, and
+    moving the intent back to requires_capture would drop the request."""
+    return charge.status is ChargeStatus.AUTHORIZED and intent.amount_capturable > 0
+
+
+def _still_stuck(intent: PaymentIntent, attempts: list[PaymentAttempt]) -> bool:
+    processing = IntentStatus(intent.status) is IntentStatus.PROCESSING
+    return processing or any(a.outcome == AttemptOutcome.UNKNOWN for a in attempts)
+
+
+async def _schedule_next_check(
+    uow: UnitOfWork, intent: PaymentIntent, backoff: tuple[timedelta, ...], why: str
+) -> None:
+    now = datetime.now(UTC)
+    check = await uow.stuck_checks.get_for_update(intent.id)
+    if check is None:
+        check = StuckCheck(payment_intent_id=intent.id, checks=0, next_check_at=now)
+        uow.stuck_checks.add(check)
+    check.checks += 1
+    check.last_error = why[:1000]
+    if check.checks <= len(backoff):
+        check.next_check_at = now + backoff[check.checks - 1]
+        return
+    check.alerted_at = now
+    logger.error("scheduler.intent_stuck", intent=intent.id, checks=check.checks, reason=why)
+    await record_alert(
+        uow,
+        EventType.ALERT_PAYMENT_INTENT_STUCK,
+        intent,
+        {"status": intent.status, "checks": check.checks, "reason": why[:500]},
+    )
