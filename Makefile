@@ -52,6 +52,7 @@ bench: $(BIN)/pixwave
 	$(BIN)/python -m tests.services $(BIN)/python bench/api.py
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/worker.py --messages 500
+	$(BIN)/python -m bench.e2e --count 300 --rate 100
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pixwave .mypy_cache .ruff_cache .pytest_cache
