@@ -14,11 +14,17 @@ from app.cli_support import load_settings, settings_with
 from app.db import migrate
 from app.db.session import open_uow
 from app.demo.cli import demo
+from app.domain.errors import InvalidRequest, NotFound
 from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
 from app.operators.cli import dlq_cli, queues_cli
 from app.scheduler.service import scheduler
-from app.services.merchants import create_merchant
+from app.services.merchants import (
+    IssuedKey,
+    create_merchant,
+    issue_api_key,
+    set_gateway_priority,
+)
 from app.webhooks_cli import webhooks_cli
 from outbox.cli import outbox_cli, relay, topology_cli
 from workers.cli import worker
@@ -104,6 +110,67 @@ def merchants_create(
     else:
         typer.echo(f"merchant {result['merchant_id']}\nkey {result['key_id']}: {result['api_key']}")
         typer.echo("Store the key now: it is not shown again.")
+
+
+@merchants_cli.command("priority")
+def merchants_priority(
+    merchant_id: str,
+    gateways: Annotated[
+        str | None, typer.Option("--set", help="Gateways first to last, e.g. efi,mercadopago")
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Back to PIXWAVE_GATEWAY_PRIORITY")
+    ] = False,
+) -> None:
+    """Show or set the order in which a merchant's intents try gateways."""
+    settings = settings_with("database_url")
+
+    async def apply() -> list[str] | None:
+        async with open_uow(settings) as uow:
+            if gateways is None and not clear:
+                merchant = await uow.merchants.get(merchant_id)
+                if merchant is None:
+                    raise NotFound(f"No merchant {merchant_id}.", param="merchant")
+                return merchant.gateway_priority
+            names = gateways.split(",") if gateways is not None and not clear else None
+            merchant = await set_gateway_priority(uow, merchant_id, names)
+            await uow.commit()
+            return merchant.gateway_priority
+
+    try:
+        priority = asyncio.run(apply())
+    except (InvalidRequest, NotFound) as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    shown = ",".join(priority) if priority else f"default ({settings.gateway_priority})"
+    typer.echo(f"{merchant_id} gateway priority: {shown}")
+
+
+@keys_cli.command("create")
+def keys_create(merchant_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Another API key for a merchant (shown once): rotate, then revoke the old one."""
+    settings = settings_with("database_url")
+
+    async def create() -> IssuedKey:
+        async with open_uow(settings) as uow:
+            merchant = await uow.merchants.get(merchant_id)
+            if merchant is None:
+                raise NotFound(f"No merchant {merchant_id}.", param="merchant")
+            issued = issue_api_key(uow, merchant.id, livemode=merchant.livemode)
+            await uow.commit()
+        return issued
+
+    try:
+        issued = asyncio.run(create())
+    except NotFound as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps({"key_id": issued.key_id, "api_key": issued.secret}))
+    else:
+        typer.echo(
+            f"key {issued.key_id}: {issued.secret}\nStore the key now: it is not shown again."
+        )
 
 
 @keys_cli.command("revoke")

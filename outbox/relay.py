@@ -53,7 +53,7 @@ class RelayOptions:
     batch_size: int = 100
     lanes: int = 2
     poll_seconds: float = 1.0
-    retention: timedelta = timedelta(days=7)
+    retention: timedelta = timedelta(days=30)
     fifo: bool = False
 
 

@@ -12,7 +12,15 @@ from fastapi.openapi.utils import get_openapi
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.api.resources import Resources
-from app.api.routes import callbacks, events, health, payment_intents, refunds, webhook_endpoints
+from app.api.routes import (
+    callbacks,
+    events,
+    gateway_priority,
+    health,
+    payment_intents,
+    refunds,
+    webhook_endpoints,
+)
 from app.settings import Settings
 
 DESCRIPTION = (
@@ -39,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(callbacks.router)
     app.include_router(webhook_endpoints.router)
     app.include_router(events.router)
+    app.include_router(gateway_priority.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi_without_fastapi_422(app)  # type: ignore[method-assign]
     return app

@@ -201,3 +201,9 @@ class RedeliveryOut(BaseModel):
     object: Literal["event_redelivery"]
     event: str
     webhook_endpoints: list[str]
+
+
+class GatewayPriorityOut(BaseModel):
+    object: Literal["gateway_priority"]
+    priority: list[str] | None
+    default: list[str]

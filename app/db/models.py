@@ -43,6 +43,8 @@ class Merchant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     livemode: Mapped[bool] = mapped_column(server_default=text("false"))
+    # Gateways to try, first to last, instead of PIXWAVE_GATEWAY_PRIORITY; None = the default.
+    gateway_priority: Mapped[list[str] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -18,9 +18,20 @@ class RoutingDecision:
     exhausted: bool  # True: nobody will ever be left; the intent fails
     reason: str
     skipped: dict[str, str] = field(default_factory=dict)  # gateway → why not
+    # What the choice saw: the merchant's order, closed circuits, tries so far.
+    candidates: tuple[str, ...] = ()
+    healthy: tuple[str, ...] = ()
+    tries: dict[str, int] = field(default_factory=dict)
 
     def as_record(self) -> dict[str, Any]:
-        return {"chosen": self.gateway, "reason": self.reason, "skipped": self.skipped}
+        return {
+            "candidates": list(self.candidates),
+            "healthy": list(self.healthy),
+            "tries": self.tries,
+            "chosen": self.gateway,
+            "reason": self.reason,
+            "skipped": self.skipped,
+        }
 
 
 def choose_gateway(
@@ -34,6 +45,18 @@ def choose_gateway(
     whose circuit is not open."""
     skipped: dict[str, str] = {}
     waiting = False
+
+    def decide(gateway: str | None, exhausted: bool, reason: str) -> RoutingDecision:
+        return RoutingDecision(
+            gateway,
+            exhausted,
+            reason,
+            skipped,
+            candidates=tuple(priority),
+            healthy=tuple(g for g in priority if g in available),
+            tries={g: tries[g] for g in priority if tries.get(g)},
+        )
+
     for gateway in priority:
         if gateway not in supports:
             skipped[gateway] = "does not take this payment method"
@@ -44,7 +67,7 @@ def choose_gateway(
             waiting = True
         else:
             reason = FIRST_CHOICE if not skipped else FALLBACK
-            return RoutingDecision(gateway, False, reason, skipped)
+            return decide(gateway, False, reason)
     if waiting:
-        return RoutingDecision(None, False, "every remaining gateway is unhealthy", skipped)
-    return RoutingDecision(None, True, "every gateway is exhausted", skipped)
+        return decide(None, False, "every remaining gateway is unhealthy")
+    return decide(None, True, "every gateway is exhausted")

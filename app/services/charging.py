@@ -24,7 +24,7 @@ from app.domain.intents import (
     PaymentMethodType,
     next_intent_status,
 )
-from app.domain.routing import FALLBACK, choose_gateway
+from app.domain.routing import choose_gateway
 from app.gateways import metrics
 from app.gateways.health import GatewayHealth
 from app.gateways.port import ChargeAttempt, ChargeRequest, GatewayName, Payer
@@ -96,13 +96,16 @@ async def _try_next_gateway(
         uow, context, intent, attempts
     ):
         return
-    configured = [g for g in context.priority if context.gateways.get(GatewayName(g))]
+    merchant = await uow.merchants.get(intent.merchant_id)
+    priority = (merchant.gateway_priority if merchant else None) or context.priority
+    configured = [g for g in priority if context.gateways.get(GatewayName(g))]
     decision = choose_gateway(
         configured,
         supports={g for g in configured if context.gateways.require(g).supports(method)},
         available=await context.health.available(configured),
         tries=Counter(a.gateway for a in attempts),
     )
+    metrics.ROUTING_DECISIONS.labels(decision.gateway or "none", decision.reason).inc()
     if decision.exhausted:
         await fail_intent(uow, intent, "all_gateways_failed", decision.reason, alert=True)
         return
@@ -116,8 +119,6 @@ async def _try_next_gateway(
         _request(context, intent, name, number)
     )
     metrics.ATTEMPTS.labels(name.value, result.outcome.value).inc()
-    if decision.reason == FALLBACK:
-        metrics.FALLBACKS.labels(name.value).inc()
     applied = await record_attempt(uow, intent, name, number, result, decision.as_record())
     await _after_attempt(uow, context, intent, name, result, applied)
 

@@ -88,3 +88,9 @@ class RedeliverEvent(_Strict):
     endpoint: Text | None = Field(
         default=None, max_length=64, description="Only this endpoint (default: every one)"
     )
+
+
+class SetGatewayPriority(_Strict):
+    priority: list[Text] | None = Field(
+        max_length=8, description="Gateways to try, first to last; null for the default order"
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from app.db.models import PaymentIntent, Refund
 from app.db.uow import UnitOfWork
 from app.domain.events import Aggregate, EventType
+from app.gateways.metrics import SECONDS_TO_TERMINAL
 from app.services.views import intent_view, refund_view
 
 
@@ -17,6 +19,7 @@ async def record_event(
     record.sequence += 1
     if isinstance(record, PaymentIntent):
         aggregate_type, view = "payment_intent", intent_view(record)
+        _observe_end(record, event_type)
     else:
         aggregate_type, view = "refund", refund_view(record)
     return await uow.outbox.add_event(
@@ -39,3 +42,17 @@ async def record_alert(
         aggregate=Aggregate("payment_intent_alert", intent.id, intent.sequence),
         data_object={"payment_intent": intent.id, **details},
     )
+
+
+_ENDINGS = {
+    EventType.PAYMENT_INTENT_SUCCEEDED: "succeeded",
+    EventType.PAYMENT_INTENT_PAYMENT_FAILED: "failed",
+    EventType.PAYMENT_INTENT_CANCELED: "canceled",
+}
+
+
+def _observe_end(intent: PaymentIntent, event_type: EventType) -> None:
+    status = _ENDINGS.get(event_type)
+    if status is not None:
+        seconds = (datetime.now(UTC) - intent.created_at).total_seconds()
+        SECONDS_TO_TERMINAL.labels(intent.method_type, status).observe(max(seconds, 0.0))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from app.db.models import ApiKey, Merchant
 from app.db.uow import UnitOfWork
 from app.domain.caller import Caller
-from app.domain.errors import AuthenticationFailed
+from app.domain.errors import AuthenticationFailed, InvalidRequest, NotFound
 from app.domain.ids import new_id
+from app.gateways.port import GatewayName
 from app.security import display_prefix, hash_api_key, new_api_key_secret
 
 
@@ -43,3 +44,28 @@ async def authenticate(uow: UnitOfWork, secret: str) -> Caller:
     if caller is None:
         raise AuthenticationFailed("Invalid or revoked API key.")
     return caller
+
+
+def check_gateway_priority(names: list[str]) -> list[str]:
+    """A priority list names known gateways, each once."""
+    known = [gateway.value for gateway in GatewayName]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names or len(set(names)) != len(names):
+        raise InvalidRequest(
+            f"priority must list known gateways, each once: unknown gateways {unknown} "
+            f"in {names}; known: {known}.",
+            param="priority",
+        )
+    return names
+
+
+async def set_gateway_priority(
+    uow: UnitOfWork, merchant_id: str, names: list[str] | None
+) -> Merchant:
+    """Override the default gateway order for this merchant's new tries (None: default)."""
+    merchant = await uow.merchants.get(merchant_id)
+    if merchant is None:
+        raise NotFound(f"No merchant {merchant_id}.", param="merchant")
+    merchant.gateway_priority = None if names is None else check_gateway_priority(names)
+    await uow.flush()
+    return merchant

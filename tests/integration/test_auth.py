@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -30,6 +31,24 @@ def test_a_revoked_key_stops_working(api: ApiProcess) -> None:
     assert httpx.get(url, headers=merchant.headers).status_code == 200
     subprocess.run([sys.executable, "-m", "app.cli", "keys", "revoke", merchant.key_id], check=True)
     assert httpx.get(url, headers=merchant.headers).status_code == 401
+
+
+def test_a_key_is_rotated_by_creating_one_then_revoking_the_old(api: ApiProcess) -> None:
+    merchant = create_merchant("Loja Rotativa")
+    created = subprocess.run(
+        [sys.executable, "-m", "app.cli", "keys", "create", merchant.merchant_id, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    new_key = json.loads(created.stdout)
+    new_headers = {"Authorization": f"Bearer {new_key['api_key']}"}
+    intent = httpx.post(f"{api.url}/v1/payment_intents", json=pix_intent(), headers=new_headers)
+    assert intent.status_code == 201  # the new key acts for the same merchant
+    subprocess.run([sys.executable, "-m", "app.cli", "keys", "revoke", merchant.key_id], check=True)
+    read = httpx.get(f"{api.url}/v1/payment_intents/{intent.json()['id']}", headers=new_headers)
+    assert read.status_code == 200
+    assert httpx.get(f"{api.url}/v1/payment_intents", headers=merchant.headers).status_code == 401
 
 
 def test_merchants_never_see_each_others_objects(

@@ -192,6 +192,24 @@ def test_a_pix_intent_shows_its_code_and_succeeds_when_paid(stack: Stack) -> Non
     )
     stack.sim.admin("POST", f"/pay/mercadopago/{reference}")
     assert stack.settle([intent_id], {"succeeded"}) == ["succeeded"]
+    # The callback ended it in the api process, which timed creation → succeeded.
+    metrics = httpx.get(f"{stack.api.url}/metrics").text
+    assert 'pixwave_payment_intent_seconds_to_terminal_count{method="pix",status="succeeded"}' in (
+        metrics
+    )
+
+
+def test_a_merchant_with_its_own_order_is_charged_at_its_first_gateway(stack: Stack) -> None:
+    merchant = Merchant(
+        **json.loads(stack.world.pixwave("merchants", "create", "--name", "Loja Efí", "--json"))
+    )
+    stack.world.pixwave("merchants", "priority", merchant.merchant_id, "--set", "efi,mercadopago")
+    own_order = Stack(stack.world, stack.sim, stack.api, merchant)
+    intent_id = own_order.create(pix_intent(2500))
+    assert own_order.settle([intent_id]) == ["requires_action"]
+    [attempt] = own_order.attempt_list(intent_id)
+    assert attempt["gateway"] == "efi"
+    assert attempt["routing"]["candidates"][0] == "efi"
 
 
 def test_a_hard_decline_fails_without_fallback(stack: Stack) -> None:

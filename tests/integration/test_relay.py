@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
+from app.chaos.outage import OutageProxy
 from outbox.topology import CHARGE_EVENTS, WEBHOOK_EVENTS, declare
-from tests.aws import OutageProxy, drain, sqs_client
+from tests.aws import drain, sqs_client
 from tests.conftest import LOCALSTACK_URL
 from tests.integration.relay_support import (
     RelayWorld,
@@ -292,7 +293,7 @@ async def test_published_rows_past_the_retention_are_deleted(
     with running_relay(world):
         wait_for(lambda: _drained(world), timeout=PUBLISH_TIMEOUT_SECONDS)
     world.rows(
-        "UPDATE outbox SET published_at = now() - interval '8 days' "
+        "UPDATE outbox SET published_at = now() - interval '31 days' "
         "WHERE position IN (SELECT position FROM outbox ORDER BY position LIMIT 2) RETURNING 1"
     )
     with running_relay(world):  # the cleanup runs as the relay starts, then every minute

@@ -46,3 +46,20 @@ def test_nobody_left_is_exhausted() -> None:
         "mercadopago": f"{MAX_TRIES_PER_GATEWAY} tries used",
         "efi": "does not take this payment method",
     }
+
+
+def test_the_record_says_what_the_choice_saw() -> None:
+    decision = choose_gateway(
+        ["efi", "mercadopago"],
+        supports={"efi", "mercadopago"},
+        available={"mercadopago"},
+        tries={"efi": 2},
+    )
+    assert decision.as_record() == {
+        "candidates": ["efi", "mercadopago"],
+        "healthy": ["mercadopago"],
+        "tries": {"efi": 2},
+        "chosen": "mercadopago",
+        "reason": "fallback",
+        "skipped": {"efi": "circuit open"},
+    }

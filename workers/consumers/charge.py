@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from app.db.uow import UnitOfWork
+from app.domain.errors import InvalidRequest
 from app.domain.events import EventType
 from app.gateways.health import GatewayHealth
-from app.gateways.port import GatewayName
 from app.gateways.registry import open_gateways
 from app.security import DocumentCipher
 from app.services.charge_actions import cancel_live_charges, capture_intent, refund_charge
 from app.services.charging import ChargeContext, charge_intent
+from app.services.merchants import check_gateway_priority
 from app.settings import Settings
 from workers.runtime.consumer import Consumer, Handler
 from workers.runtime.envelope import Event
@@ -48,13 +49,10 @@ def charge_context(settings: Settings) -> ChargeContext:
 
 
 def _known_gateways(names: list[str]) -> list[str]:
-    known = {gateway.value for gateway in GatewayName}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ValueError(
-            f"PIXWAVE_GATEWAY_PRIORITY names unknown gateways {unknown}; known: {sorted(known)}"
-        )
-    return names
+    try:
+        return check_gateway_priority(names)
+    except InvalidRequest as exc:
+        raise ValueError(f"PIXWAVE_GATEWAY_PRIORITY: {exc.message}") from exc
 
 
 def charge_consumer(settings: Settings) -> Consumer:
