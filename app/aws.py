@@ -31,6 +31,13 @@ AWS_CALL_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# The same, less the answers AWS gave (no such queue, access denied): these mean it could
+# not be reached at all, which is an outage to wait out.
+AWS_UNREACHABLE_ERRORS: tuple[type[Exception], ...] = tuple(
+    error for error in AWS_CALL_ERRORS if error is not ClientError
+)
+
+
 def _client_kwargs(settings: Settings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"region_name": settings.aws_region}
     if settings.aws_endpoint_url:

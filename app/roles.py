@@ -7,13 +7,14 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from loguru import logger
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.aws import AWS_CALL_ERRORS
+from app.aws import AWS_CALL_ERRORS, AWS_UNREACHABLE_ERRORS
 from app.db.session import create_engine
 from app.settings import Settings
 
@@ -36,6 +37,27 @@ async def background_role(
     finally:
         await engine.dispose()
         await logger.complete()
+
+
+STARTUP_RETRY_FIRST_SECONDS = 1.0
+STARTUP_RETRY_CAP_SECONDS = 30.0
+Found = TypeVar("Found")
+
+
+async def when_reachable(
+    call: Callable[[], Awaitable[Found]], stop: asyncio.Event, *, role: str
+) -> Found | None:
+    """What a role looks up as it starts (topic ARNs, queue URLs), retried while AWS
+    cannot be reached: an outage at start is waited out, not a crash. None if stopped."""
+    delay = STARTUP_RETRY_FIRST_SECONDS
+    while not stop.is_set():
+        try:
+            return await call()
+        except AWS_UNREACHABLE_ERRORS as exc:
+            logger.warning(f"{role}.aws_unreachable", error=repr(exc), retry_in_seconds=delay)
+        await sleep_unless(stop, delay)
+        delay = min(delay * 2, STARTUP_RETRY_CAP_SECONDS)
+    return None
 
 
 _JOB_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, *AWS_CALL_ERRORS)

@@ -7,7 +7,7 @@ from typing import Any
 from app.aws import async_client, sync_client
 from app.db.session import session_factory
 from app.domain.events import Topic
-from app.roles import background_role
+from app.roles import background_role, when_reachable
 from app.settings import Settings, libpq_url
 from outbox.apply import Change, TopologyApplier
 from outbox.relay import Relay, RelayOptions
@@ -49,11 +49,16 @@ async def serve_relay(settings: Settings) -> None:
         background_role(settings, metrics_port=settings.relay_metrics_port) as (engine, stop),
         async_client("sns", settings) as sns,
     ):
+        topic_arns = await when_reachable(
+            lambda: resolve_topic_arns(sns, settings), stop, role="relay"
+        )
+        if topic_arns is None:
+            return
         relay = Relay(
             sessions=session_factory(engine),
             listen_url=libpq_url(settings.database_url),
             sns=sns,
-            topic_arns=await resolve_topic_arns(sns, settings),
+            topic_arns=topic_arns,
             options=RelayOptions(
                 batch_size=settings.relay_batch_size,
                 lanes=settings.relay_lanes,

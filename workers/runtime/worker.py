@@ -24,7 +24,7 @@ from app.aws import AWS_CALL_ERRORS
 from app.db.models import MessageFailure
 from app.db.uow import UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
-from app.roles import periodically
+from app.roles import periodically, when_reachable
 from workers.runtime import metrics
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer
@@ -123,7 +123,9 @@ class Worker:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        queue = await self.describe_queue()
+        queue = await when_reachable(self.describe_queue, stop, role="worker")
+        if queue is None:
+            return
         logger.info(
             "worker.started",
             consumer=self._consumer.name,
