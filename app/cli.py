@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from app.api.app import create_app
+from app.chaos.cli import chaos
 from app.cli_support import load_settings, settings_with
 from app.db import migrate
 from app.db.session import open_uow
@@ -46,6 +47,7 @@ cli.command("gateway-sim-pay")(gateway_sim_pay)
 cli.add_typer(faults_cli, name="gateway-sim-faults")
 cli.add_typer(webhooks_cli, name="webhooks")
 cli.command("demo")(demo)
+cli.command("chaos")(chaos)
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(queues_cli, name="queues")
 

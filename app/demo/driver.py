@@ -89,9 +89,9 @@ async def run(plan: Plan, progress: Callable[[int, int], None]) -> Outcome:
         base_url=plan.api_url, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
     ) as api:
         with serving(new_receiver()) as receiver:
-            async with _endpoint(api, receiver), _faults(plan):
+            async with registered_endpoint(api, receiver), simulated_faults(plan):
                 started = time.monotonic()
-                runs = await _create_all(api, plan)
+                runs = await create_intents(api, plan)
                 await _wait_for_ends(receiver, runs, plan, progress)
                 finished = time.monotonic()
                 await _read_attempts(api, runs, plan.concurrency)
@@ -99,20 +99,20 @@ async def run(plan: Plan, progress: Callable[[int, int], None]) -> Outcome:
 
 
 @asynccontextmanager
-async def _endpoint(api: httpx.AsyncClient, receiver: Receiver) -> AsyncIterator[None]:
+async def registered_endpoint(api: httpx.AsyncClient, receiver: Receiver) -> AsyncIterator[None]:
     """Registered for the run, deleted after: nothing keeps retrying a gone receiver."""
-    endpoint = await _call(
+    endpoint = await call_api(
         api, "POST", "/v1/webhook_endpoints", json={"url": receiver.url, "enabled_events": ["*"]}
     )
     receiver.secret = endpoint["secret"]
     try:
         yield
     finally:
-        await _call(api, "DELETE", f"/v1/webhook_endpoints/{endpoint['id']}")
+        await call_api(api, "DELETE", f"/v1/webhook_endpoints/{endpoint['id']}")
 
 
 @asynccontextmanager
-async def _faults(plan: Plan) -> AsyncIterator[None]:
+async def simulated_faults(plan: Plan) -> AsyncIterator[None]:
     """Break the primary and let payers pay PIX charges; put everything back after."""
     if plan.sim_url is None:
         yield
@@ -133,7 +133,7 @@ async def _faults(plan: Plan) -> AsyncIterator[None]:
                 await sim.put(f"/faults/{gateway}", json=saved[gateway])
 
 
-async def _create_all(api: httpx.AsyncClient, plan: Plan) -> list[IntentRun]:
+async def create_intents(api: httpx.AsyncClient, plan: Plan) -> list[IntentRun]:
     room = asyncio.Semaphore(plan.concurrency)
     begin = time.monotonic()
 
@@ -142,7 +142,7 @@ async def _create_all(api: httpx.AsyncClient, plan: Plan) -> list[IntentRun]:
             await asyncio.sleep(max(0.0, begin + number / plan.rate_per_second - time.monotonic()))
         async with room:
             started = time.monotonic()
-            intent = await _call(
+            intent = await call_api(
                 api,
                 "POST",
                 "/v1/payment_intents",
@@ -179,16 +179,16 @@ async def _read_attempts(api: httpx.AsyncClient, runs: list[IntentRun], concurre
 
     async def read(run: IntentRun) -> None:
         async with room:
-            attempts = await _call(api, "GET", f"/v1/payment_intents/{run.id}/attempts")
+            attempts = await call_api(api, "GET", f"/v1/payment_intents/{run.id}/attempts")
             run.gateways = [attempt["gateway"] for attempt in attempts["data"]]
             if run.status is None:  # no ending webhook in time: say where it stands
-                intent = await _call(api, "GET", f"/v1/payment_intents/{run.id}")
+                intent = await call_api(api, "GET", f"/v1/payment_intents/{run.id}")
                 run.status = f"{intent['status']} (no webhook)"
 
     await asyncio.gather(*(read(run) for run in runs))
 
 
-async def _call(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
+async def call_api(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
     """One API call, waiting out rate limits (429 + Retry-After) as a merchant should."""
     while True:
         response = await api.request(method, path, **kwargs)
