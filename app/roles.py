@@ -45,11 +45,15 @@ Found = TypeVar("Found")
 
 
 async def when_reachable(
-    call: Callable[[], Awaitable[Found]], stop: asyncio.Event, *, role: str
+    call: Callable[[], Awaitable[Found]],
+    stop: asyncio.Event,
+    *,
+    role: str,
+    first_delay: float = STARTUP_RETRY_FIRST_SECONDS,
 ) -> Found | None:
     """What a role looks up as it starts (topic ARNs, queue URLs), retried while AWS
     cannot be reached: an outage at start is waited out, not a crash. None if stopped."""
-    delay = STARTUP_RETRY_FIRST_SECONDS
+    delay = first_delay
     while not stop.is_set():
         try:
             return await call()
