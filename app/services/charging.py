@@ -8,6 +8,7 @@ the gateway answers with the charge it already made.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -115,12 +116,15 @@ async def _try_next_gateway(
         await start_processing(uow, intent)
     name = GatewayName(decision.gateway)
     number = len(attempts) + 1
+    routing = {**decision.as_record(), "health": await context.health.seen(configured)}
+    started = time.perf_counter()
     result = await context.gateways.require(name).create_charge(
         _request(context, intent, name, number)
     )
+    seconds = time.perf_counter() - started
     metrics.ATTEMPTS.labels(name.value, result.outcome.value).inc()
-    applied = await record_attempt(uow, intent, name, number, result, decision.as_record())
-    await _after_attempt(uow, context, intent, name, result, applied)
+    applied = await record_attempt(uow, intent, name, number, result, routing)
+    await _after_attempt(uow, context, intent, name, result, applied, seconds)
 
 
 async def _paid_while_abandoning(
@@ -157,6 +161,7 @@ async def _after_attempt(
     gateway: GatewayName,
     result: ChargeAttempt,
     applied: ChargeApplied,
+    seconds: float,
 ) -> None:
     logger.info(
         "charge.attempt",
@@ -166,8 +171,8 @@ async def _after_attempt(
         reason=result.reason,
     )
     if result.outcome in (AttemptOutcome.SUCCEEDED, AttemptOutcome.DECLINED):
-        await context.health.record_success(gateway.value)
-    elif await context.health.record_failure(gateway.value):
+        await context.health.record_success(gateway.value, seconds)
+    elif await context.health.record_failure(gateway.value, seconds):
         await _alert_circuit_opened(uow, intent, gateway)
     unsettled = result.charge is not None and result.charge.status in _UNSETTLED
     if result.outcome in (AttemptOutcome.NOT_ATTEMPTED, AttemptOutcome.UNKNOWN) or unsettled:

@@ -35,7 +35,7 @@ async def test_a_success_resets_the_streak(health: GatewayHealth) -> None:
     assert await health.available(["efi"]) == {"efi"}
 
 
-async def test_after_opening_one_failure_reopens_until_a_success(
+async def test_half_open_lets_one_probe_through_and_its_failure_reopens(
     service_env: dict[str, str],
 ) -> None:
     redis = Redis.from_url(service_env["PIXWAVE_REDIS_URL"])
@@ -44,9 +44,34 @@ async def test_after_opening_one_failure_reopens_until_a_success(
     for _ in range(THRESHOLD):
         await health.record_failure("efi")
     await redis.delete(f"{namespace}:gateway:efi:open")  # the open period ends: half-open
-    assert await health.available(["efi"]) == {"efi"}
-    assert await health.record_failure("efi") is True  # one failure reopens at once
+    assert await health.available(["efi"]) == {"efi"}  # this caller holds the probe
+    assert await health.available(["efi"]) == set()  # every other caller waits for it
+    assert await health.record_failure("efi") is True  # the probe failed: open at once
     await redis.delete(f"{namespace}:gateway:efi:open")
-    await health.record_success("efi")
+    assert await health.available(["efi"]) == {"efi"}
+    await health.record_success("efi")  # the probe succeeded: closed
+    assert await health.available(["efi"]) == {"efi"}
+    assert await health.available(["efi"]) == {"efi"}
     assert await health.record_failure("efi") is False  # closed again: a streak is needed
+    await redis.aclose()
+
+
+async def test_a_failure_rate_over_the_window_opens_it_without_a_streak(
+    service_env: dict[str, str],
+) -> None:
+    redis = Redis.from_url(service_env["PIXWAVE_REDIS_URL"])
+    health = GatewayHealth(
+        redis, namespace=f"t{uuid.uuid4().hex}", threshold=THRESHOLD, window_min_calls=8
+    )
+    opened = []
+    for _ in range(4):  # succeed, fail, succeed, fail …: never two failures in a row
+        await health.record_success("mercadopago", 0.1)
+        opened.append(await health.record_failure("mercadopago", 0.2))
+    assert opened == [False, False, False, True]  # the 8th call makes 50 % of 8
+    assert await health.available(["mercadopago"]) == set()
+    assert (await health.seen(["mercadopago"]))["mercadopago"] == {
+        "calls": 8,
+        "success_rate": 0.5,
+        "mean_ms": 150,
+    }
     await redis.aclose()
