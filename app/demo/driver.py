@@ -27,6 +27,8 @@ TERMINAL_EVENTS = {
 PIX_PAY_AFTER_SECONDS = 0.2
 PROGRESS_POLL_SECONDS = 0.1
 REQUEST_TIMEOUT_SECONDS = 30.0
+TRANSPORT_TRIES = 5
+TRANSPORT_RETRY_SECONDS = 0.5
 TEST_CPF = "529.982.247-25"
 TEST_CARD_TOKEN = "tok_test_visa_4242"  # noqa: S105 - the simulator's approving test card
 
@@ -189,9 +191,20 @@ async def _read_attempts(api: httpx.AsyncClient, runs: list[IntentRun], concurre
 
 
 async def call_api(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
-    """One API call, waiting out rate limits (429 + Retry-After) as a merchant should."""
+    """One API call as a careful merchant makes it: rate limits (429 + Retry-After) are
+    waited out, and a dropped connection is retried when repeating is safe (a read, a
+    delete, or a POST carrying an Idempotency-Key)."""
+    repeatable = method != "POST" or "Idempotency-Key" in kwargs.get("headers", {})
+    dropped = 0
     while True:
-        response = await api.request(method, path, **kwargs)
+        try:
+            response = await api.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            dropped += 1
+            if not repeatable or dropped == TRANSPORT_TRIES:
+                raise DemoError(f"{method} {path}: {exc!r}") from exc
+            await asyncio.sleep(TRANSPORT_RETRY_SECONDS * dropped)
+            continue
         if response.status_code != HTTPStatus.TOO_MANY_REQUESTS:
             break
         await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
