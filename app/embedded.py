@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,39 @@ from psycopg import sql
 
 DATABASE_NAME = "pixwave"
 POSTGRES_STOP_TIMEOUT_SECONDS = 30.0
+MOTO_START_SECONDS = 30.0
+MOTO_STOP_SECONDS = 10.0
+MOTO_POLL_SECONDS = 0.05
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's AWS API server in a process of its own: in ours it would share the GIL
+    with everything else and slow to a crawl under load."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_listening(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=MOTO_STOP_SECONDS)
+
+
+def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + MOTO_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto.server exited with {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(MOTO_POLL_SECONDS)
+    raise RuntimeError(f"moto.server did not listen within {MOTO_START_SECONDS:.0f} s")
 
 
 def free_port() -> int:
@@ -67,14 +103,9 @@ class EmbeddedServices:
         return f"unix://{server.socket_file}"
 
     def start_aws(self) -> str:
-        from moto.server import ThreadedMotoServer
-
-        port = free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        self._stack.callback(server.stop)
-        logger.info("embedded.aws_started", port=port)
-        return f"http://127.0.0.1:{port}"
+        url = self._stack.enter_context(moto_server())
+        logger.info("embedded.aws_started", url=url)
+        return url
 
     def close(self) -> None:
         self._stack.close()

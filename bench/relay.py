@@ -69,7 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.aws import async_client
 from app.domain.events import Aggregate, EventType, build_envelope
 from app.domain.ids import new_id
-from app.embedded import free_port
+from app.embedded import free_port, moto_server
 from app.settings import Settings
 from app.tracing import new_traceparent
 from bench.common import (
@@ -81,7 +81,7 @@ from bench.common import (
 from outbox.publisher import PreparedMessage, batches, prepare, publish_batch
 from outbox.relay import MAX_CALLS_IN_FLIGHT
 from outbox.repository import ClaimedEvent
-from tests.aws import CREDENTIALS, moto_server
+from tests.aws import CREDENTIALS
 from tests.services import fresh_database
 from tests.support import stop_process, wait_for
 

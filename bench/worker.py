@@ -34,9 +34,10 @@ from app.db.session import create_engine, session_factory
 from app.db.uow import UnitOfWork
 from app.domain.events import Aggregate, EventType, build_envelope
 from app.domain.ids import new_id
+from app.embedded import moto_server
 from app.settings import Settings
 from bench.common import ROOT, cpu_seconds, write_result
-from tests.aws import CREDENTIALS, moto_server
+from tests.aws import CREDENTIALS
 from tests.services import fresh_database
 from workers.runtime.consumer import Consumer
 from workers.runtime.envelope import Event

@@ -1,49 +1,19 @@
-"""The AWS API server the tests use (moto's, as a process, over HTTP) and a TCP
-proxy in front of it that a test can cut to simulate an outage."""
+"""What AWS-contract tests share: credentials moto accepts and SQS helpers. The server
+itself is `app.embedded.moto_server` (a process, over HTTP); `app.chaos.outage` cuts it."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
 
-from app.embedded import free_port
-from tests.support import wait_for
-
-STARTUP_TIMEOUT_SECONDS = 30.0
 RECEIVE_WAIT_SECONDS = 1
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: _answers(port), timeout=STARTUP_TIMEOUT_SECONDS)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def sqs_client(endpoint: str) -> Any:

@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from app.embedded import moto_server
 from tests import services
-from tests.aws import CREDENTIALS, moto_server
+from tests.aws import CREDENTIALS
 from tests.support import ApiProcess, Merchant, create_merchant, start_api
 
 

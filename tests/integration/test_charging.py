@@ -18,11 +18,11 @@ from redis import Redis
 
 from app.db.session import create_engine, session_factory
 from app.domain.events import EventType
-from app.embedded import free_port
+from app.embedded import free_port, moto_server
 from app.gateways import brcode
 from app.scheduler.jobs import JobContext, refund_late_payments
 from app.settings import Settings
-from tests.aws import CREDENTIALS, moto_server, sqs_client
+from tests.aws import CREDENTIALS, sqs_client
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
 from tests.support import (

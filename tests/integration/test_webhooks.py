@@ -17,8 +17,7 @@ import pytest
 
 from app.demo.receiver import Receiver, new_receiver, serving
 from app.domain.events import EventType
-from app.embedded import free_port
-from tests.aws import moto_server
+from app.embedded import free_port, moto_server
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
 from tests.support import ApiProcess, Merchant, card_intent, start_api, start_role, wait_for
 
