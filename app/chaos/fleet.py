@@ -55,6 +55,7 @@ class Fleet:
         self.kills = 0
         # Roles that exited without being killed: each one is a bug the run reports.
         self.crashes: list[str] = []
+        self._closing = False
 
     def __enter__(self) -> Self:
         try:
@@ -111,7 +112,8 @@ class Fleet:
         wait_until_ready(f"{self.sim_url}/_sim/faults", list(self.processes.values()))
 
     def start(self, name: str) -> None:
-        self.processes[name] = RoleProcess(self.roles[name], self.env)
+        if not self._closing:  # a kill thread still running after Ctrl-C must not restart
+            self.processes[name] = RoleProcess(self.roles[name], self.env)
 
     def kill_and_restart(self, name: str) -> None:
         """SIGKILL: no drain, no cleanup; whatever it held must come back by itself."""
@@ -131,6 +133,7 @@ class Fleet:
                 self.start(name)
 
     def close(self) -> None:
+        self._closing = True
         for process in self.processes.values():
             process.ask_to_stop()
         for process in self.processes.values():
