@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+    # Credentials for an AWS-compatible endpoint (moto, LocalStack; `pixwave up` sets them
+    # for its embedded one). Unset: botocore's own chain (environment, profile, role).
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
     # Topology: resource names are "<prefix>-events", "<prefix>-charge", … (".fifo" when FIFO).
     name_prefix: str = Field(default="pixwave", pattern=r"^[A-Za-z0-9_-]{1,40}$")
     fifo: bool = False

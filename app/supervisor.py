@@ -97,7 +97,12 @@ SIMULATOR_SECRETS = {
     "PIXWAVE_EFI_PIX_KEY": "pix@pixwave.example",
     "PIXWAVE_EFI_WEBHOOK_HMAC": "simulator-hmac",
 }
-EMBEDDED_AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# moto accepts any credentials but botocore insists on some; in runtime.env they reach
+# every role and every command run beside `up` (pixwave dlq, queues stats).
+EMBEDDED_AWS_CREDENTIALS = {
+    "PIXWAVE_AWS_ACCESS_KEY_ID": "test",
+    "PIXWAVE_AWS_SECRET_ACCESS_KEY": "test",
+}
 DEMO_MERCHANT_NAME = "Demo merchant"
 
 
@@ -137,8 +142,7 @@ def service_environment(settings: Settings, embedded: EmbeddedServices) -> dict[
         env["PIXWAVE_AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
     else:
         env["PIXWAVE_AWS_ENDPOINT_URL"] = embedded.start_aws()
-        # moto accepts any credentials but botocore insists on some.
-        env |= {name: os.environ.get(name, "test") for name in EMBEDDED_AWS_CREDENTIALS}
+        env |= EMBEDDED_AWS_CREDENTIALS
     return env
 
 

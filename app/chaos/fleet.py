@@ -75,9 +75,6 @@ class Fleet:
 
     def _start(self) -> None:
         moto = self._embedded.start_aws()
-        # moto takes any credentials, but botocore (here and in every role) wants some.
-        for name in EMBEDDED_AWS_CREDENTIALS:
-            os.environ.setdefault(name, "test")
         self.aws = OutageProxy(int(moto.rsplit(":", 1)[1]))
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
@@ -87,6 +84,7 @@ class Fleet:
             "PIXWAVE_REDIS_URL": self._embedded.start_redis(),
             "PIXWAVE_DOCUMENT_KEY": base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode(),
             "PIXWAVE_AWS_ENDPOINT_URL": self.aws.url,
+            **EMBEDDED_AWS_CREDENTIALS,
             "PIXWAVE_NAME_PREFIX": self.prefix,
             "PIXWAVE_API_PORT": str(port),
             "PIXWAVE_PUBLIC_BASE_URL": self.api_url,
@@ -98,7 +96,7 @@ class Fleet:
             "PIXWAVE_LOG_LEVEL": "WARNING",
             "PIXWAVE_LOG_JSON": "false",
         }
-        settings = Settings.model_validate(_settings_fields(self.env))
+        self.settings = settings = Settings.model_validate(_settings_fields(self.env))
         migrate.upgrade(self.env["PIXWAVE_DATABASE_URL"])
         apply_topology(settings)
         self.api_key = asyncio.run(ensure_demo_merchant(settings, self.data_dir))

@@ -29,7 +29,6 @@ from app.domain.events import MERCHANT_EVENTS
 from app.gateways.efi import txid_for
 from app.gateways.port import GatewayName
 from app.services.charges import attempt_key
-from app.settings import Settings
 from outbox.topology import declare
 
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -138,11 +137,7 @@ def _primary_down(fleet: Fleet, down: bool) -> None:
 
 
 def _sqs(fleet: Fleet) -> Any:
-    return sync_client("sqs", _settings(fleet))
-
-
-def _settings(fleet: Fleet) -> Settings:
-    return Settings.model_validate({"aws_endpoint_url": fleet.aws.url, "name_prefix": fleet.prefix})
+    return sync_client("sqs", fleet.settings)
 
 
 def _send_poison(fleet: Fleet) -> None:

@@ -90,18 +90,30 @@ def _assert_a_card_intent_is_charged_and_announced(up: Up, headers: dict[str, st
     assert receiver.received[0].event["data"]["object"]["id"] == created.json()["id"]
 
 
-def _assert_the_demo_drives_it(workdir: Path) -> None:
-    """`pixwave demo` finds the running system through .pixwave/up.json."""
+def _pixwave_beside_up(workdir: Path, *args: str) -> str:
+    """A command run in up's directory, as a newcomer would: it finds the services
+    through .pixwave/runtime.env and up's URLs through .pixwave/up.json."""
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo", "--count", "5", "--method", "pix", "--json"],
+        [sys.executable, "-m", "app.cli", *args],
         cwd=workdir,
-        env={k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")},
+        env={k: v for k, v in os.environ.items() if not k.startswith(("PIXWAVE_", "AWS_"))},
         capture_output=True,
         text=True,
         timeout=STARTUP_TIMEOUT_SECONDS,
     )
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    return result.stdout
+
+
+def _assert_operator_tools_reach_its_queues(workdir: Path) -> None:
+    stats = json.loads(_pixwave_beside_up(workdir, "queues", "stats", "--json"))
+    assert "pixwave-charge-dlq" in json.dumps(stats)
+
+
+def _assert_the_demo_drives_it(workdir: Path) -> None:
+    summary = json.loads(
+        _pixwave_beside_up(workdir, "demo", "--count", "5", "--method", "pix", "--json")
+    )
     assert summary["by_status"] == {"succeeded": 5}
     # created, processing, requires_action, succeeded: each signed, each checked.
     assert summary["webhooks_received"] >= 4 * 5
@@ -120,6 +132,7 @@ def test_up_serves_the_api_and_keeps_data_across_restarts(tmp_path: Path) -> Non
         _assert_gateways_are_simulated(first)
         _assert_a_card_intent_is_charged_and_announced(first, headers)
         _assert_the_demo_drives_it(tmp_path)
+        _assert_operator_tools_reach_its_queues(tmp_path)
     finally:
         assert first.stop() == 0
     assert not _postgres_running(tmp_path)
