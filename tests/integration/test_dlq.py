@@ -232,7 +232,7 @@ def test_purge_wants_yes_and_unknown_queues_are_named(
     )
 
 
-@pytest.mark.skipif(LOCALSTACK_URL is None, reason="moto has no message move tasks")
+@pytest.mark.localstack  # moto has no message move tasks
 def test_ctrl_c_cancels_the_move_task(ledger_database: str) -> None:
     assert LOCALSTACK_URL is not None
     world = charge_world(ledger_database, LOCALSTACK_URL)
