@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.api.problems import JSON_MEDIA_TYPE, PROBLEM_MEDIA_TYPE, problem_response, render_json
+from app.api.problems import JSON_MEDIA_TYPE, PROBLEM_MEDIA_TYPE, json_response, problem_response
 from app.api.resources import resources_of
 from app.db.uow import UnitOfWork
 from app.domain.caller import Caller
@@ -28,6 +28,7 @@ from app.domain.errors import (
     InvalidRequest,
     PixWaveError,
 )
+from app.encoding import render_json
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
@@ -43,7 +44,7 @@ async def respond(
     if key is None:
         status, body = await action(uow)
         await uow.commit()
-        return Response(render_json(body), status_code=status, media_type=JSON_MEDIA_TYPE)
+        return json_response(body, status)
     _check_key(key)
     request_hash = hashlib.sha256(
         f"{request.method} {request.url.path} {fingerprint}".encode()

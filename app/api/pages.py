@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.domain.errors import InvalidRequest
 from app.domain.ids import IdPrefix, looks_like_id
 
@@ -32,4 +32,4 @@ def page_response(
         "has_more": len(rows) > limit,
         "data": [view(row) for row in rows[:limit]],
     }
-    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
+    return json_response(body)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.domain import errors
+from app.encoding import render_json
 from app.logs import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -54,8 +54,8 @@ _VALIDATION_CODES = {
 }
 
 
-def render_json(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+def json_response(body: Any, status_code: int = 200) -> Response:
+    return Response(render_json(body), status_code=status_code, media_type=JSON_MEDIA_TYPE)
 
 
 def status_for(exc: errors.PixWaveError) -> int:

@@ -4,7 +4,6 @@ next try, and after the retry horizon give up and disable the endpoint."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from app.domain.webhooks import (
     retry_delay_seconds,
     signature_header,
 )
+from app.encoding import render_json
 from app.security import DocumentCipher
 from app.services.endpoint_places import EndpointPlaces
 from app.services.webhook_endpoints import get_endpoint, refuse_unsafe_url, signing_secrets
@@ -52,6 +52,12 @@ class WebhookSender:
 
 
 @dataclass(frozen=True, slots=True)
+class Outgoing:
+    event_id: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PostResult:
     status_code: int | None
     error: str | None
@@ -59,11 +65,6 @@ class PostResult:
     @property
     def delivered(self) -> bool:
         return self.error is None
-
-
-def encode_body(envelope: dict[str, Any]) -> bytes:
-    """The exact bytes signed and sent; receivers verify over these, never a re-encoding."""
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def deliver_event(
@@ -86,9 +87,10 @@ async def deliver_event(
         )
     pending = await uow.webhooks.pending_deliveries(envelope["id"], endpoint_ids=endpoint_ids)
     now = datetime.now(UTC)
-    body = encode_body(envelope)
+    # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
+    outgoing = Outgoing(envelope["id"], render_json(envelope))
     due = [item for item in pending if _is_due(item, now)]
-    results = await asyncio.gather(*(_try(sender, item.endpoint, body, now) for item in due))
+    results = await asyncio.gather(*(_try(sender, item.endpoint, outgoing, now) for item in due))
     for item, result in zip(due, results, strict=True):
         if result is not None:
             await _record(uow, sender, item, result, now)
@@ -105,14 +107,14 @@ def _is_due(item: PendingDelivery, now: datetime) -> bool:
 
 
 async def _try(
-    sender: WebhookSender, endpoint: WebhookEndpoint, body: bytes, now: datetime
+    sender: WebhookSender, endpoint: WebhookEndpoint, outgoing: Outgoing, now: datetime
 ) -> PostResult | None:
     """POST while holding one of the endpoint's places; None when no place came free."""
     token = await _take_place(sender.places, endpoint.id)
     if token is None:
         return None
     try:
-        return await _post(sender, endpoint, body, now)
+        return await _post(sender, endpoint, outgoing, now)
     finally:
         await sender.places.give_back(endpoint.id, token)
 
@@ -127,16 +129,15 @@ async def _take_place(places: EndpointPlaces, endpoint_id: str) -> str | None:
 
 
 async def _post(
-    sender: WebhookSender, endpoint: WebhookEndpoint, body: bytes, now: datetime
+    sender: WebhookSender, endpoint: WebhookEndpoint, outgoing: Outgoing, now: datetime
 ) -> PostResult:
     timestamp = int(now.timestamp())
+    secrets = signing_secrets(endpoint, sender.cipher, now)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        SIGNATURE_HEADER: signature_header(
-            signing_secrets(endpoint, sender.cipher, now), timestamp, body
-        ),
-        EVENT_ID_HEADER: json.loads(body)["id"],
+        SIGNATURE_HEADER: signature_header(secrets, timestamp, outgoing.body),
+        EVENT_ID_HEADER: outgoing.event_id,
     }
     try:
         async with asyncio.timeout(sender.timeout_seconds):
@@ -145,7 +146,9 @@ async def _post(
                 livemode=endpoint.livemode,
                 allow_private_in_test=sender.allow_private_urls_in_test,
             )
-            response = await sender.client.post(endpoint.url, content=body, headers=headers)
+            response = await sender.client.post(
+                endpoint.url, content=outgoing.body, headers=headers
+            )
     except InvalidRequest as exc:
         return PostResult(None, exc.message)
     except TimeoutError:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from loguru import logger
 from starlette.responses import Response
 
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import problem_responses
 from app.domain.errors import CallbackRejected, NotFound
@@ -59,9 +59,7 @@ async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response
         for event, charge in zip(notice.events, charges, strict=True)
     ]
     await uow.commit()
-    return Response(
-        render_json({"received": len(results), "results": results}), media_type=JSON_MEDIA_TYPE
-    )
+    return json_response({"received": len(results), "results": results})
 
 
 def _configured(request: Request, name: GatewayName) -> Gateway:

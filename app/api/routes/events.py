@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.api.resources import UowDep
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, EventList, EventOut, RedeliveryOut, ok
 from app.domain.errors import NotFound
@@ -55,7 +55,7 @@ async def get_event(uow: UowDep, caller: CallerDep, event_id: EventId) -> Respon
     envelope = await uow.events.get(caller.merchant_id, event_id)
     if envelope is None:
         raise NotFound(f"No event {event_id}.", param="id")
-    return Response(render_json(envelope), media_type=JSON_MEDIA_TYPE)
+    return json_response(envelope)
 
 
 @router.post(
@@ -69,4 +69,4 @@ async def redeliver_event(
     endpoints = await request_redelivery(uow, caller, event_id, endpoint)
     await uow.commit()
     body = {"object": "event_redelivery", "event": event_id, "webhook_endpoints": endpoints}
-    return Response(render_json(body), status_code=202, media_type=JSON_MEDIA_TYPE)
+    return json_response(body, 202)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.auth import CallerDep
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, GatewayPriorityOut, ok
 from app.services.commands import SetGatewayPriority
@@ -23,7 +23,7 @@ def _view(priority: list[str] | None, request: Request) -> Response:
         "priority": priority,
         "default": resources_of(request).settings.gateway_priority_list,
     }
-    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
+    return json_response(body)
 
 
 @router.get("", responses={**ok(200, GatewayPriorityOut), **READ_ERRORS})

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.responses import Response
 
-from app.api.problems import JSON_MEDIA_TYPE, problem_response, render_json
+from app.api.problems import json_response, problem_response
 from app.api.resources import resources_of
 from app.api.schemas import problem_responses
 from app.domain.errors import ServiceUnavailable
@@ -18,7 +18,7 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz")
 async def healthz() -> Response:
-    return Response(render_json({"status": "ok"}), media_type=JSON_MEDIA_TYPE)
+    return json_response({"status": "ok"})
 
 
 @router.get("/readyz", responses=problem_responses(503))
@@ -31,7 +31,7 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any failure of a dependency means "not ready"
         logger.warning("http.not_ready", error=repr(exc))
         return problem_response(ServiceUnavailable("PostgreSQL or Redis is unreachable."))
-    return Response(render_json({"status": "ready"}), media_type=JSON_MEDIA_TYPE)
+    return json_response({"status": "ready"})
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from app.api import idempotency
 from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import (
     READ_ERRORS,
@@ -66,7 +66,7 @@ async def list_payment_intents(
 @router.get("/{intent_id}", responses={**ok(200, PaymentIntentOut), **READ_ERRORS})
 async def get_payment_intent(uow: UowDep, caller: CallerDep, intent_id: IntentId) -> Response:
     intent = await intents.get_intent(uow, caller, intent_id)
-    return Response(render_json(intent_view(intent)), media_type=JSON_MEDIA_TYPE)
+    return json_response(intent_view(intent))
 
 
 @router.get("/{intent_id}/attempts", responses={**ok(200, AttemptList), **READ_ERRORS})
@@ -78,7 +78,7 @@ async def list_payment_attempts(uow: UowDep, caller: CallerDep, intent_id: Inten
         "url": f"/v1/payment_intents/{intent.id}/attempts",
         "data": [attempt_view(a) for a in await uow.attempts.for_intent(intent.id)],
     }
-    return Response(render_json(body), media_type=JSON_MEDIA_TYPE)
+    return json_response(body)
 
 
 @router.post("/{intent_id}/cancel", responses={**ok(200, PaymentIntentOut), **WRITE_ERRORS})

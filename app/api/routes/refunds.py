@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from app.api import idempotency
 from app.api.auth import CallerDep
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.api.resources import UowDep
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, RefundOut, ok
 from app.db.uow import UnitOfWork
@@ -42,4 +42,4 @@ async def get_refund(
     refund_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> Response:
     refund = await refunds.get_refund(uow, caller, refund_id)
-    return Response(render_json(refund_view(refund)), media_type=JSON_MEDIA_TYPE)
+    return json_response(refund_view(refund))

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
-from app.api.problems import JSON_MEDIA_TYPE, render_json
+from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import (
     READ_ERRORS,
@@ -29,10 +29,6 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(max_length=64)]
 
 
-def _json(body: dict[str, object], status_code: int = 200) -> Response:
-    return Response(render_json(body), status_code=status_code, media_type=JSON_MEDIA_TYPE)
-
-
 @router.post("", status_code=201, responses={**ok(201, WebhookEndpointOut), **WRITE_ERRORS})
 async def create_webhook_endpoint(
     request: Request, uow: UowDep, caller: CallerDep, command: CreateWebhookEndpoint
@@ -41,7 +37,7 @@ async def create_webhook_endpoint(
     policy = resources_of(request).webhooks
     endpoint, secret = await webhook_endpoints.create_endpoint(uow, caller, command, policy)
     await uow.commit()
-    return _json(webhook_endpoint_view(endpoint, secret=secret), 201)
+    return json_response(webhook_endpoint_view(endpoint, secret=secret), 201)
 
 
 @router.get("", responses={**ok(200, WebhookEndpointList), **READ_ERRORS})
@@ -61,7 +57,7 @@ async def list_webhook_endpoints(
 @router.get("/{endpoint_id}", responses={**ok(200, WebhookEndpointOut), **READ_ERRORS})
 async def get_webhook_endpoint(uow: UowDep, caller: CallerDep, endpoint_id: EndpointId) -> Response:
     endpoint = await webhook_endpoints.get_endpoint(uow, caller, endpoint_id)
-    return _json(webhook_endpoint_view(endpoint))
+    return json_response(webhook_endpoint_view(endpoint))
 
 
 @router.delete("/{endpoint_id}", responses={**ok(200, WebhookEndpointOut), **READ_ERRORS})
@@ -70,7 +66,7 @@ async def delete_webhook_endpoint(
 ) -> Response:
     endpoint = await webhook_endpoints.delete_endpoint(uow, caller, endpoint_id)
     await uow.commit()
-    return _json(webhook_endpoint_view(endpoint))
+    return json_response(webhook_endpoint_view(endpoint))
 
 
 @router.post(
@@ -83,7 +79,7 @@ async def rotate_webhook_secret(
     policy = resources_of(request).webhooks
     endpoint, secret = await webhook_endpoints.rotate_secret(uow, caller, endpoint_id, policy)
     await uow.commit()
-    return _json(webhook_endpoint_view(endpoint, secret=secret))
+    return json_response(webhook_endpoint_view(endpoint, secret=secret))
 
 
 @router.get("/{endpoint_id}/deliveries", responses={**ok(200, WebhookDeliveryList), **READ_ERRORS})
