@@ -70,11 +70,6 @@ class WebhookRepository:
         self, *, event_id: str, event_type: str, endpoint_ids: list[str]
     ) -> None:
         """A pending delivery per endpoint; an existing one is left as it is."""
-        await self._insert_pending(event_id, event_type, endpoint_ids)
-
-    async def _insert_pending(
-        self, event_id: str, event_type: str, endpoint_ids: list[str]
-    ) -> None:
         if not endpoint_ids:
             return
         rows = [
@@ -105,7 +100,9 @@ class WebhookRepository:
         self, *, event_id: str, event_type: str, endpoint_ids: list[str]
     ) -> None:
         """Redeliver: each endpoint gets the event again, with a fresh retry schedule."""
-        await self._insert_pending(event_id, event_type, endpoint_ids)
+        await self.add_deliveries(
+            event_id=event_id, event_type=event_type, endpoint_ids=endpoint_ids
+        )
         await self._session.execute(
             update(WebhookDelivery)
             .where(
