@@ -10,6 +10,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY outbox ./outbox
 COPY workers ./workers
+COPY gatewaysim ./gatewaysim
+COPY devtools ./devtools
 COPY migrations ./migrations
 # Editable, so `pixwave db upgrade` finds alembic.ini and migrations/ beside the code
 # (app/db/migrate.py looks for them there). The final stage keeps /app at this path.

@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := app outbox workers
+PACKAGES := app outbox workers gatewaysim devtools
 TERRAFORM_DIR := infra/terraform
 # checkov pins boto3/botocore far below what aiobotocore needs, so it gets a venv of its own.
 CHECKOV_VERSION := 3.3.30

@@ -10,13 +10,10 @@ import typer
 import uvicorn
 
 from app.api.app import create_app
-from app.chaos.cli import chaos
 from app.cli_support import load_settings, settings_with
 from app.db import migrate
 from app.db.session import open_uow
-from app.demo.cli import demo
 from app.domain.errors import InvalidRequest, NotFound
-from app.gateways.simulator.cli import faults_cli, gateway_sim, gateway_sim_pay
 from app.logs import configure_logging
 from app.operators.cli import dlq_cli, queues_cli
 from app.scheduler.service import scheduler
@@ -27,6 +24,9 @@ from app.services.merchants import (
     set_gateway_priority,
 )
 from app.webhooks_cli import webhooks_cli
+from devtools.chaos.cli import chaos
+from devtools.demo.cli import demo
+from gatewaysim.cli import faults_cli, gateway_sim, gateway_sim_pay
 from outbox.cli import outbox_cli, relay, topology_cli
 from workers.cli import worker
 

@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.demo.driver import Method, Plan, run
-from app.demo.report import summarize
 from app.embedded import free_port
 from app.supervisor import DEMO_KEY_FILE, UP_FILE
 from bench.common import write_result
+from devtools.demo.driver import Method, Plan, run
+from devtools.demo.report import summarize
 
 UP_START_SECONDS = 120.0
 UP_STOP_SECONDS = 60.0

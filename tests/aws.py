@@ -1,5 +1,5 @@
 """What AWS-contract tests share: credentials moto accepts and SQS helpers. The server
-itself is `app.embedded.moto_server` (a process, over HTTP); `app.chaos.outage` cuts it."""
+itself is `app.embedded.moto_server` (a process, over HTTP); `devtools.chaos.outage` cuts it."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from app.chaos.fleet import Fleet, new_prefix
-from app.chaos.run import ChaosPlan, run_chaos
+from devtools.chaos.fleet import Fleet, new_prefix
+from devtools.chaos.run import ChaosPlan, run_chaos
 
 PLAN = ChaosPlan(
     intents=200,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from app.demo.receiver import new_receiver, serving
 from app.embedded import free_port
+from devtools.demo.receiver import new_receiver, serving
 from tests.support import card_intent, pix_intent, wait_for
 
 STARTUP_TIMEOUT_SECONDS = 90.0

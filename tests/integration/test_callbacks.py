@@ -18,8 +18,8 @@ from app.db.session import open_uow
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import GatewayName
-from app.gateways.simulator.mercadopago.notifications import signature
 from app.services.charging import charge_intent
+from gatewaysim.mercadopago.notifications import signature
 from tests.gateway_sim import EFI_HMAC, MP_WEBHOOK_SECRET, Simulator, running_simulator
 from tests.support import ApiProcess, Merchant, pix_intent, start_api, wait_for
 from workers.consumers.charge import charge_context

@@ -24,7 +24,7 @@ import uvicorn
 
 from app.embedded import free_port
 from app.gateways import brcode
-from app.gateways.simulator import SimulatorConfig, create_simulator_app
+from gatewaysim import SimulatorConfig, create_simulator_app
 from tests.support import start_role, wait_for
 
 MP_SECRET = "test-mp-secret"

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from app.chaos.outage import OutageProxy
+from devtools.chaos.outage import OutageProxy
 from outbox.topology import CHARGE_EVENTS, WEBHOOK_EVENTS, declare
 from tests.aws import drain, sqs_client
 from tests.conftest import LOCALSTACK_URL

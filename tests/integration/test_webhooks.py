@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.demo.receiver import Receiver, new_receiver, serving
 from app.domain.events import EventType
 from app.embedded import free_port, moto_server
+from devtools.demo.receiver import Receiver, new_receiver, serving
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
 from tests.support import ApiProcess, Merchant, card_intent, start_api, start_role, wait_for
 

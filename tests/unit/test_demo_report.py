@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.demo.driver import IntentRun, Outcome
-from app.demo.report import percentile, summarize
+from devtools.demo.driver import IntentRun, Outcome
+from devtools.demo.report import percentile, summarize
 
 
 def test_nearest_rank_percentiles() -> None:

@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 from app.api.routes.health import router as api_health
 from app.cli import cli
 from app.embedded import free_port
-from app.gateways.simulator.admin import router as simulator_admin
 from app.settings import Settings
+from gatewaysim.admin import router as simulator_admin
 from workers.registry import known_consumers
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,48 @@
+"""`pixwave chaos`: the chaos run, longer than CI's, with its figures printed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from devtools.chaos.fleet import Fleet, new_prefix
+from devtools.chaos.run import ChaosPlan, run_chaos
+
+
+def chaos(
+    intents: Annotated[int, typer.Option(min=1, help="PIX intents to create")] = 2000,
+    rate: Annotated[float, typer.Option(min=0.1, help="Intents created per second")] = 20.0,
+    kill_every: Annotated[
+        float, typer.Option(min=0.1, help="Mean seconds between SIGKILLs of relay/workers")
+    ] = 5.0,
+    aws_outage: Annotated[float, typer.Option(min=0, help="Seconds the AWS API is cut")] = 30.0,
+    primary_outage: Annotated[
+        float, typer.Option(min=0, help="Seconds the primary gateway is down")
+    ] = 30.0,
+    settle_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait after")] = 900.0,
+) -> None:
+    """Run the whole system on embedded services in a scratch directory, break it while
+    PIX intents flow, then check: every intent ended, every event published and
+    delivered, no intent paid twice, no DLQ message but the injected poison."""
+    plan = ChaosPlan(
+        intents=intents,
+        rate_per_second=rate,
+        kill_every_seconds=kill_every,
+        aws_outage_seconds=aws_outage,
+        primary_outage_seconds=primary_outage,
+        settle_timeout_seconds=settle_timeout,
+    )
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        Fleet(Path(scratch), prefix=new_prefix()) as fleet,
+    ):
+        report = asyncio.run(run_chaos(fleet, plan))
+    typer.echo(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+    if not report.ok:
+        raise typer.Exit(1)

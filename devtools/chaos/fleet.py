@@ -1,0 +1,153 @@
+"""The whole system in one scratch directory, each role a process that can be SIGKILLed
+and started again, with the AWS API server behind a proxy that can be cut."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import signal
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from app.db import migrate
+from app.embedded import EmbeddedServices, free_port
+from app.settings import DOCUMENT_KEY_BYTES, Settings
+from app.supervisor import (
+    EMBEDDED_AWS_CREDENTIALS,
+    Role,
+    RoleProcess,
+    ensure_demo_merchant,
+    simulated_gateways,
+    wait_until_ready,
+)
+from devtools.chaos.outage import OutageProxy
+from outbox.service import apply_topology
+
+CHARGE_WORKERS = 2
+STOP_WAIT_SECONDS = 30.0
+# Roles the chaos kills: everything that holds work in flight between PostgreSQL and SQS.
+KILLABLE = ("relay", "charge-1", "charge-2", "webhooks")
+
+
+def fleet_roles() -> list[Role]:
+    charge = [
+        Role(f"charge-{n}", ("worker", "charge"), "PIXWAVE_WORKER_METRICS_PORT")
+        for n in range(1, CHARGE_WORKERS + 1)
+    ]
+    return [
+        Role("api", ("api",)),
+        Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
+        *charge,
+        Role("webhooks", ("worker", "webhooks"), "PIXWAVE_WORKER_METRICS_PORT"),
+        Role("scheduler", ("scheduler",), "PIXWAVE_SCHEDULER_METRICS_PORT"),
+    ]
+
+
+class Fleet:
+    def __init__(self, data_dir: Path, *, prefix: str = "chaos") -> None:
+        self.data_dir = data_dir
+        self.prefix = prefix
+        self._embedded = EmbeddedServices(data_dir)
+        self.processes: dict[str, RoleProcess] = {}
+        self.kills = 0
+        # Roles that exited without being killed: each one is a bug the run reports.
+        self.crashes: list[str] = []
+        self._closing = False
+
+    def __enter__(self) -> Self:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        moto = self._embedded.start_aws()
+        self.aws = OutageProxy(int(moto.rsplit(":", 1)[1]))
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "PIXWAVE_DATABASE_URL": self._embedded.start_postgres(),
+            "PIXWAVE_REDIS_URL": self._embedded.start_redis(),
+            "PIXWAVE_DOCUMENT_KEY": base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode(),
+            "PIXWAVE_AWS_ENDPOINT_URL": self.aws.url,
+            **EMBEDDED_AWS_CREDENTIALS,
+            "PIXWAVE_NAME_PREFIX": self.prefix,
+            "PIXWAVE_API_PORT": str(port),
+            "PIXWAVE_PUBLIC_BASE_URL": self.api_url,
+            "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",
+            "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+            "PIXWAVE_WEBHOOK_RETRY_BASE_SECONDS": "1",
+            "PIXWAVE_GATEWAY_CIRCUIT_OPEN_SECONDS": "5",
+            "PIXWAVE_WORKER_RECEIVE_WAIT_SECONDS": "2",
+            "PIXWAVE_LOG_LEVEL": "WARNING",
+            "PIXWAVE_LOG_JSON": "false",
+        }
+        self.settings = settings = Settings.model_validate(_settings_fields(self.env))
+        migrate.upgrade(self.env["PIXWAVE_DATABASE_URL"])
+        apply_topology(settings)
+        self.api_key = asyncio.run(ensure_demo_merchant(settings, self.data_dir))
+        sim_env, sim_role = simulated_gateways(settings, self.api_url)
+        self.env |= sim_env
+        self.sim_url = sim_env["PIXWAVE_MERCADOPAGO_BASE_URL"].removesuffix("/mercadopago")
+        self.roles = {role.name: role for role in [sim_role, *fleet_roles()]}
+        for name in self.roles:
+            self.start(name)
+        wait_until_ready(f"{self.api_url}/readyz", list(self.processes.values()))
+        wait_until_ready(f"{self.sim_url}/_sim/faults", list(self.processes.values()))
+
+    def start(self, name: str) -> None:
+        if not self._closing:  # a kill thread still running after Ctrl-C must not restart
+            self.processes[name] = RoleProcess(self.roles[name], self.env)
+
+    def kill_and_restart(self, name: str) -> None:
+        """SIGKILL: no drain, no cleanup; whatever it held must come back by itself."""
+        self.restart_crashed()
+        process = self.processes[name].process
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.kills += 1
+        self.start(name)
+
+    def restart_crashed(self) -> None:
+        """Restart roles that exited by themselves, as an orchestrator would, noting each."""
+        for name, role in self.processes.items():
+            code = role.process.poll()
+            if code is not None:
+                self.crashes.append(f"{name} exited by itself with {code}")
+                self.start(name)
+
+    def close(self) -> None:
+        self._closing = True
+        for process in self.processes.values():
+            process.ask_to_stop()
+        for process in self.processes.values():
+            process.wait_or_kill()
+        self._embedded.close()
+
+
+def _settings_fields(env: dict[str, str]) -> dict[str, str]:
+    prefix = "PIXWAVE_"
+    fields = set(Settings.model_fields)
+    return {
+        key.removeprefix(prefix).lower(): value
+        for key, value in env.items()
+        if key.startswith(prefix) and key.removeprefix(prefix).lower() in fields
+    }
+
+
+def new_prefix() -> str:
+    return f"chaos{secrets.token_hex(4)}"

@@ -1,0 +1,225 @@
+"""A chaos run: PIX intents flow (simulated payers pay them) while relay and workers are
+SIGKILLed at random, the AWS API server is unreachable for a while and the primary
+gateway is down; then every invariant that keeps money safe is checked."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+
+from app.aws import sync_client
+from app.domain.events import MERCHANT_EVENTS
+from app.gateways.efi import txid_for
+from app.gateways.port import GatewayName
+from app.services.charges import attempt_key
+from devtools.chaos.fleet import KILLABLE, Fleet
+from devtools.demo.driver import (
+    GATEWAYS,
+    Plan,
+    call_api,
+    create_intents,
+    registered_endpoint,
+    simulated_faults,
+)
+from devtools.demo.receiver import Receiver, new_receiver, serving
+from outbox.topology import declare
+
+TERMINAL = ("succeeded", "failed", "canceled")
+PAID_STATUSES = {"approved", "CONCLUIDA"}
+POISON_BODY = "this is not an event"
+SETTLE_POLL_SECONDS = 1.0
+# Attempt numbers an intent could have reached (3 per gateway), for ledger lookups.
+MAX_ATTEMPTS = 3 * len(GATEWAYS)
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosPlan:
+    intents: int = 200
+    rate_per_second: float = 20.0
+    kill_every_seconds: float = 3.0
+    aws_outage_seconds: float = 10.0
+    primary_outage_seconds: float = 10.0
+    settle_timeout_seconds: float = 300.0
+    seed: int = 20261122
+
+
+@dataclass(slots=True)
+class ChaosReport:
+    intents: int
+    by_status: dict[str, int]
+    kills: int
+    aws_outage_seconds: float
+    primary_outage_seconds: float
+    seconds: float
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
+    started = time.monotonic()
+    drive = Plan(
+        api_url=fleet.api_url,
+        api_key=fleet.api_key,
+        sim_url=fleet.sim_url,
+        count=plan.intents,
+        method="pix",
+        concurrency=20,
+        rate_per_second=plan.rate_per_second,
+    )
+    headers = {"Authorization": f"Bearer {fleet.api_key}"}
+    async with httpx.AsyncClient(base_url=fleet.api_url, headers=headers, timeout=30) as api:
+        with serving(new_receiver()) as receiver:
+            async with registered_endpoint(api, receiver), simulated_faults(drive):
+                await asyncio.to_thread(_send_poison, fleet)
+                chaos = asyncio.create_task(_break_things(fleet, plan))
+                runs = await create_intents(api, drive)
+                await chaos
+                ids = [run.id for run in runs]
+                await _settle(fleet, receiver, ids, plan.settle_timeout_seconds)
+                statuses = [
+                    (await call_api(api, "GET", f"/v1/payment_intents/{i}"))["status"] for i in ids
+                ]
+            report = ChaosReport(
+                intents=len(ids),
+                by_status=dict(Counter(statuses)),
+                kills=fleet.kills,
+                aws_outage_seconds=plan.aws_outage_seconds,
+                primary_outage_seconds=plan.primary_outage_seconds,
+                seconds=round(time.monotonic() - started, 1),
+            )
+            report.violations = await asyncio.to_thread(_violations, fleet, receiver, ids)
+            fleet.restart_crashed()
+            report.violations += fleet.crashes
+    return report
+
+
+async def _break_things(fleet: Fleet, plan: ChaosPlan) -> None:
+    """Kill a random role every few seconds for as long as intents are being created; cut
+    AWS a third of the way in and the primary gateway halfway, each for its outage."""
+    rng = random.Random(plan.seed)  # noqa: S311 - chaos, not cryptography
+    creating_seconds = plan.intents / plan.rate_per_second
+    outages = asyncio.gather(
+        _outage(creating_seconds / 3, plan.aws_outage_seconds, fleet.aws.cut, fleet.aws.restore),
+        _outage(
+            creating_seconds / 2,
+            plan.primary_outage_seconds,
+            lambda: _primary_down(fleet, True),
+            lambda: _primary_down(fleet, False),
+        ),
+    )
+    deadline = time.monotonic() + creating_seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * plan.kill_every_seconds)
+        await asyncio.to_thread(fleet.kill_and_restart, rng.choice(KILLABLE))
+    await outages
+
+
+async def _outage(after: float, lasting: float, begin: Any, end: Any) -> None:
+    await asyncio.sleep(after)
+    await asyncio.to_thread(begin)
+    await asyncio.sleep(lasting)
+    await asyncio.to_thread(end)
+
+
+def _primary_down(fleet: Fleet, down: bool) -> None:
+    url = f"{fleet.sim_url}/_sim/faults/{GATEWAYS[0]}"
+    httpx.put(url, json={"outage": down}, timeout=10).raise_for_status()
+
+
+def _sqs(fleet: Fleet) -> Any:
+    return sync_client("sqs", fleet.settings)
+
+
+def _send_poison(fleet: Fleet) -> None:
+    """A message no worker can parse: it must end in the charge DLQ, and only it."""
+    sqs = _sqs(fleet)
+    queue = sqs.get_queue_url(QueueName=f"{fleet.prefix}-charge")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=POISON_BODY)
+
+
+async def _settle(fleet: Fleet, receiver: Receiver, ids: list[str], within: float) -> None:
+    """Wait until the invariants can be judged: every intent ended, every event published
+    and delivered. Past `within` seconds the checks report what is missing."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        fleet.restart_crashed()
+        if not await asyncio.to_thread(_unsettled, fleet, receiver, ids):
+            return
+        await asyncio.sleep(SETTLE_POLL_SECONDS)
+
+
+def _unsettled(fleet: Fleet, receiver: Receiver, ids: list[str]) -> list[str]:
+    with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
+        open_intents = db.execute(
+            "SELECT count(*) FROM payment_intents WHERE id = ANY(%s) AND status <> ALL(%s)",
+            (ids, list(TERMINAL)),
+        ).fetchone()
+        unpublished = db.execute(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+        ).fetchone()
+        events = db.execute(
+            "SELECT id FROM outbox WHERE aggregate_id = ANY(%s) AND event_type = ANY(%s)",
+            (ids, [e.value for e in MERCHANT_EVENTS]),
+        ).fetchall()
+    missing = {event_id for (event_id,) in events} - set(receiver.event_ids())
+    problems = []
+    if open_intents and open_intents[0]:
+        problems.append(f"{open_intents[0]} intents not terminal")
+    if unpublished and unpublished[0]:
+        problems.append(f"{unpublished[0]} outbox rows unpublished")
+    if missing:
+        problems.append(f"{len(missing)} events never reached the webhook receiver")
+    return problems
+
+
+def _violations(fleet: Fleet, receiver: Receiver, ids: list[str]) -> list[str]:
+    problems = _unsettled(fleet, receiver, ids)
+    problems += _double_charges(fleet, ids)
+    problems += _dead_letters(fleet)
+    return problems
+
+
+def _double_charges(fleet: Fleet, ids: list[str]) -> list[str]:
+    """More than one paid, unrefunded gateway charge for one intent is money moved twice."""
+    ledger = httpx.get(f"{fleet.sim_url}/_sim/ledger", timeout=30).json()
+    owner = {}
+    for intent_id in ids:
+        for number in range(1, MAX_ATTEMPTS + 1):
+            for gateway in GatewayName:
+                key = attempt_key(intent_id, gateway, number)
+                owner[key] = owner[txid_for(key)] = intent_id
+    refunded = {refund["reference"] for refund in ledger["refunds"]}
+    paid = Counter(
+        owner[charge["idempotency_key"]]
+        for charge in ledger["charges"]
+        if charge["status"] in PAID_STATUSES
+        and charge["idempotency_key"] in owner
+        and charge["reference"] not in refunded
+    )
+    return [f"{intent} was paid {count} times" for intent, count in paid.items() if count > 1]
+
+
+def _dead_letters(fleet: Fleet) -> list[str]:
+    """Only the injected poison may be in a DLQ."""
+    sqs = _sqs(fleet)
+    problems = []
+    for queue in declare(prefix=fleet.prefix).queues:
+        url = sqs.get_queue_url(QueueName=queue.dlq_name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        depth = int(attributes["ApproximateNumberOfMessages"])
+        expected = 1 if queue.name == f"{fleet.prefix}-charge" else 0
+        if depth != expected:
+            problems.append(f"{queue.dlq_name} holds {depth} messages, expected {expected}")
+    return problems

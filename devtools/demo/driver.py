@@ -1,0 +1,217 @@
+"""Drive a running PixWave as a merchant would: register a receiver, create intents,
+let the simulated payers pay, and time each intent from its create request to the
+webhook that says it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal
+
+import httpx
+
+from devtools.demo.receiver import Receiver, new_receiver, serving
+
+Method = Literal["pix", "card"]
+GATEWAYS = ("mercadopago", "efi")
+TERMINAL_EVENTS = {
+    "payment_intent.succeeded": "succeeded",
+    "payment_intent.payment_failed": "failed",
+    "payment_intent.canceled": "canceled",
+}
+# A simulated payer pays each PIX charge this long after it is issued.
+PIX_PAY_AFTER_SECONDS = 0.2
+PROGRESS_POLL_SECONDS = 0.1
+REQUEST_TIMEOUT_SECONDS = 30.0
+TRANSPORT_TRIES = 5
+TRANSPORT_RETRY_SECONDS = 0.5
+TEST_CPF = "529.982.247-25"
+TEST_CARD_TOKEN = "tok_test_visa_4242"  # noqa: S105 - the simulator's approving test card
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    api_url: str
+    api_key: str
+    sim_url: str | None
+    count: int
+    method: Method
+    fail_primary_percent: float = 0.0
+    primary: str = GATEWAYS[0]
+    concurrency: int = 20
+    # Intents created per second; None creates them as fast as `concurrency` allows.
+    rate_per_second: float | None = None
+    timeout_seconds: float = 300.0
+
+
+@dataclass(slots=True)
+class IntentRun:
+    id: str
+    created_at: float
+    ended_at: float | None = None
+    status: str | None = None
+    gateways: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.created_at
+
+
+@dataclass(slots=True)
+class Outcome:
+    runs: list[IntentRun]
+    webhooks_received: int
+    bad_signatures: int
+    started_at: float
+    finished_at: float
+
+
+def intent_body(method: Method, number: int) -> dict[str, Any]:
+    details: dict[str, Any] = (
+        {"pix": {"payer": {"name": "Maria Silva", "document": TEST_CPF}}}
+        if method == "pix"
+        else {"card": {"token": TEST_CARD_TOKEN}}
+    )
+    return {
+        "amount": 1000 + number % 9000,
+        "currency": "BRL",
+        "payment_method": {"type": method, **details},
+        "description": f"demo #{number}",
+    }
+
+
+async def run(plan: Plan, progress: Callable[[int, int], None]) -> Outcome:
+    headers = {"Authorization": f"Bearer {plan.api_key}"}
+    limits = httpx.Limits(max_connections=plan.concurrency)
+    async with httpx.AsyncClient(
+        base_url=plan.api_url, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
+    ) as api:
+        with serving(new_receiver()) as receiver:
+            async with registered_endpoint(api, receiver), simulated_faults(plan):
+                started = time.monotonic()
+                runs = await create_intents(api, plan)
+                await _wait_for_ends(receiver, runs, plan, progress)
+                finished = time.monotonic()
+                await _read_attempts(api, runs, plan.concurrency)
+    return Outcome(runs, len(receiver.received), receiver.bad_signatures, started, finished)
+
+
+@asynccontextmanager
+async def registered_endpoint(api: httpx.AsyncClient, receiver: Receiver) -> AsyncIterator[None]:
+    """Registered for the run, deleted after: nothing keeps retrying a gone receiver."""
+    endpoint = await call_api(
+        api, "POST", "/v1/webhook_endpoints", json={"url": receiver.url, "enabled_events": ["*"]}
+    )
+    receiver.secret = endpoint["secret"]
+    try:
+        yield
+    finally:
+        await call_api(api, "DELETE", f"/v1/webhook_endpoints/{endpoint['id']}")
+
+
+@asynccontextmanager
+async def simulated_faults(plan: Plan) -> AsyncIterator[None]:
+    """Break the primary and let payers pay PIX charges; put everything back after."""
+    if plan.sim_url is None:
+        yield
+        return
+    async with httpx.AsyncClient(base_url=f"{plan.sim_url}/_sim") as sim:
+        saved = (await sim.get("/faults")).json()
+        changes: dict[str, dict[str, Any]] = {gateway: {} for gateway in GATEWAYS}
+        if plan.method == "pix":
+            for gateway in GATEWAYS:
+                changes[gateway]["pix_auto_pay_seconds"] = PIX_PAY_AFTER_SECONDS
+        changes[plan.primary]["error_rate"] = plan.fail_primary_percent / 100
+        for gateway, change in changes.items():
+            (await sim.put(f"/faults/{gateway}", json=change)).raise_for_status()
+        try:
+            yield
+        finally:
+            for gateway in GATEWAYS:
+                await sim.put(f"/faults/{gateway}", json=saved[gateway])
+
+
+async def create_intents(api: httpx.AsyncClient, plan: Plan) -> list[IntentRun]:
+    room = asyncio.Semaphore(plan.concurrency)
+    begin = time.monotonic()
+
+    async def create(number: int) -> IntentRun:
+        if plan.rate_per_second is not None:
+            await asyncio.sleep(max(0.0, begin + number / plan.rate_per_second - time.monotonic()))
+        async with room:
+            started = time.monotonic()
+            intent = await call_api(
+                api,
+                "POST",
+                "/v1/payment_intents",
+                json=intent_body(plan.method, number),
+                headers={"Idempotency-Key": f"demo-{started}-{number}"},
+            )
+            return IntentRun(id=intent["id"], created_at=started)
+
+    return list(await asyncio.gather(*(create(n) for n in range(plan.count))))
+
+
+async def _wait_for_ends(
+    receiver: Receiver, runs: list[IntentRun], plan: Plan, progress: Callable[[int, int], None]
+) -> None:
+    by_id = {run.id: run for run in runs}
+    deadline = time.monotonic() + plan.timeout_seconds
+    seen = 0
+    ended = 0
+    while ended < len(runs) and time.monotonic() < deadline:
+        arrivals = receiver.received[seen:]
+        seen += len(arrivals)
+        for arrival in arrivals:
+            event = arrival.event
+            run = by_id.get(event["aggregate"]["id"])
+            if run is not None and run.ended_at is None and event["type"] in TERMINAL_EVENTS:
+                run.ended_at, run.status = arrival.at, TERMINAL_EVENTS[event["type"]]
+                ended += 1
+        progress(ended, len(runs))
+        await asyncio.sleep(PROGRESS_POLL_SECONDS)
+
+
+async def _read_attempts(api: httpx.AsyncClient, runs: list[IntentRun], concurrency: int) -> None:
+    room = asyncio.Semaphore(concurrency)
+
+    async def read(run: IntentRun) -> None:
+        async with room:
+            attempts = await call_api(api, "GET", f"/v1/payment_intents/{run.id}/attempts")
+            run.gateways = [attempt["gateway"] for attempt in attempts["data"]]
+            if run.status is None:  # no ending webhook in time: say where it stands
+                intent = await call_api(api, "GET", f"/v1/payment_intents/{run.id}")
+                run.status = f"{intent['status']} (no webhook)"
+
+    await asyncio.gather(*(read(run) for run in runs))
+
+
+async def call_api(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
+    """One API call as a careful merchant makes it: rate limits (429 + Retry-After) are
+    waited out, and a dropped connection is retried when repeating is safe (a read, a
+    delete, or a POST carrying an Idempotency-Key)."""
+    repeatable = method != "POST" or "Idempotency-Key" in kwargs.get("headers", {})
+    dropped = 0
+    while True:
+        try:
+            response = await api.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            dropped += 1
+            if not repeatable or dropped == TRANSPORT_TRIES:
+                raise DemoError(f"{method} {path}: {exc!r}") from exc
+            await asyncio.sleep(TRANSPORT_RETRY_SECONDS * dropped)
+            continue
+        if response.status_code != HTTPStatus.TOO_MANY_REQUESTS:
+            break
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+    if response.is_error:
+        raise DemoError(f"{method} {path}: {response.text}")
+    return response.json()
+
+
+class DemoError(Exception):
+    """The running system refused what the demo asked."""

@@ -1,0 +1,81 @@
+"""`/_sim`: faults, payer actions, callback replays and the ledger (no authentication)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from gatewaysim.faults import FaultSettings
+from gatewaysim.gateways import Gateway
+from gatewaysim.state import SimulatorDep
+
+router = APIRouter(prefix="/_sim", tags=["simulator"])
+
+
+class PayIn(BaseModel):
+    amount_cents: int | None = Field(None, gt=0)  # what the payer sends, if not the charge's
+
+
+class PayManyIn(PayIn):
+    references: list[str] = Field(min_length=1)
+
+
+class ResendIn(BaseModel):
+    stale_seconds: int = Field(0, ge=0)  # Mercado Pago: sign with a timestamp this old
+    bad_signature: bool = False  # Mercado Pago: sign with the wrong secret
+
+
+@router.get("/faults")
+async def show_faults(sim: SimulatorDep) -> dict[str, dict[str, Any]]:
+    return sim.faults.all()
+
+
+@router.put("/faults/{gateway}")
+async def set_faults(gateway: Gateway, changes: FaultSettings, sim: SimulatorDep) -> FaultSettings:
+    return sim.faults.update(gateway, changes)
+
+
+@router.delete("/faults")
+async def reset_faults(sim: SimulatorDep) -> dict[str, dict[str, Any]]:
+    sim.faults.reset()
+    return sim.faults.all()
+
+
+@router.post("/pay/{gateway}/{reference}")
+async def pay(
+    gateway: Gateway, reference: str, sim: SimulatorDep, body: PayIn | None = None
+) -> dict[str, Any]:
+    """The payer pays one charge now; its callback follows."""
+    amount = None if body is None else body.amount_cents
+    return sim.gateway(gateway).pay([reference], amount)[0]
+
+
+@router.post("/pay-many/{gateway}")
+async def pay_many(gateway: Gateway, body: PayManyIn, sim: SimulatorDep) -> list[dict[str, Any]]:
+    """The payer pays several charges at once; Efí reports them in one callback."""
+    return sim.gateway(gateway).pay(body.references, body.amount_cents)
+
+
+@router.post("/callbacks/{gateway}/{reference}/resend", status_code=HTTPStatus.ACCEPTED)
+async def resend_callback(
+    gateway: Gateway, reference: str, sim: SimulatorDep, body: ResendIn | None = None
+) -> dict[str, bool]:
+    options = body or ResendIn()
+    sim.gateway(gateway).resend(
+        reference, stale_seconds=options.stale_seconds, bad_signature=options.bad_signature
+    )
+    return {"resent": True}
+
+
+@router.get("/ledger")
+async def ledger(sim: SimulatorDep) -> dict[str, Any]:
+    return sim.ledger()
+
+
+@router.delete("/ledger")
+async def clear_ledger(sim: SimulatorDep) -> dict[str, Any]:
+    await sim.clear_ledger()
+    return sim.ledger()

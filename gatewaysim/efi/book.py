@@ -1,0 +1,81 @@
+"""Every simulated Efí cob, the pix paying them and their devoluções, findable by txid and
+by end-to-end id."""
+
+from __future__ import annotations
+
+import itertools
+from http import HTTPStatus
+
+from gatewaysim.efi.cobs import Cob, Devolucao, Pix
+from gatewaysim.efi.wire import cob_not_found, error
+from gatewaysim.gateways import Gateway
+from gatewaysim.ledger import ChargeRow, RefundRow
+
+FIRST_LOC_ID = 1
+
+
+class CobBook:
+    """Location ids keep counting across ``clear()``: a test never sees one reused."""
+
+    def __init__(self) -> None:
+        self._loc_ids = itertools.count(FIRST_LOC_ID)
+        self._cobs: dict[str, Cob] = {}
+        self._pix: dict[str, Pix] = {}
+
+    def next_loc_id(self) -> int:
+        return next(self._loc_ids)
+
+    def refuse_duplicate(self, txid: str) -> None:
+        """A txid names one cob for good: a second PUT is refused (and counted)."""
+        cob = self._cobs.get(txid)
+        if cob is not None:
+            cob.create_requests += 1
+            raise error(
+                HTTPStatus.CONFLICT,
+                "txid_duplicado",
+                "Campo txid informado já foi utilizado em outra cobrança",
+            )
+
+    def add(self, cob: Cob) -> None:
+        self._cobs[cob.txid] = cob
+
+    def get(self, txid: str) -> Cob:
+        cob = self._cobs.get(txid)
+        if cob is None:
+            raise cob_not_found()
+        return cob
+
+    def pay(self, cob: Cob, pix: Pix) -> None:
+        cob.pay(pix)
+        self._pix[pix.end_to_end_id] = pix
+
+    def pix(self, end_to_end_id: str) -> Pix:
+        pix = self._pix.get(end_to_end_id)
+        if pix is None:
+            raise error(HTTPStatus.NOT_FOUND, "pix_nao_encontrado", "Pix não encontrado.")
+        return pix
+
+    def devolucao(self, pix: Pix, devolucao_id: str) -> Devolucao:
+        devolucao = pix.devolucoes.get(devolucao_id)
+        if devolucao is None:
+            raise error(
+                HTTPStatus.NOT_FOUND, "devolucao_nao_encontrada", "Devolução não encontrada."
+            )
+        return devolucao
+
+    def charges(self) -> list[ChargeRow]:
+        return [
+            ChargeRow(Gateway.EFI, c.txid, c.txid, c.amount_cents, c.status, c.create_requests)
+            for c in self._cobs.values()
+        ]
+
+    def refunds(self) -> list[RefundRow]:
+        return [
+            RefundRow(Gateway.EFI, pix.txid, d.id, d.amount_cents, d.requests)
+            for pix in self._pix.values()
+            for d in pix.devolucoes.values()
+        ]
+
+    def clear(self) -> None:
+        self._cobs.clear()
+        self._pix.clear()

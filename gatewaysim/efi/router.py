@@ -1,0 +1,100 @@
+"""`/efi`: the routes of the simulated Efí Pix API and its OAuth2 token endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from gatewaysim.efi.schemas import CobIn, CobPatchIn, DevolucaoIn
+from gatewaysim.efi.tokens import TOKEN_LIFETIME_SECONDS
+from gatewaysim.efi.wire import cob_json, devolucao_json, unauthorized
+from gatewaysim.errors import SimulatorError
+from gatewaysim.state import SimulatorDep
+
+SCOPES = "cob.write cob.read pix.write pix.read webhook.write webhook.read"
+GRANT_TYPE = "client_credentials"
+
+
+def _require_token(
+    sim: SimulatorDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not sim.efi.tokens.valid(token):
+        raise unauthorized()
+
+
+oauth_router = APIRouter(prefix="/efi/oauth")
+router = APIRouter(prefix="/efi/v2", dependencies=[Depends(_require_token)])
+
+
+@oauth_router.post("/token")
+async def issue_token(request: Request, sim: SimulatorDep) -> JSONResponse:
+    _require_client(request.headers.get("authorization"))
+    if await _grant_type(request) != GRANT_TYPE:
+        raise SimulatorError(HTTPStatus.BAD_REQUEST, {"error": "unsupported_grant_type"})
+    body = {
+        "access_token": sim.efi.tokens.issue(),
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME_SECONDS,
+        "scope": SCOPES,
+    }
+    return JSONResponse(body)
+
+
+@router.put("/cob/{txid}")
+async def create_cob(txid: str, body: CobIn, sim: SimulatorDep, request: Request) -> JSONResponse:
+    cob = sim.efi.create(txid, body, host=request.url.netloc)
+    return JSONResponse(cob_json(cob), status_code=HTTPStatus.CREATED)
+
+
+@router.get("/cob/{txid}")
+async def get_cob(txid: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(cob_json(sim.efi.get(txid)))
+
+
+@router.patch("/cob/{txid}")
+async def patch_cob(txid: str, body: CobPatchIn, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(cob_json(sim.efi.remove(txid)))
+
+
+@router.put("/pix/{e2eid}/devolucao/{devolucao_id}")
+async def create_devolucao(
+    e2eid: str, devolucao_id: str, body: DevolucaoIn, sim: SimulatorDep
+) -> JSONResponse:
+    devolucao, created = sim.efi.give_back(e2eid, devolucao_id, body.valor)
+    # It settles at once; only the answer to the request creating it says so later.
+    body_json = devolucao_json(devolucao, settled=not created)
+    return JSONResponse(body_json, status_code=HTTPStatus.CREATED)
+
+
+@router.get("/pix/{e2eid}/devolucao/{devolucao_id}")
+async def get_devolucao(e2eid: str, devolucao_id: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(devolucao_json(sim.efi.devolucao(e2eid, devolucao_id), settled=True))
+
+
+def _require_client(authorization: str | None) -> None:
+    """HTTP Basic with a non-empty client_id and client_secret; any values will do."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    try:
+        client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        client_id = secret = ""
+    if scheme.lower() != "basic" or not client_id or not secret:
+        raise SimulatorError(
+            HTTPStatus.UNAUTHORIZED,
+            {"error": "invalid_client", "error_description": "client credentials are invalid"},
+        )
+
+
+async def _grant_type(request: Request) -> object:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None
+    return body.get("grant_type") if isinstance(body, dict) else None

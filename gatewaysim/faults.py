@@ -1,0 +1,54 @@
+"""Faults each simulated gateway is told to show, and the draws that decide each request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gatewaysim.dice import Dice
+from gatewaysim.gateways import Gateway
+
+
+class FaultSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error_rate: float = Field(0.0, ge=0, le=1)
+    decline_rate: float = Field(0.0, ge=0, le=1)
+    latency_ms: int = Field(0, ge=0)
+    timeout_rate: float = Field(0.0, ge=0, le=1)
+    outage: bool = False
+    # Every new PIX charge is paid this long after it is created; None leaves it unpaid.
+    pix_auto_pay_seconds: float | None = Field(None, ge=0)
+
+
+class FaultBoard:
+    def __init__(self, dice: Dice) -> None:
+        self._dice = dice
+        self._settings = {gateway: FaultSettings() for gateway in Gateway}
+
+    def of(self, gateway: Gateway) -> FaultSettings:
+        return self._settings[gateway]
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        return {
+            gateway.value: settings.model_dump() for gateway, settings in self._settings.items()
+        }
+
+    def update(self, gateway: Gateway, changes: FaultSettings) -> FaultSettings:
+        """Apply the fields ``changes`` was given explicitly; the others keep their value."""
+        updated = self._settings[gateway].model_copy(update=changes.model_dump(exclude_unset=True))
+        self._settings[gateway] = updated
+        return updated
+
+    def reset(self) -> None:
+        self._settings = {gateway: FaultSettings() for gateway in Gateway}
+
+    def errs(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).error_rate)
+
+    def hangs(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).timeout_rate)
+
+    def declines(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).decline_rate)

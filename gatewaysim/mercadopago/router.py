@@ -1,0 +1,74 @@
+"""`/mercadopago/v1/payments`: the routes of the simulated Mercado Pago Payments API."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from gatewaysim.mercadopago.schemas import PaymentIn, PaymentUpdateIn, RefundIn
+from gatewaysim.mercadopago.wire import (
+    bad_request,
+    payment_json,
+    refund_json,
+    unauthorized,
+)
+from gatewaysim.state import SimulatorDep
+
+SEARCH_PAGE_SIZE = 30
+
+
+def _require_bearer(authorization: Annotated[str | None, Header()] = None) -> None:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+
+
+def _idempotency_key(x_idempotency_key: Annotated[str | None, Header()] = None) -> str:
+    if not x_idempotency_key:
+        raise bad_request("missing_idempotency_key", "the X-Idempotency-Key header is required")
+    return x_idempotency_key
+
+
+IdempotencyKey = Annotated[str, Depends(_idempotency_key)]
+router = APIRouter(prefix="/mercadopago/v1", dependencies=[Depends(_require_bearer)])
+
+
+@router.post("/payments")
+async def create_payment(
+    body: PaymentIn, key: IdempotencyKey, sim: SimulatorDep, request: Request
+) -> JSONResponse:
+    payment = sim.mercadopago.create(key, body, host=request.url.netloc)
+    return JSONResponse(payment_json(payment), status_code=HTTPStatus.CREATED)
+
+
+@router.get("/payments/search")
+async def search_payments(sim: SimulatorDep, external_reference: str | None = None) -> JSONResponse:
+    found = sim.mercadopago.search(external_reference)
+    return JSONResponse(
+        {
+            "paging": {"total": len(found), "limit": SEARCH_PAGE_SIZE, "offset": 0},
+            "results": [payment_json(p) for p in found[:SEARCH_PAGE_SIZE]],
+        }
+    )
+
+
+@router.get("/payments/{payment_id}")
+async def get_payment(payment_id: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(payment_json(sim.mercadopago.get(payment_id)))
+
+
+@router.put("/payments/{payment_id}")
+async def update_payment(payment_id: str, body: PaymentUpdateIn, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(payment_json(sim.mercadopago.update(payment_id, body)))
+
+
+@router.post("/payments/{payment_id}/refunds")
+async def refund_payment(
+    payment_id: str, key: IdempotencyKey, sim: SimulatorDep, body: RefundIn | None = None
+) -> JSONResponse:
+    amount = None if body is None else body.amount
+    refund = sim.mercadopago.refund(payment_id, key, amount)
+    return JSONResponse(refund_json(refund), status_code=HTTPStatus.CREATED)
