@@ -67,7 +67,7 @@ JSON_CASES = [
         "raw card number",
         card_intent(payment_method={"type": "card", "card": {"token": "4242424242424242"}}),
         400,
-        "raw_card_data_forbidden",
+        "card_number_not_allowed",
         "payment_method.card.token",
     ),
     (
