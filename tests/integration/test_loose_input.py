@@ -86,6 +86,20 @@ def test_a_card_number_in_refund_metadata_is_refused(
     assert _rows(db) == before
 
 
+def test_a_card_number_in_a_webhook_endpoint_description_is_refused(
+    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any]
+) -> None:
+    before = _rows(db)
+    body = {
+        "url": "https://example.com/hooks",
+        "enabled_events": ["*"],
+        "description": "card 4242 4242 4242 4242",
+    }
+    response = _post(api, merchant, "/v1/webhook_endpoints", body)
+    _assert_problem(response, 400, "card_number_not_allowed", "description")
+    assert _rows(db) == before
+
+
 @pytest.mark.parametrize(
     "token", ["tok_test_visa_4242", "FF8080814C11E237014C1FF593B57B4D", "ff8080814c11e237014c1ff5"]
 )
