@@ -20,7 +20,9 @@ from devtools.demo.driver import TEST_CARD_TOKEN, call_api
 
 CARD_AMOUNT = 4000  # centavos; each intent adds its number so amounts differ
 AUTHORIZE_TIMEOUT_SECONDS = 120.0
-POLL_SECONDS = 0.1
+# A merchant waiting at a checkout polls a few times a second; the chaos process also
+# serves the webhook receiver, so its pollers must not starve it.
+POLL_SECONDS = 0.25
 # A capture refused with 409 (a concurrent update, or the key in flight) stored nothing:
 # the merchant sends it again, under the same Idempotency-Key.
 CAPTURE_TRIES = 20

@@ -21,7 +21,7 @@ from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import CallbackEvent, Charge, GatewayName
 from app.services.callbacks import apply_callback
-from app.services.charge_actions import capture_intent
+from app.services.charge_actions import capture_intent, refund_charge
 from app.services.charging import ChargeContext, charge_intent
 from app.settings import Settings
 from tests.gateway_sim import Simulator, running_simulator
@@ -99,6 +99,15 @@ class Till(Shop):
             headers=self.merchant.headers,
         )
         assert response.status_code == 200, response.text
+
+    def create_refund(self, intent_id: str, amount: int) -> str:
+        response = httpx.post(
+            f"{self.api.url}/v1/refunds",
+            json={"payment_intent": intent_id, "amount": amount},
+            headers=self.merchant.headers,
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
 
     async def run_capture(self, intent_id: str) -> None:
         """The charge worker's capture_requested handler, committed."""
@@ -285,6 +294,24 @@ async def test_a_partial_capture_reconciles_without_an_alert(till: Till) -> None
     assert answered.json()["results"] == ["already_applied"]
     assert till.mismatch_alerts(intent_id) == []
     till.assert_captured(intent_id, reference)
+
+
+async def test_a_refund_of_a_partial_capture_reconciles_without_an_alert(till: Till) -> None:
+    """After a partial capture and a partial refund, the gateway's notification shows
+    3000 charged and 1000 refunded: what PixWave captured and refunded."""
+    intent_id, reference = await till.authorized()
+    till.request_capture(intent_id)
+    await till.run_capture(intent_id)
+    refund_id = till.create_refund(intent_id, 1000)
+    async with till.worker() as (uow, context):
+        await refund_charge(uow, context, refund_id)
+        await uow.commit()
+
+    answered = post_mercadopago(till.api, reference)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["results"] == ["already_applied"]
+    assert till.mismatch_alerts(intent_id) == []
+    assert till.intent(intent_id)["amount_refunded"] == 1000
 
 
 async def test_a_capture_of_another_amount_than_asked_still_alerts(till: Till) -> None:
