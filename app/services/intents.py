@@ -169,6 +169,8 @@ async def request_capture(
         intent.amount_capturable = rules.check_amount(
             requested, maximum=intent.amount_capturable, param="amount_to_capture"
         )
+    # Recorded apart from amount_capturable, which a view of the authorization rewrites.
+    intent.amount_to_capture = intent.amount_capturable
     intent.status = next_intent_status(current, IntentStatus.PROCESSING).value
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CAPTURE_REQUESTED)
     return intent
