@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gatewaysim.mercadopago.payments import Payment, Status
-from gatewaysim.mercadopago.schemas import PIX, PaymentIn
+from gatewaysim.mercadopago.schemas import PIX, PaymentIn, is_test_token
+from gatewaysim.mercadopago.wire import cannot_infer_payment_method
 from gatewaysim.pix import dynamic_code
 
 GATEWAY_ERROR_TOKEN = "tok_test_gateway_error_0119"  # noqa: S105 - a test card token
@@ -49,6 +50,7 @@ def new_payment(
     now: datetime,
     host: str,
     high_risk: bool,
+    fingerprint: str,
 ) -> Payment:
     """``host`` is where a BR Code's location points; ``high_risk`` declines a card."""
     terms = _pix(payment_id, request, now, host) if request.is_pix else _card(request, high_risk)
@@ -72,6 +74,8 @@ def new_payment(
         captured=approved,
         approved_at=now if approved else None,
         qr_code=terms.qr_code,
+        issuer_id=request.issuer_id,
+        request_fingerprint=fingerprint,
     )
 
 
@@ -88,8 +92,9 @@ def _pix(payment_id: int, request: PaymentIn, now: datetime, host: str) -> _Term
 
 def _card(request: PaymentIn, high_risk: bool) -> _Terms:
     assert request.token is not None  # PaymentIn requires one for cards
+    method_id = request.payment_method_id or _inferred_brand(request.token)
     status, detail = _card_answer(request.token, capture=request.capture, high_risk=high_risk)
-    return _Terms(request.payment_method_id or _brand(request.token), status, detail)
+    return _Terms(method_id, status, detail)
 
 
 def _card_answer(token: str, *, capture: bool, high_risk: bool) -> tuple[Status, str]:
@@ -100,8 +105,11 @@ def _card_answer(token: str, *, capture: bool, high_risk: bool) -> tuple[Status,
     return (Status.APPROVED, "accredited") if capture else (Status.AUTHORIZED, "pending_capture")
 
 
-def _brand(token: str) -> str:
-    """tok_test_master_5454 → "master"; a token naming no brand is "visa"."""
+def _inferred_brand(token: str) -> str:
+    """tok_test_master_5454 → "master" (a test token naming no brand is "visa"); a real
+    token's card is out of the simulator's sight, so it cannot infer one."""
+    if not is_test_token(token):
+        raise cannot_infer_payment_method()
     return next((b for b in CARD_BRANDS if f"_{b}_" in token), DEFAULT_CARD_BRAND)
 
 

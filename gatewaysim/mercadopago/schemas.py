@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from app.gateways.amounts import to_centavos
 
 PIX = "pix"
-CARD_TOKEN_PREFIX = "tok_"  # noqa: S105 - card tokens, not secrets
+# The simulator's own test tokens name their answer (gatewaysim/mercadopago/issuing.py).
+TEST_TOKEN_PREFIX = "tok_test_"  # noqa: S105 - card tokens, not secrets
+# Real card tokens: 32 hex digits, e.g. "ff8080814c11e237014c1ff593b57b4d" in the
+# notification_url example of devsite-docs guides/additional-content/your-integrations/
+# webhooks.en.md.
+REAL_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# date_of_expiration is "yyyy-MM-dd'T'HH:mm:ss.SSSz", e.g. 2020-05-30T23:59:59.000-04:00
+# (developers/en/docs/checkout-pro/additional-settings/expiration-date).
+EXPIRATION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
 MAX_INSTALLMENTS = 24
 DOCUMENT_DIGITS = {"CPF": 11, "CNPJ": 14}
 
@@ -25,6 +35,28 @@ def _reais_to_centavos(value: object) -> int:
 
 
 Centavos = Annotated[int, BeforeValidator(_reais_to_centavos)]
+
+
+def _expiration(value: object) -> datetime:
+    if not isinstance(value, str) or not EXPIRATION_FORMAT.match(value):
+        raise ValueError("must be yyyy-MM-dd'T'HH:mm:ss.SSS with an offset, e.g. -03:00")
+    return datetime.fromisoformat(value)
+
+
+def _issuer(value: object) -> str:
+    """The SDK types it as a number (sdk-nodejs payment/create/types.ts); examples send
+    both 310 and "310"."""
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise ValueError("must be the issuer's numeric id")
+    return str(value)
+
+
+Expiration = Annotated[datetime, BeforeValidator(_expiration)]
+IssuerId = Annotated[str, BeforeValidator(_issuer)]
+
+
+def is_test_token(token: str) -> bool:
+    return token.startswith(TEST_TOKEN_PREFIX)
 
 
 class Identification(BaseModel):
@@ -48,15 +80,17 @@ class PayerIn(BaseModel):
 class PaymentIn(BaseModel):
     transaction_amount: Centavos
     description: str = Field(min_length=1)
-    # Cards may leave it out: the brand then comes from the token.
+    # Cards may leave it out; then it is inferred from the token, which fails with
+    # 2131 "Cannot infer Payment Method" (sdk-nodejs issue 179) for real tokens here.
     payment_method_id: str | None = Field(None, min_length=1)
+    issuer_id: IssuerId | None = None
     token: str | None = None
     installments: int = Field(1, ge=1, le=MAX_INSTALLMENTS)
     capture: bool = True
     payer: PayerIn
     external_reference: str | None = None
     notification_url: str | None = Field(None, pattern=r"^https?://")
-    date_of_expiration: AwareDatetime | None = None
+    date_of_expiration: Expiration | None = None
 
     @property
     def is_pix(self) -> bool:
@@ -68,8 +102,8 @@ class PaymentIn(BaseModel):
             return self
         if self.token is None:
             raise ValueError("token is required for card payments")
-        if not self.token.startswith(CARD_TOKEN_PREFIX):
-            raise ValueError(f"token must start with {CARD_TOKEN_PREFIX!r}")
+        if not (REAL_TOKEN.match(self.token) or is_test_token(self.token)):
+            raise ValueError("token must be a card token (32 hex digits)")
         return self
 
 

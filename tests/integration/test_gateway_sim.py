@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -159,15 +159,22 @@ def mp_payment(**overrides: Any) -> dict[str, Any]:
             "identification": {"type": "CPF", "number": "52998224725"},
         },
         "external_reference": "pi_123",
-        "date_of_expiration": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "date_of_expiration": mp_date(datetime.now(UTC) + timedelta(hours=1)),
     }
     return body | overrides
 
 
+def mp_date(moment: datetime) -> str:
+    """yyyy-MM-dd'T'HH:mm:ss.SSSz, as Mercado Pago documents its dates (e.g.
+    2020-05-30T23:59:59.000-04:00 in developers/en/docs/checkout-pro/additional-settings/
+    expiration-date)."""
+    return moment.astimezone(timezone(timedelta(hours=-3))).isoformat(timespec="milliseconds")
+
+
 def mp_card(token: str, **overrides: Any) -> dict[str, Any]:
-    body = mp_payment(token=token, transaction_amount=50, **overrides)
+    body = mp_payment(token=token, transaction_amount=50)
     del body["payment_method_id"], body["date_of_expiration"]
-    return body
+    return body | overrides
 
 
 def mp_create(sim: httpx.Client, body: dict[str, Any], key: str) -> httpx.Response:
@@ -243,8 +250,9 @@ def efi_error(response: httpx.Response, status: int) -> str:
 def test_mp_pix_has_a_valid_br_code_and_a_repeated_key_creates_nothing(
     sim: httpx.Client,
 ) -> None:
-    first = mp_create(sim, mp_payment(), "key-1")
-    again = mp_create(sim, mp_payment(), "key-1")
+    body = mp_payment()
+    first = mp_create(sim, body, "key-1")
+    again = mp_create(sim, body, "key-1")
 
     assert first.status_code == again.status_code == 201, first.text
     payment = first.json()
@@ -331,7 +339,7 @@ def test_mp_capture_and_cancel_follow_the_rules(sim: httpx.Client) -> None:
 
 
 def test_mp_expired_pix_cannot_be_paid(sim: httpx.Client) -> None:
-    expired = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    expired = mp_date(datetime.now(UTC) - timedelta(minutes=1))
     payment = mp_create(sim, mp_payment(date_of_expiration=expired), "late").json()
 
     refused = sim.post(f"/_sim/pay/mercadopago/{payment['id']}")
