@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_gateway_sim import (  # noqa: F401 - fixtures
+from tests.integration.test_gateway_sim import (
     MP_AUTH,
     MP_SECRET,
     WAIT_SECONDS,
@@ -22,13 +22,13 @@ from tests.integration.test_gateway_sim import (  # noqa: F401 - fixtures
     mp_payment,
     mp_refund,
     mp_signature_ok,
-    receiver,
-    sim,
-    sim_url,
 )
 from tests.support import wait_for
 
-REAL_TOKEN = "ff8080814c11e237014c1ff593b57b4d"  # noqa: S105 - the docs' example token
+# Its simulator (with callbacks to a local receiver), fresh for each test.
+pytest_plugins = ["tests.integration.test_gateway_sim"]
+
+REAL_TOKEN = "ff8080814c11e237014c1ff593b57b4d"  # the example token of the docs' curl
 SEARCH_LAG_SECONDS = 1.0
 
 
