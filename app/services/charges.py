@@ -108,10 +108,11 @@ async def apply_attempt_charge(
 ) -> ChargeApplied:
     """Record what the gateway now says about a try's charge and move the intent there.
 
-    A payment the intent cannot take (it ended, or a later try replaced this charge:
-    PIX keeps one payable charge per intent) is marked for an automatic refund."""
+    A payment or card hold the intent cannot take (it ended, or a later try replaced
+    this charge: one live charge per intent) is marked to be given back automatically."""
     note_charge(attempt, charge)
-    replaced = charge.status is ChargeStatus.PAID and await uow.attempts.has_later(attempt)
+    holds_money = charge.status in (ChargeStatus.PAID, ChargeStatus.AUTHORIZED)
+    replaced = holds_money and await uow.attempts.has_later(attempt)
     applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
     if applied is ChargeApplied.LATE_PAYMENT and attempt.late_payment is None:
         logger.error("charge.late_payment", intent=intent.id, attempt=attempt.id)
@@ -127,12 +128,19 @@ async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -
     if current is target:
         return ChargeApplied.ALREADY
     if target not in INTENT_TRANSITIONS[current]:
-        late = charge.status is ChargeStatus.PAID and current is not IntentStatus.SUCCEEDED
-        return ChargeApplied.LATE_PAYMENT if late else ChargeApplied.CONFLICT
+        return ChargeApplied.LATE_PAYMENT if _late(charge, current) else ChargeApplied.CONFLICT
     _fill(intent, target, charge)
     intent.status = target.value
     await record_event(uow, intent, _EVENT_FOR_STATUS[target])
     return ChargeApplied.MOVED
+
+
+def _late(charge: Charge, current: IntentStatus) -> bool:
+    """Money the intent cannot take: paid to an intent that did not succeed, or held on a
+    card for an intent that ended without it."""
+    if charge.status is ChargeStatus.AUTHORIZED:
+        return current in (IntentStatus.FAILED, IntentStatus.CANCELED)
+    return charge.status is ChargeStatus.PAID and current is not IntentStatus.SUCCEEDED
 
 
 def _fill(intent: PaymentIntent, target: IntentStatus, charge: Charge) -> None:
