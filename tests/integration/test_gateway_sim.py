@@ -171,6 +171,12 @@ def mp_date(moment: datetime) -> str:
     return moment.astimezone(timezone(timedelta(hours=-3))).isoformat(timespec="milliseconds")
 
 
+def webhooks_only(url: str) -> str:
+    """A notification_url asking for Webhooks and no IPN twins (devsite-docs
+    guides/additional-content/your-integrations/webhooks.en.md: source_news=webhooks)."""
+    return f"{url}{'&' if '?' in url else '?'}source_news=webhooks"
+
+
 def mp_card(token: str, **overrides: Any) -> dict[str, Any]:
     body = mp_payment(token=token, transaction_amount=50)
     del body["payment_method_id"], body["date_of_expiration"]
@@ -386,7 +392,7 @@ def test_mp_search_by_external_reference_and_not_found(sim: httpx.Client) -> Non
 
 
 def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Receiver) -> None:
-    url = f"{receiver.url}/mp?source=sim"
+    url = webhooks_only(f"{receiver.url}/mp?source=sim")
     payment = mp_create(sim, mp_payment(notification_url=url), "notified").json()
     paid = sim.post(f"/_sim/pay/mercadopago/{payment['id']}").json()
     assert (paid["status"], paid["status_detail"]) == ("approved", "accredited")
@@ -401,6 +407,7 @@ def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Rec
     for callback in (created, updated):
         assert callback.query == {
             "source": ["sim"],
+            "source_news": ["webhooks"],
             "data.id": [str(payment["id"])],
             "type": ["payment"],
         }
@@ -431,7 +438,8 @@ def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Rec
 
 
 def test_callbacks_are_retried_and_recorded(sim: httpx.Client, receiver: Receiver) -> None:
-    mp_create(sim, mp_payment(notification_url=f"{receiver.url}{FAILING_PATH}"), "failing")
+    failing = webhooks_only(f"{receiver.url}{FAILING_PATH}")
+    mp_create(sim, mp_payment(notification_url=failing), "failing")
 
     def attempts_recorded() -> bool:
         callbacks = ledger(sim)["callbacks"]
@@ -625,7 +633,8 @@ def test_timeout_does_the_work_then_hangs(sim: httpx.Client) -> None:
 def test_auto_pay_pays_new_pix_and_calls_back(sim: httpx.Client, receiver: Receiver) -> None:
     sim.put("/_sim/faults/mercadopago", json={"pix_auto_pay_seconds": 0})
     sim.put("/_sim/faults/efi", json={"pix_auto_pay_seconds": 0})
-    payment = mp_create(sim, mp_payment(notification_url=f"{receiver.url}/auto"), "auto").json()
+    url = webhooks_only(f"{receiver.url}/auto")
+    payment = mp_create(sim, mp_payment(notification_url=url), "auto").json()
     auth = efi_auth(sim)
     efi_cob(sim, auth)
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from app.db.uow import UnitOfWork
@@ -271,3 +272,19 @@ async def test_disputes_chargebacks_and_expiry_read_as_such(scene: Scene) -> Non
         "chargeback": ChargeStatus.CHARGED_BACK,
         "expire": ChargeStatus.EXPIRED,
     }
+
+
+async def test_notifications_are_asked_for_as_webhooks_only(scene: Scene) -> None:
+    # Without source_news=webhooks an IPN twin follows each notification, and its
+    # x-signature cannot be validated (devsite-docs .../your-integrations/ipn.en.md).
+    url = "https://pixwave.example/v1/callbacks/mercadopago?shop=1"
+    result = await adapter(scene).create_charge(pix_request(notification_url=url))
+    assert result.charge is not None
+
+    async with httpx.AsyncClient(base_url=scene.sim.url) as client:
+        response = await client.get(
+            f"/mercadopago/v1/payments/{result.charge.reference}",
+            headers={"Authorization": "Bearer TEST-sim-token"},
+        )
+    payment = response.json()
+    assert payment["notification_url"] == f"{url}&source_news=webhooks"

@@ -4,6 +4,8 @@ Each test names its source; none asserts what PixWave's adapter happens to expec
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from tests.integration.test_gateway_sim import (
     mp_payment,
     mp_refund,
     mp_signature_ok,
+    webhooks_only,
 )
 from tests.support import wait_for
 
@@ -156,7 +159,7 @@ def test_an_unpaid_pix_is_cancelled_expired_at_its_date(
 ) -> None:
     # status cancelled = "canceled by one of the parties or expired"; status_detail expired
     # (developers/en/docs/checkout-api-payments/response-handling/query-results).
-    url = f"{receiver.url}/mp-expiry"
+    url = webhooks_only(f"{receiver.url}/mp-expiry")
     soon = mp_date(datetime.now(UTC) + timedelta(seconds=1))
     lapsing = mp_create(sim, mp_payment(date_of_expiration=soon, notification_url=url), "a")
     forced = mp_create(sim, mp_payment(notification_url=url), "b").json()
@@ -179,7 +182,7 @@ def test_claims_and_chargebacks_reach_taken_money_only(
 ) -> None:
     # in_mediation: "the user started a dispute"; charged_back: "a chargeback was placed
     # on the buyer's credit card" (the same query-results page).
-    url = f"{receiver.url}/mp-dispute"
+    url = webhooks_only(f"{receiver.url}/mp-dispute")
     card = mp_create(sim, real_card(notification_url=url), "disputed").json()
     pix = mp_create(sim, mp_payment(), "unpaid").json()
 
@@ -219,3 +222,22 @@ def test_refunds_in_process_settle_and_rejected_ones_return_nothing(
     assert (fetched["status"], fetched["transaction_amount_refunded"]) == ("refunded", 50)
     again = mp_refund(sim, payment["id"], "r-pending", {"amount": 50}).json()
     assert again["id"] == pending["id"]
+
+
+def test_without_source_news_webhooks_an_unverifiable_ipn_twin_follows(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
+    # IPN: "?topic=payment&id=…"; "despite receiving the x-Signature header, they do not
+    # allow validation through the secret key" (devsite-docs guides/additional-content/
+    # your-integrations/ipn.en.md); source_news=webhooks turns them off.
+    payment = mp_create(sim, mp_payment(notification_url=f"{receiver.url}/both"), "both").json()
+
+    wait_for(lambda: len(receiver.under("/both")) == 2, timeout=WAIT_SECONDS)
+    [ipn] = [r for r in receiver.under("/both") if "topic" in r.query]
+    [webhook] = [r for r in receiver.under("/both") if "data.id" in r.query]
+    assert ipn.query == {"topic": ["payment"], "id": [str(payment["id"])]}
+    assert mp_signature_ok(webhook, MP_SECRET)
+    parts = dict(p.split("=", 1) for p in ipn.headers["x-signature"].split(","))
+    manifest = f"id:{payment['id']};request-id:{ipn.headers['x-request-id']};ts:{parts['ts']};"
+    expected = hmac.new(MP_SECRET.encode(), manifest.encode(), hashlib.sha256).hexdigest()
+    assert parts["v1"] != expected
