@@ -676,6 +676,9 @@ def test_cli_serves_sets_faults_and_pays() -> None:
     with start_role(args, {}, f"{url}/_sim/faults"):
         faults = run_cli("gateway-sim-faults", "set", "mercadopago", "--outage", "--url", url)
         assert faults["outage"] is True
+        lagging = ("--search-lag-seconds", "5", "--refund-status", "in_process", "--url", url)
+        faults = run_cli("gateway-sim-faults", "set", "mercadopago", *lagging)
+        assert (faults["search_lag_seconds"], faults["refund_status"]) == (5, "in_process")
         assert httpx.post(f"{url}/mercadopago/v1/payments", json={}).status_code == 503
         assert run_cli("gateway-sim-faults", "show", "--url", url)["mercadopago"]["outage"]
         assert not run_cli("gateway-sim-faults", "reset", "--url", url)["mercadopago"]["outage"]
