@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from gatewaysim.faults import FaultSettings
 from gatewaysim.gateways import Gateway
+from gatewaysim.mercadopago.service import PayerEvent
+from gatewaysim.mercadopago.wire import payment_json
 from gatewaysim.state import SimulatorDep
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
@@ -51,6 +53,15 @@ async def pay(
     """The payer pays one charge now; its callback follows."""
     amount = None if body is None else body.amount_cents
     return sim.gateway(gateway).pay([reference], amount)[0]
+
+
+@router.post("/mercadopago/payments/{reference}/{event}")
+async def mercadopago_payer_event(
+    reference: str, event: PayerEvent, sim: SimulatorDep
+) -> dict[str, Any]:
+    """A claim (in_mediation), a chargeback (charged_back) or expiry (cancelled/expired)
+    reaches a Mercado Pago payment now; its notification follows."""
+    return payment_json(sim.mercadopago.payer_event(reference, event))
 
 
 @router.post("/pay-many/{gateway}")

@@ -105,9 +105,19 @@ def faults_set(
     no_pix_auto_pay: Annotated[
         bool, typer.Option("--no-pix-auto-pay", help="Stop paying PIX automatically")
     ] = False,
+    search_lag_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Mercado Pago: search lags new payments")
+    ] = None,
+    conflict_rate: Rate = None,
+    locked_rate: Rate = None,
+    dependency_failure_rate: Rate = None,
+    refund_status: Annotated[
+        str | None, typer.Option(help="Mercado Pago: approved, in_process or rejected")
+    ] = None,
     url: UrlOption = None,
 ) -> None:
-    """Change the given faults of one gateway; the others keep their value."""
+    """Change the given faults of one gateway; the others keep their value (the Mercado
+    Pago ones: docs/gateways/mercadopago.md, "Simulator knobs")."""
     given = {
         "error_rate": error_rate,
         "decline_rate": decline_rate,
@@ -115,6 +125,11 @@ def faults_set(
         "timeout_rate": timeout_rate,
         "outage": outage,
         "pix_auto_pay_seconds": pix_auto_pay_seconds,
+        "search_lag_seconds": search_lag_seconds,
+        "conflict_rate": conflict_rate,
+        "locked_rate": locked_rate,
+        "dependency_failure_rate": dependency_failure_rate,
+        "refund_status": refund_status,
     }
     changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     if no_pix_auto_pay:

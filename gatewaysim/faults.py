@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,16 @@ class FaultSettings(BaseModel):
     outage: bool = False
     # Every new PIX charge is paid this long after it is created; None leaves it unpaid.
     pix_auto_pay_seconds: float | None = Field(None, ge=0)
+    # Mercado Pago only (docs/gateways/mercadopago.md says which source backs each):
+    # a new payment shows in /v1/payments/search only this long after it was created.
+    search_lag_seconds: float = Field(0.0, ge=0)
+    # Creates answered 409 (idempotency conflict) or 423 (key locked) before any work,
+    # or 424 (failed dependency) after the payment was made.
+    conflict_rate: float = Field(0.0, ge=0, le=1)
+    locked_rate: float = Field(0.0, ge=0, le=1)
+    dependency_failure_rate: float = Field(0.0, ge=0, le=1)
+    # What a new refund says first; "in_process" ones settle (approved) on the next read.
+    refund_status: Literal["approved", "in_process", "rejected"] = "approved"
 
 
 class FaultBoard:
@@ -52,3 +62,7 @@ class FaultBoard:
 
     def declines(self, gateway: Gateway) -> bool:
         return self._dice.chance(self.of(gateway).decline_rate)
+
+    def chance(self, rate: float) -> bool:
+        """One draw for a rate of a gateway's own settings."""
+        return self._dice.chance(rate)

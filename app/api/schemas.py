@@ -33,6 +33,8 @@ class PixOut(BaseModel):
 
 class CardOut(BaseModel):
     token_last4: str
+    payment_method_id: str | None = None
+    issuer_id: str | None = None
 
 
 class PaymentMethodOut(BaseModel):

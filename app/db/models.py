@@ -91,6 +91,8 @@ class PaymentIntent(Base):
     payer_document_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     payer_document_masked: Mapped[str | None] = mapped_column(String(32))
     card_token: Mapped[str | None] = mapped_column(String(200))
+    card_payment_method_id: Mapped[str | None] = mapped_column(String(40))
+    card_issuer_id: Mapped[str | None] = mapped_column(String(20))
     description: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[Json] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
     amount_capturable: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

@@ -52,6 +52,7 @@ _STAGE: dict[ChargeStatus, int] = {
 }
 # What answers a requested capture: the money was taken, or the card refused it.
 _CAPTURE_ANSWERS = frozenset({_C.PAID, _C.DECLINED})
+_ENDED_WITHOUT_MONEY = frozenset({IntentStatus.FAILED, IntentStatus.CANCELED})
 # Charge statuses in which money was taken from the payer.
 MONEY_TAKEN = frozenset({_C.PAID, _C.REFUNDED, _C.DISPUTED, _C.CHARGED_BACK})
 
@@ -77,8 +78,8 @@ def judge(current: IntentStatus, capture_requested: bool, seen: ChargeStatus) ->
         return Verdict(ChargeApplied.ALREADY)
     if target in INTENT_TRANSITIONS[current]:
         return Verdict(ChargeApplied.MOVED, target)
-    if seen is _C.PAID:
-        return Verdict(ChargeApplied.LATE_PAYMENT)
+    if seen is _C.PAID or (seen is _C.AUTHORIZED and current in _ENDED_WITHOUT_MONEY):
+        return Verdict(ChargeApplied.LATE_PAYMENT)  # given back: refunded, or the hold canceled
     # A succeeded intent has left authorization and payment codes behind it.
     behind = current is IntentStatus.SUCCEEDED
     return Verdict(ChargeApplied.STALE if behind else ChargeApplied.CONFLICT)

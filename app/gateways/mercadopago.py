@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -28,10 +29,19 @@ from app.gateways.statuses import MERCADOPAGO_STATUSES
 from app.gateways.transport import attempt, call, read_json
 
 NAME = GatewayName.MERCADOPAGO
+# The notification topic of payments; other topics (merchant_order, …) need no action.
+PAYMENT_TOPIC = "payment"
 # Mercado Pago requires a payer e-mail; PIX intents carry a name and a document only.
 FALLBACK_PAYER_EMAIL = "payer@pixwave.invalid"
 # Timestamps above this are milliseconds (some notification versions send those).
 _MILLISECONDS_FROM = 10**12
+# Mercado Pago writes and reads dates as yyyy-MM-dd'T'HH:mm:ss.SSSz in Brasília time
+# (docs/gateways/mercadopago.md, "Dates").
+BRASILIA = timezone(timedelta(hours=-3))
+# Answers after which the same request may still go through: 409 idempotency conflict,
+# 423 key locked (retryable), 424 failed dependency (retryable), as the official SDKs'
+# error tables say (sdk-python mercadopago/errors/exceptions.py). Never a decline.
+IN_DOUBT = frozenset({409, 423, 424})
 
 
 class MercadoPago:
@@ -73,12 +83,16 @@ class MercadoPago:
         return self._read(response)
 
     async def find_charge(self, idempotency_key: str) -> Charge | None:
-        # Our idempotency key is also the payment's external_reference.
+        """The payment whose external_reference is this key (ours are the same). Search is
+        not read-your-write (sdk-nodejs issue 180): finding nothing proves nothing, so it
+        raises GatewayOutcomeUnknown rather than answer None."""
         response = await self._call(
             "GET", "/v1/payments/search", params={"external_reference": idempotency_key}
         )
         results = read_json(NAME, response).get("results") or []
-        return _charge(results[0]) if results else None
+        if not results:
+            raise GatewayOutcomeUnknown(NAME, "the search found nothing yet, which proves nothing")
+        return _charge(results[0])
 
     async def cancel(self, reference: str) -> Charge:
         response = await self._call(
@@ -99,35 +113,36 @@ class MercadoPago:
             json={"amount": wire_amount(request.amount)},
             key=request.refund_id,
         )
-        body = read_json(NAME, response)
-        return RefundResult(
-            refund_id=request.refund_id,
-            gateway_reference=str(body["id"]),
-            amount=to_centavos(body["amount"]),
-            settled=body.get("status") == "approved",
-        )
+        return _refund(request.refund_id, read_json(NAME, response))
+
+    async def get_refund(self, reference: str, refund_reference: str) -> RefundResult:
+        path = f"/v1/payments/{reference}/refunds/{refund_reference}"
+        return _refund(None, read_json(NAME, await self._call("GET", path)))
 
     def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice:
         """Check ``x-signature`` (HMAC over id, request id and ts) and the timestamp's age."""
-        data_id = callback.query.get("data.id") or _body_data_id(callback.body)
-        request_id = callback.headers.get("x-request-id", "")
+        request_id = callback.headers.get("x-request-id") or None
         ts, signatures = _signature_parts(callback.headers.get("x-signature", ""))
-        manifest = f"id:{data_id.lower()};request-id:{request_id};ts:{ts};"
+        manifest = _manifest(callback.query.get("data.id") or None, request_id, ts)
         expected = hmac.new(self._secret, manifest.encode(), hashlib.sha256).hexdigest()
         if not any(hmac.compare_digest(expected, given) for given in signatures):
             raise CallbackRejected("The x-signature does not match.")
         sent = int(ts) / (1000 if int(ts) >= _MILLISECONDS_FROM else 1)
         if abs(now.timestamp() - sent) > self._tolerance:
             raise CallbackRejected("The x-signature timestamp is too old or in the future.")
-        if callback.query.get("type", "payment") != "payment":
+        body = _json_object(callback.body)
+        if _topic(callback.query, body) != PAYMENT_TOPIC:
             return CallbackNotice(NAME, ())
-        return CallbackNotice(NAME, (CallbackEvent(f"{request_id}:{data_id}", data_id),))
+        payment_id = _payment_id(callback.query, body)
+        return CallbackNotice(NAME, (CallbackEvent(f"{request_id}:{payment_id}", payment_id),))
 
     async def _call(
         self, method: str, path: str, *, key: str | None = None, **kwargs: Any
     ) -> httpx.Response:
         headers = {**self._auth, **({"X-Idempotency-Key": key} if key else {})}
-        return await call(self._http, NAME, method, path, headers=headers, **kwargs)
+        return await call(
+            self._http, NAME, method, path, headers=headers, in_doubt=IN_DOUBT, **kwargs
+        )
 
     def _read(self, response: httpx.Response) -> Charge:
         return _charge(read_json(NAME, response))
@@ -148,13 +163,43 @@ def _payment_body(request: ChargeRequest) -> dict[str, Any]:
         "metadata": {"payment_intent": request.intent_id},
     }
     if request.notification_url:
-        body["notification_url"] = request.notification_url
+        body["notification_url"] = webhooks_only(request.notification_url)
     if request.method is PaymentMethodType.PIX:
-        expires = datetime.now(UTC) + timedelta(seconds=request.pix_expires_in_seconds)
-        body |= {"payment_method_id": "pix", "date_of_expiration": expires.isoformat()}
+        expires = request.pix_expires_at or datetime.now(UTC) + timedelta(
+            seconds=request.pix_expires_in_seconds
+        )
+        body |= {"payment_method_id": "pix", "date_of_expiration": wire_date(expires)}
     else:
-        body |= {"token": request.card_token, "installments": 1, "capture": request.capture}
+        body |= _card(request)
     return body
+
+
+def webhooks_only(url: str) -> str:
+    """The notification URL with ``source_news=webhooks``: without it Mercado Pago also
+    sends IPN notifications, whose x-signature the secret cannot validate (devsite-docs
+    guides/additional-content/your-integrations/ipn.en.md), so each would be refused and
+    resent every 15 minutes."""
+    parts = urlsplit(url)
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "source_news"
+    ]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("source_news", "webhooks")])))
+
+
+def wire_date(moment: datetime) -> str:
+    """2026-01-05T10:00:00.000-03:00: milliseconds and an offset, never microseconds."""
+    return moment.astimezone(BRASILIA).isoformat(timespec="milliseconds")
+
+
+def _card(request: ChargeRequest) -> dict[str, Any]:
+    """Token, and beside it the brand and issuer every official example sends; without a
+    brand Mercado Pago must infer it from the token and may refuse (400, cause 2131)."""
+    card: dict[str, Any] = {"token": request.card_token, "installments": 1}
+    if request.payment_method_id:
+        card["payment_method_id"] = request.payment_method_id
+    if request.issuer_id:
+        card["issuer_id"] = request.issuer_id
+    return card | {"capture": request.capture}
 
 
 def _payer(request: ChargeRequest) -> dict[str, Any]:
@@ -171,6 +216,22 @@ def _payer(request: ChargeRequest) -> dict[str, Any]:
             "number": payer.document_number,
         }
     return body
+
+
+def _refund(refund_id: str | None, body: dict[str, Any]) -> RefundResult:
+    """A refund object; its status is approved, in_process, rejected… (sdk-nodejs
+    src/clients/paymentRefund/commonTypes.ts): only "rejected" is a refusal."""
+    try:
+        reference, status = str(body["id"]), body.get("status")
+        return RefundResult(
+            refund_id=refund_id or reference,
+            gateway_reference=reference,
+            amount=to_centavos(body["amount"]),
+            settled=status == "approved",
+            rejected=status == "rejected",
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayOutcomeUnknown(NAME, f"unreadable refund: {exc!r}") from exc
 
 
 def _charge(payment: dict[str, Any]) -> Charge:
@@ -212,8 +273,42 @@ def _signature_parts(header: str) -> tuple[str, list[str]]:
     return ts, signatures
 
 
-def _body_data_id(body: bytes) -> str:
+def _manifest(data_id: str | None, request_id: str | None, ts: str) -> str:
+    """``id:{data.id};request-id:{x-request-id};ts:{ts};`` with data.id from the query (in
+    lower case: alphanumeric ids are signed so) and any part whose value is absent left out
+    (devsite-docs guides/additional-content/your-integrations/webhooks.en.md;
+    sdk-python mercadopago/webhook/validator.py)."""
+    parts = [
+        f"id:{data_id.lower()}" if data_id else "",
+        f"request-id:{request_id}" if request_id else "",
+    ]
+    return "".join(f"{part};" for part in parts if part) + f"ts:{ts};"
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        return str(json.loads(body)["data"]["id"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CallbackRejected("The notification names no payment (data.id).") from exc
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _topic(query: dict[str, str], body: dict[str, Any]) -> str:
+    """Webhooks say ``type`` (query and body); IPN says ``topic``. One that says neither
+    is read as a payment's: re-fetching it is the safe side."""
+    return query.get("type") or query.get("topic") or _text(body.get("type")) or PAYMENT_TOPIC
+
+
+def _payment_id(query: dict[str, str], body: dict[str, Any]) -> str:
+    """``data.id`` in the query or the body (an IPN's ``id`` is never trusted: its
+    signature cannot be checked, so it does not get this far)."""
+    data = body.get("data")
+    from_body = _text(data.get("id")) if isinstance(data, dict) else None
+    payment_id = query.get("data.id") or from_body
+    if not payment_id:
+        raise CallbackRejected("The notification names no payment (data.id).")
+    return payment_id
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None

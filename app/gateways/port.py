@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from app.domain.charges import AttemptOutcome, ChargeStatus, attempt_outcome
 from app.domain.intents import PaymentMethodType
@@ -37,8 +37,14 @@ class ChargeRequest:
     payer: Payer | None = None
     description: str | None = None
     card_token: str | None = None
+    # The card's brand and issuer, as the payer's card form gave them (Mercado Pago).
+    payment_method_id: str | None = None
+    issuer_id: str | None = None
     capture: bool = True
     pix_expires_in_seconds: int = 3600
+    # When the PIX charge stops being payable; fixed per try, so that repeating the try
+    # sends the same request (else ``pix_expires_in_seconds`` from now).
+    pix_expires_at: datetime | None = None
     notification_url: str | None = None
 
 
@@ -84,6 +90,7 @@ class RefundResult:
     gateway_reference: str
     amount: int
     settled: bool  # False while the gateway is still returning the money
+    rejected: bool = False  # the gateway said it will not return the money
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +136,13 @@ class Gateway(Protocol):
     async def refund(self, request: RefundRequest) -> RefundResult: ...
 
     def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice: ...
+
+
+@runtime_checkable
+class RefundReader(Protocol):
+    """A gateway that can read a refund back by its reference (Mercado Pago), so one in
+    progress is followed, not sent again."""
+
+    name: GatewayName
+
+    async def get_refund(self, reference: str, refund_reference: str) -> RefundResult: ...

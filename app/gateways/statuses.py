@@ -29,9 +29,11 @@ class StatusMap:
         return self.by_status.get(status, _C.UNKNOWN)
 
 
+# Statuses and status_detail of a payment: developers/en/docs/checkout-api-payments/
+# response-handling/query-results (the rows are in docs/gateways/mercadopago.md).
 MERCADOPAGO_STATUSES = StatusMap(
     gateway="mercadopago",
-    version="2026-11-21",
+    version="2026-12-01",
     by_status={
         "pending": _C.AWAITING_PAYMENT,
         "approved": _C.PAID,
@@ -44,8 +46,9 @@ MERCADOPAGO_STATUSES = StatusMap(
         "charged_back": _C.CHARGED_BACK,
     },
     by_detail={
-        ("pending", "pending_contingency"): _C.PROCESSING,
-        ("pending", "pending_review_manual"): _C.PROCESSING,
+        # A card payment waiting for its 3-D Secure challenge: nothing for a PIX payer to
+        # pay (``pending`` alone would read as an issued PIX charge), so look again.
+        ("pending", "pending_challenge"): _C.PROCESSING,
         ("cancelled", "expired"): _C.EXPIRED,
     },
 )

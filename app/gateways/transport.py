@@ -3,7 +3,9 @@
 A refused connection means the gateway did nothing; a timeout after the request
 went out means it may have; 401/403/429/503 are refusals before any work (a
 gateway sheds load or is down for maintenance with these); any other 5xx is
-ambiguous (the gateway may have charged before failing).
+ambiguous (the gateway may have charged before failing). A gateway may name more
+4xx answers that mean "the same request may still go through" (Mercado Pago's 409, 423
+and 424): those are unknown too, never a refusal.
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ MAX_ERROR_CHARS = 300
 
 
 async def call(
-    client: httpx.AsyncClient, gateway: str, method: str, url: str, **kwargs: Any
+    client: httpx.AsyncClient,
+    gateway: str,
+    method: str,
+    url: str,
+    *,
+    in_doubt: frozenset[int] = frozenset(),
+    **kwargs: Any,
 ) -> httpx.Response:
-    """Send; raise a GatewayError subclass unless the answer is < 500 and not a refusal."""
+    """Send; raise a GatewayError subclass unless the answer is < 500 and not a refusal.
+    ``in_doubt``: statuses after which the request may still take effect (unknown)."""
     try:
         response = await client.request(method, url, **kwargs)
     except _NOTHING_DONE as exc:
@@ -41,7 +50,7 @@ async def call(
     status = response.status_code
     if status in _REFUSED_BEFORE_WORK:
         raise GatewayNotAttempted(gateway, _describe(response), status=status)
-    if status >= 500:
+    if status >= 500 or status in in_doubt:
         raise GatewayOutcomeUnknown(gateway, _describe(response), status=status)
     return response
 

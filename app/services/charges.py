@@ -100,16 +100,17 @@ async def apply_attempt_charge(
 ) -> ChargeApplied:
     """Record what the gateway now says about a try's charge and move the intent there.
 
-    A payment the intent cannot take (it ended, or a later try replaced this charge:
-    PIX keeps one payable charge per intent) is marked for an automatic refund. A view
-    behind what the try recorded changes nothing."""
+    A payment or card hold the intent cannot take (it ended, or a later try replaced
+    this charge: one live charge per intent) is marked to be given back automatically.
+    A view behind what the try recorded changes nothing."""
     if behind_attempt(attempt, charge):
         logger.info(
             "charge.stale_view", intent=intent.id, attempt=attempt.id, seen=charge.status.value
         )
         return ChargeApplied.STALE
     note_charge(attempt, charge)
-    replaced = charge.status is ChargeStatus.PAID and await uow.attempts.has_later(attempt)
+    holds_money = charge.status in (ChargeStatus.PAID, ChargeStatus.AUTHORIZED)
+    replaced = holds_money and await uow.attempts.has_later(attempt)
     applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
     if applied is ChargeApplied.LATE_PAYMENT and attempt.late_payment is None:
         logger.error("charge.late_payment", intent=intent.id, attempt=attempt.id)

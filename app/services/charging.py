@@ -28,10 +28,10 @@ from app.domain.intents import (
 from app.domain.routing import choose_gateway
 from app.gateways import metrics
 from app.gateways.health import GatewayHealth
-from app.gateways.port import ChargeAttempt, ChargeRequest, GatewayName, Payer
+from app.gateways.port import Charge, ChargeAttempt, ChargeRequest, GatewayName, Payer
 from app.gateways.registry import Gateways
 from app.security import DocumentCipher
-from app.services.charge_calls import cancel_charge, look_up
+from app.services.charge_calls import cancel_charge, refetch_charge
 from app.services.charges import (
     ChargeApplied,
     apply_attempt_charge,
@@ -77,11 +77,23 @@ async def charge_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str)
 async def _settled_by_lookup(
     uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
 ) -> bool:
-    """Ask the gateway whether an unknown try charged; True if that settled the intent."""
-    charge = await look_up(context.gateways.require(attempt.gateway), attempt)
-    if charge is None:
-        note_not_found(attempt)
-        return False
+    """Ask the gateway whether an unknown try charged; True if that settled the intent.
+
+    Only authoritative answers count: a read by the charge's reference, or the try itself
+    repeated under its own idempotency key (the gateway answers with the charge that key
+    made, or makes it now: either way one charge). A search by key may lag behind new
+    charges (Mercado Pago's does), so an empty one never reads as "nothing was charged"."""
+    gateway = context.gateways.require(attempt.gateway)
+    if attempt.gateway_reference is None:
+        charge = await _repeat_try(uow, context, intent, attempt)
+        if charge is None:
+            return True  # refused outright: the intent failed
+    else:
+        found = await refetch_charge(gateway, attempt.gateway_reference)
+        if found is None:
+            note_not_found(attempt)
+            return False
+        charge = found
     applied = await apply_attempt_charge(uow, intent, attempt, charge)
     if charge.status in _UNSETTLED:
         raise RetryLater(
@@ -89,6 +101,27 @@ async def _settled_by_lookup(
         )
     # A charge found canceled or expired took no money: go on to the next try.
     return applied is not ChargeApplied.NOTHING_TO_DO
+
+
+async def _repeat_try(
+    uow: UnitOfWork, context: ChargeContext, intent: PaymentIntent, attempt: PaymentAttempt
+) -> Charge | None:
+    """The same request under the same key: the charge it made, or None after a refusal
+    (then no charge exists under that key, and the intent fails as for any refusal)."""
+    gateway = GatewayName(attempt.gateway)
+    result = await context.gateways.require(gateway).create_charge(
+        _request(context, intent, gateway, attempt.number)
+    )
+    if result.charge is not None:
+        return result.charge
+    if result.outcome is not AttemptOutcome.DECLINED:
+        raise RetryLater(
+            f"{gateway.value} still gives no answer: {result.reason}", keep_progress=True
+        )
+    attempt.outcome = AttemptOutcome.DECLINED.value
+    attempt.error = result.reason
+    await fail_intent(uow, intent, "gateway_refused", result.reason or "refused")
+    return None
 
 
 async def _try_next_gateway(
@@ -197,8 +230,11 @@ def _request(
         payer=_payer(context, intent),
         description=intent.description,
         card_token=intent.card_token,
+        payment_method_id=intent.card_payment_method_id,
+        issuer_id=intent.card_issuer_id,
         capture=intent.capture_method == CaptureMethod.AUTOMATIC.value,
         pix_expires_in_seconds=context.pix_expires_in_seconds,
+        pix_expires_at=intent.expires_at,
         notification_url=context.notification_url,
     )
 

@@ -35,6 +35,16 @@ class CardDetails(_Strict):
     token: Text = Field(
         min_length=1, max_length=MAX_TOKEN_CHARS, description="A gateway card token, never a PAN"
     )
+    # What the card form found with the token; Mercado Pago wants both beside it
+    # (docs/gateways/mercadopago.md, "Card payments").
+    payment_method_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description='The card brand as the gateway names it, e.g. "visa", "master", "elo"',
+    )
+    issuer_id: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,20}$", description='The card issuer\'s id, e.g. "310"'
+    )
 
 
 class PaymentMethodInput(_Strict):

@@ -127,6 +127,8 @@ def _fill_card(intent: PaymentIntent, card: CardDetails, command: CreatePaymentI
     if command.expires_in is not None:
         raise InvalidRequest("expires_in applies to PIX only.", param="expires_in")
     intent.card_token = check_card_token(card.token)
+    intent.card_payment_method_id = card.payment_method_id
+    intent.card_issuer_id = card.issuer_id
 
 
 async def cancel_intent(

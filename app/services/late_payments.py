@@ -1,6 +1,6 @@
-"""Refunding payments an intent could not take (see ``apply_attempt_charge``): PIX
-devolução or card refund through the gateway that took the money, recorded on the
-try and announced to operators.
+"""Giving back money an intent could not take (see ``apply_attempt_charge``): a PIX
+devolução or card refund through the gateway that took it, or the cancel of a card
+authorization that holds it, recorded on the try and announced to operators.
 
 The try's own id is the gateway's idempotency key for the refund, so a repeat (the
 next run after a crash, a second detection of the same payment) refunds once. The
@@ -15,12 +15,12 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.uow import UnitOfWork
-from app.domain.charges import LatePayment
+from app.domain.charges import UNPAYABLE_CHARGE_STATUSES, ChargeStatus, LatePayment
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
 from app.domain.events import EventType
-from app.gateways.port import Gateway, RefundRequest, RefundResult
+from app.gateways.port import Charge, Gateway, RefundReader, RefundRequest, RefundResult
 from app.gateways.registry import Gateways
-from app.services.charge_calls import refetch_charge
+from app.services.charge_calls import cancel_charge, refetch_charge
 from app.services.events import record_alert
 
 
@@ -28,17 +28,27 @@ async def refund_late_payment(
     sessions: async_sessionmaker[AsyncSession], gateways: Gateways, attempt_id: str
 ) -> bool:
     """True once the payment is settled: refunded, or refused by the gateway (then a
-    person must return it). RetryLater while the gateway cannot answer or settle."""
+    person must return it). False while a refund is in progress (remembered, and read
+    back next time where the gateway can); RetryLater while the gateway cannot answer."""
     async with UnitOfWork(sessions) as uow:
         attempt = await uow.attempts.find(attempt_id)
         if attempt is None or attempt.late_payment != LatePayment.REFUND_DUE:
             return False
         gateway, reference = gateways.require(attempt.gateway), attempt.gateway_reference
+        in_progress = attempt.late_refund_reference
     assert reference is not None  # only a charge with a reference can have been paid
-    outcome = await _refund(gateway, reference, attempt_id)
+    if in_progress is not None and isinstance(gateway, RefundReader):
+        outcome = await _read_back(gateway, reference, in_progress)
+    else:
+        outcome = await _refund(gateway, reference, attempt_id)
     async with UnitOfWork(sessions) as uow:
         attempt = await uow.attempts.find(attempt_id)
         assert attempt is not None
+        if isinstance(outcome, RefundResult) and not outcome.settled:
+            # Followed by reading it back next time, never by sending it again.
+            attempt.late_refund_reference = outcome.gateway_reference
+            await uow.commit()
+            return False
         intent = await uow.intents.get_for_update(attempt.payment_intent_id)
         assert intent is not None
         details: dict[str, Any] = {
@@ -67,6 +77,10 @@ async def _refund(gateway: Gateway, reference: str, attempt_id: str) -> RefundRe
     charge = await refetch_charge(gateway, reference)
     if charge is None:
         return f"{gateway.name.value} no longer knows charge {reference}"
+    if charge.status is ChargeStatus.AUTHORIZED:
+        charge = await _release_hold(gateway, charge)
+        if charge.status in UNPAYABLE_CHARGE_STATUSES:
+            return RefundResult(attempt_id, charge.reference, charge.amount, settled=True)
     paid = charge.amount_paid or charge.amount
     try:
         result = await gateway.refund(RefundRequest(charge, attempt_id, paid))
@@ -74,6 +88,30 @@ async def _refund(gateway: Gateway, reference: str, attempt_id: str) -> RefundRe
         return exc.message
     except GatewayError as exc:
         raise RetryLater(f"refund of {reference}: {exc.message}") from exc
-    if not result.settled:
-        raise RetryLater(f"the refund of {reference} is still being settled")
+    return _judged(gateway, result)
+
+
+async def _read_back(
+    gateway: RefundReader, reference: str, refund_reference: str
+) -> RefundResult | str:
+    try:
+        result = await gateway.get_refund(reference, refund_reference)
+    except GatewayError as exc:
+        raise RetryLater(f"cannot read refund {refund_reference}: {exc.message}") from exc
+    return _judged(gateway, result)
+
+
+def _judged(gateway: Gateway | RefundReader, result: RefundResult) -> RefundResult | str:
+    """A refund the gateway rejected is its reason; one in progress or settled, itself."""
+    if result.rejected:
+        return f"{gateway.name.value} rejected refund {result.gateway_reference}"
     return result
+
+
+async def _release_hold(gateway: Gateway, charge: Charge) -> Charge:
+    """Cancel a card authorization; what the gateway then says (captured meanwhile: paid,
+    and refunded instead)."""
+    after = await cancel_charge(gateway, charge.reference)
+    if after is None or after.status not in (*UNPAYABLE_CHARGE_STATUSES, ChargeStatus.PAID):
+        raise RetryLater(f"the hold {charge.reference} is not released yet")
+    return after

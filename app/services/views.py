@@ -26,7 +26,12 @@ def _payment_method_view(intent: PaymentIntent) -> dict[str, Any]:
         }
         return {"type": "pix", "pix": {"payer": payer}}
     token = intent.card_token or ""
-    return {"type": "card", "card": {"token_last4": token[-CARD_TOKEN_VISIBLE_CHARS:]}}
+    card: dict[str, Any] = {"token_last4": token[-CARD_TOKEN_VISIBLE_CHARS:]}
+    if intent.card_payment_method_id is not None:
+        card["payment_method_id"] = intent.card_payment_method_id
+    if intent.card_issuer_id is not None:
+        card["issuer_id"] = intent.card_issuer_id
+    return {"type": "card", "card": card}
 
 
 def intent_view(intent: PaymentIntent) -> dict[str, Any]:

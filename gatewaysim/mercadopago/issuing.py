@@ -9,6 +9,7 @@ from typing import Any
 
 from gatewaysim.mercadopago.payments import Payment, Status
 from gatewaysim.mercadopago.schemas import PIX, PaymentIn
+from gatewaysim.mercadopago.wire import cannot_infer_payment_method
 from gatewaysim.pix import dynamic_code
 
 # Test card tokens, in the form Mercado Pago issues them (32 lowercase hex characters, see
@@ -17,6 +18,8 @@ GATEWAY_ERROR_TOKEN = "e0000000000000000000000000000119"  # noqa: S105 - a test 
 USED_TOKEN = "e0000000000000000000000000003003"  # noqa: S105 - a test card token
 DECLINED_TOKEN = "d0000000000000000000000000000002"  # noqa: S105 - a test card token
 INSUFFICIENT_FUNDS_TOKEN = "d0000000000000000000000000009995"  # noqa: S105 - a test card token
+# Sent without payment_method_id, Mercado Pago cannot tell this card's method: 400 / 2131.
+UNINFERABLE_TOKEN = "c0000000000000000000000000002131"  # noqa: S105 - a test card token
 TOKEN_ANSWERS = {
     DECLINED_TOKEN: (Status.REJECTED, "cc_rejected_other_reason"),
     INSUFFICIENT_FUNDS_TOKEN: (Status.REJECTED, "cc_rejected_insufficient_amount"),
@@ -53,6 +56,7 @@ def new_payment(
     now: datetime,
     host: str,
     high_risk: bool,
+    fingerprint: str,
 ) -> Payment:
     """``host`` is where a BR Code's location points; ``high_risk`` declines a card."""
     terms = _pix(payment_id, request, now, host) if request.is_pix else _card(request, high_risk)
@@ -76,6 +80,8 @@ def new_payment(
         captured=approved,
         approved_at=now if approved else None,
         qr_code=terms.qr_code,
+        issuer_id=request.issuer_id,
+        request_fingerprint=fingerprint,
     )
 
 
@@ -92,8 +98,9 @@ def _pix(payment_id: int, request: PaymentIn, now: datetime, host: str) -> _Term
 
 def _card(request: PaymentIn, high_risk: bool) -> _Terms:
     assert request.token is not None  # PaymentIn requires one for cards
+    method_id = request.payment_method_id or _inferred_brand(request.token)
     status, detail = _card_answer(request.token, capture=request.capture, high_risk=high_risk)
-    return _Terms(request.payment_method_id or DEFAULT_CARD_BRAND, status, detail)
+    return _Terms(method_id, status, detail)
 
 
 def _card_answer(token: str, *, capture: bool, high_risk: bool) -> tuple[Status, str]:
@@ -102,6 +109,14 @@ def _card_answer(token: str, *, capture: bool, high_risk: bool) -> tuple[Status,
     if high_risk:
         return HIGH_RISK
     return (Status.APPROVED, "accredited") if capture else (Status.AUTHORIZED, "pending_capture")
+
+
+def _inferred_brand(token: str) -> str:
+    """Mercado Pago infers the payment method from the token when none is sent, and can
+    fail to (sdk-nodejs issue 179); the simulator fails for UNINFERABLE_TOKEN only."""
+    if token == UNINFERABLE_TOKEN:
+        raise cannot_infer_payment_method()
+    return DEFAULT_CARD_BRAND
 
 
 def _payer(request: PaymentIn) -> dict[str, Any]:

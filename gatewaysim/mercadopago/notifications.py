@@ -11,7 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from gatewaysim.callbacks import Callback, CallbackSender
 from gatewaysim.gateways import Gateway
@@ -21,6 +21,11 @@ from gatewaysim.mercadopago.wire import timestamp
 USER_ID = "1999999"
 # Signs `bad_signature` resends: anything but the configured secret.
 WRONG_SECRET = b"not-the-webhook-secret"
+# IPN notifications carry an x-signature that the secret cannot validate (devsite-docs
+# guides/additional-content/your-integrations/ipn.en.md); here it is signed with this.
+IPN_SECRET = b"ipn-signatures-do-not-validate"
+# A notification_url asking for Webhooks only (the same page and webhooks.en.md).
+WEBHOOKS_ONLY = ("source_news", "webhooks")
 
 
 class Action(StrEnum):
@@ -51,9 +56,21 @@ class MercadoPagoNotifier:
             "x-signature": signature(self._secret, data_id, request_id, int(time.time())),
             "Content-Type": "application/json",
         }
-        url = _with_query(payment.notification_url, data_id)
+        url = _with_query(payment.notification_url, {"data.id": data_id, "type": "payment"})
         body = json.dumps(self._body(data_id, action)).encode()
         self._sender.send(Callback(Gateway.MERCADOPAGO, url, headers, body), [data_id])
+        if not _webhooks_only(payment.notification_url):
+            self._send_ipn(payment.notification_url, data_id)
+
+    def _send_ipn(self, notification_url: str, data_id: str) -> None:
+        """The IPN twin of a notification: ``?topic=payment&id=…``, not verifiable."""
+        request_id = str(uuid.uuid4())
+        headers = {
+            "x-request-id": request_id,
+            "x-signature": signature(IPN_SECRET, data_id, request_id, int(time.time())),
+        }
+        url = _with_query(notification_url, {"topic": "payment", "id": data_id})
+        self._sender.send(Callback(Gateway.MERCADOPAGO, url, headers, b""), references=())
 
     def resend(self, reference: str, *, stale_seconds: int, bad_signature: bool) -> None:
         """Replay the last notification of a payment byte for byte, or re-signed with an
@@ -79,6 +96,11 @@ class MercadoPagoNotifier:
         }
 
 
-def _with_query(url: str, data_id: str) -> str:
+def _with_query(url: str, params: dict[str, str]) -> str:
     separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode({'data.id': data_id, 'type': 'payment'})}"
+    return f"{url}{separator}{urlencode(params)}"
+
+
+def _webhooks_only(url: str) -> bool:
+    name, value = WEBHOOKS_ONLY
+    return value in parse_qs(urlsplit(url).query).get(name, [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from http import HTTPStatus
 from typing import Annotated
 
@@ -40,8 +42,15 @@ router = APIRouter(prefix="/mercadopago/v1", dependencies=[Depends(_require_bear
 async def create_payment(
     body: PaymentIn, key: IdempotencyKey, sim: SimulatorDep, request: Request
 ) -> JSONResponse:
-    payment = sim.mercadopago.create(key, body, host=request.url.netloc)
+    fingerprint = _fingerprint(await request.body())
+    payment = sim.mercadopago.create(key, body, host=request.url.netloc, fingerprint=fingerprint)
     return JSONResponse(payment_json(payment), status_code=HTTPStatus.CREATED)
+
+
+def _fingerprint(raw: bytes) -> str:
+    """The request's JSON, key order and spacing aside."""
+    canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @router.get("/payments/search")
@@ -72,3 +81,8 @@ async def refund_payment(
     amount = None if body is None else body.amount
     refund = sim.mercadopago.refund(payment_id, key, amount)
     return JSONResponse(refund_json(refund), status_code=HTTPStatus.CREATED)
+
+
+@router.get("/payments/{payment_id}/refunds/{refund_id}")
+async def get_refund(payment_id: str, refund_id: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(refund_json(sim.mercadopago.get_refund(payment_id, refund_id)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from app.gateways.amounts import to_centavos
 
@@ -13,6 +14,9 @@ PIX = "pix"
 # A card token as Mercado Pago's card_tokens API issues it, e.g.
 # "ff8080814c11e237014c1ff593b57b4d" (mercadopago/devsite-docs reference/api-json/payments.json).
 CARD_TOKEN = re.compile(r"[0-9a-f]{32}")
+# date_of_expiration is "yyyy-MM-dd'T'HH:mm:ss.SSSz", e.g. 2020-05-30T23:59:59.000-04:00
+# (developers/en/docs/checkout-pro/additional-settings/expiration-date).
+EXPIRATION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
 MAX_INSTALLMENTS = 24
 DOCUMENT_DIGITS = {"CPF": 11, "CNPJ": 14}
 
@@ -28,6 +32,24 @@ def _reais_to_centavos(value: object) -> int:
 
 
 Centavos = Annotated[int, BeforeValidator(_reais_to_centavos)]
+
+
+def _expiration(value: object) -> datetime:
+    if not isinstance(value, str) or not EXPIRATION_FORMAT.match(value):
+        raise ValueError("must be yyyy-MM-dd'T'HH:mm:ss.SSS with an offset, e.g. -03:00")
+    return datetime.fromisoformat(value)
+
+
+def _issuer(value: object) -> str:
+    """The SDK types it as a number (sdk-nodejs payment/create/types.ts); examples send
+    both 310 and "310"."""
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise ValueError("must be the issuer's numeric id")
+    return str(value)
+
+
+Expiration = Annotated[datetime, BeforeValidator(_expiration)]
+IssuerId = Annotated[str, BeforeValidator(_issuer)]
 
 
 class Identification(BaseModel):
@@ -51,15 +73,17 @@ class PayerIn(BaseModel):
 class PaymentIn(BaseModel):
     transaction_amount: Centavos
     description: str = Field(min_length=1)
-    # Cards may leave it out: the simulator then calls the card a visa.
+    # Cards may leave it out; then it is inferred from the token, which can fail with
+    # 2131 "Cannot infer Payment Method" (sdk-nodejs issue 179): see issuing.py.
     payment_method_id: str | None = Field(None, min_length=1)
+    issuer_id: IssuerId | None = None
     token: str | None = None
     installments: int = Field(1, ge=1, le=MAX_INSTALLMENTS)
     capture: bool = True
     payer: PayerIn
     external_reference: str | None = None
     notification_url: str | None = Field(None, pattern=r"^https?://")
-    date_of_expiration: AwareDatetime | None = None
+    date_of_expiration: Expiration | None = None
 
     @property
     def is_pix(self) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from loguru import logger
 
@@ -15,11 +15,12 @@ from gatewaysim.ledger import ChargeRow, RefundRow
 from gatewaysim.mercadopago.book import PaymentBook
 from gatewaysim.mercadopago.issuing import GATEWAY_ERROR_TOKEN, USED_TOKEN, new_payment
 from gatewaysim.mercadopago.notifications import Action, MercadoPagoNotifier
-from gatewaysim.mercadopago.payments import Payment, Refund
+from gatewaysim.mercadopago.payments import Payment, Refund, RefundStatus
 from gatewaysim.mercadopago.schemas import PaymentIn, PaymentUpdateIn
-from gatewaysim.mercadopago.wire import bad_request, payment_json, server_error
+from gatewaysim.mercadopago.wire import bad_request, payment_json, retry_later, server_error
 
 GATEWAY = Gateway.MERCADOPAGO
+PayerEvent = Literal["dispute", "chargeback", "expire"]
 
 
 class MercadoPagoSim:
@@ -33,11 +34,19 @@ class MercadoPagoSim:
         self._auto_payer = auto_payer
         self._book = PaymentBook()
 
-    def create(self, idempotency_key: str, request: PaymentIn, host: str) -> Payment:
-        """A new payment, or the one this idempotency key created before."""
-        earlier = self._book.replay(idempotency_key)
+    def create(
+        self, idempotency_key: str, request: PaymentIn, host: str, fingerprint: str
+    ) -> Payment:
+        """A new payment, or the one this idempotency key created before; ``fingerprint``
+        tells a repeat of that request from another body under the same key (409)."""
+        faults = self._faults.of(GATEWAY)
+        if self._faults.chance(faults.locked_rate):
+            raise retry_later(HTTPStatus.LOCKED)
+        earlier = self._book.replay(idempotency_key, fingerprint)
         if earlier is not None:
             return earlier
+        if self._faults.chance(faults.conflict_rate):
+            raise retry_later(HTTPStatus.CONFLICT)
         if request.token == GATEWAY_ERROR_TOKEN:
             raise server_error(HTTPStatus.INTERNAL_SERVER_ERROR)
         if request.token == USED_TOKEN:
@@ -52,6 +61,7 @@ class MercadoPagoSim:
             now=_now(),
             host=host,
             high_risk=high_risk,
+            fingerprint=fingerprint,
         )
         self._book.add(payment)
         logger.info(
@@ -60,16 +70,24 @@ class MercadoPagoSim:
         self._notifier.notify(payment, Action.CREATED)
         if payment.is_pix:
             self._auto_payer.schedule(GATEWAY, str(payment.id), self._pay_one)
+        if self._faults.chance(faults.dependency_failure_rate):  # made, but the answer fails
+            raise retry_later(HTTPStatus.FAILED_DEPENDENCY)
         return payment
 
     def get(self, reference: str) -> Payment:
-        return self._book.get(reference)
+        payment = self._current(reference)
+        payment.settle_refunds()
+        return payment
 
     def search(self, external_reference: str | None) -> list[Payment]:
-        return self._book.search(external_reference)
+        lag = timedelta(seconds=self._faults.of(GATEWAY).search_lag_seconds)
+        found = self._book.search(external_reference, now=_now(), lag=lag)
+        for payment in found:
+            self._expire_if_due(payment)
+        return found
 
     def update(self, reference: str, change: PaymentUpdateIn) -> Payment:
-        payment = self._book.get(reference)
+        payment = self._current(reference)
         if change.capture:
             payment.capture(change.transaction_amount, _now())
         else:
@@ -78,11 +96,32 @@ class MercadoPagoSim:
         return payment
 
     def refund(self, reference: str, idempotency_key: str, amount_cents: int | None) -> Refund:
-        payment = self._book.get(reference)
-        refund, created = self._book.refund(payment, idempotency_key, amount_cents, _now())
+        payment = self._current(reference)
+        status = RefundStatus(self._faults.of(GATEWAY).refund_status)
+        refund, created = self._book.refund(payment, idempotency_key, amount_cents, _now(), status)
         if created:
             self._changed(payment)
         return refund
+
+    def get_refund(self, reference: str, refund_id: str) -> Refund:
+        payment = self.get(reference)
+        return self._book.refund_of(payment, refund_id)
+
+    def payer_event(self, reference: str, event: PayerEvent) -> Payment:
+        """What a payer or the clock does to a payment: open a claim, charge it back, or
+        let an unpaid PIX reach its date_of_expiration now."""
+        payment, now = self._current(reference), _now()
+        if event == "dispute":
+            payment.dispute(now)
+        elif event == "chargeback":
+            payment.charge_back(now)
+        else:
+            payment.expires_at = min(payment.expires_at or now, now)
+            if not payment.expire_if_due(now):
+                detail = f"a payment that is {payment.status} cannot expire"
+                raise bad_request("invalid_status", detail)
+        self._changed(payment)
+        return payment
 
     def pay(self, references: list[str], amount_cents: int | None) -> list[dict[str, Any]]:
         """The payer pays each charge now (``amount_cents`` instead of what was asked)."""
@@ -101,10 +140,21 @@ class MercadoPagoSim:
         self._book.clear()
 
     def _pay_one(self, reference: str, amount_cents: int | None = None) -> Payment:
-        payment = self._book.get(reference)
+        payment = self._current(reference)
         payment.pay(payment.amount_cents if amount_cents is None else amount_cents, _now())
         self._changed(payment)
         return payment
+
+    def _current(self, reference: str) -> Payment:
+        payment = self._book.get(reference)
+        self._expire_if_due(payment)
+        return payment
+
+    def _expire_if_due(self, payment: Payment) -> None:
+        """Mercado Pago cancels an unpaid PIX at its date_of_expiration (status cancelled,
+        status_detail expired) and notifies; here that happens when someone looks."""
+        if payment.expire_if_due(_now()):
+            self._changed(payment)
 
     def _changed(self, payment: Payment) -> None:
         logger.info(

@@ -20,10 +20,15 @@ _SERVER_ERRORS = {
     HTTPStatus.INTERNAL_SERVER_ERROR: ("internal_error", "internal_server_error"),
     HTTPStatus.SERVICE_UNAVAILABLE: ("service_unavailable", "service_unavailable"),
 }
+_RETRY_LATER = {
+    HTTPStatus.CONFLICT: "idempotency conflict",
+    HTTPStatus.LOCKED: "resource locked",
+    HTTPStatus.FAILED_DEPENDENCY: "failed dependency",
+}
 
 
 def error(
-    status: HTTPStatus, message: str, kind: str, cause: Sequence[dict[str, str]] = ()
+    status: HTTPStatus, message: str, kind: str, cause: Sequence[dict[str, Any]] = ()
 ) -> SimulatorError:
     body = {"message": message, "error": kind, "status": int(status), "cause": list(cause)}
     return SimulatorError(status, body)
@@ -34,12 +39,29 @@ def bad_request(code: str, description: str) -> SimulatorError:
     return error(HTTPStatus.BAD_REQUEST, description, "bad_request", cause)
 
 
+def cannot_infer_payment_method() -> SimulatorError:
+    """The 400 of a card payment whose method could not be told from its token, as quoted
+    in sdk-nodejs issue 179."""
+    cause = [{"code": 2131, "description": "payment methods inference error", "data": None}]
+    return error(HTTPStatus.BAD_REQUEST, "Cannot infer Payment Method", "bad_request", cause)
+
+
+def retry_later(status: HTTPStatus) -> SimulatorError:
+    """409, 423 or 424: the answers the official SDKs call retryable or conflicts
+    (sdk-python mercadopago/errors/exceptions.py, sdk-nodejs src/utils/errors/index.ts)."""
+    return error(status, _RETRY_LATER[status], _RETRY_LATER[status].replace(" ", "_"))
+
+
 def unauthorized() -> SimulatorError:
     return error(HTTPStatus.UNAUTHORIZED, "unauthorized", "unauthorized")
 
 
 def not_found() -> SimulatorError:
     return error(HTTPStatus.NOT_FOUND, "Payment not found", "not_found")
+
+
+def refund_not_found() -> SimulatorError:
+    return error(HTTPStatus.NOT_FOUND, "Refund not found", "not_found")
 
 
 def server_error(status: HTTPStatus) -> SimulatorError:
@@ -75,6 +97,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "payment_method_id": payment.method_id,
         "payment_type_id": "bank_transfer" if payment.is_pix else "credit_card",
         "installments": payment.installments,
+        "issuer_id": payment.issuer_id,
         "external_reference": payment.external_reference,
         "description": payment.description,
         "captured": payment.captured,
@@ -95,7 +118,7 @@ def refund_json(refund: Refund) -> dict[str, Any]:
         "id": refund.id,
         "payment_id": refund.payment_id,
         "amount": reais(refund.amount_cents),
-        "status": "approved",
+        "status": refund.status,
         "date_created": timestamp(refund.created_at),
     }
 

@@ -65,9 +65,12 @@ class Scene:
             return connection.execute(query, params).fetchall()
 
     async def new_pix_intent(self) -> str:
+        return await self.new_intent(pix_intent())
+
+    async def new_intent(self, body: dict[str, Any]) -> str:
         async with UnitOfWork(self.sessions) as uow:
             intent = await create_intent(
-                uow, self.caller, CreatePaymentIntent(**pix_intent()), POLICY, CIPHER
+                uow, self.caller, CreatePaymentIntent(**body), POLICY, CIPHER
             )
             await uow.commit()
         return intent.id

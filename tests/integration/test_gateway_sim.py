@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -164,15 +164,28 @@ def mp_payment(**overrides: Any) -> dict[str, Any]:
             "identification": {"type": "CPF", "number": "52998224725"},
         },
         "external_reference": "pi_123",
-        "date_of_expiration": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        "date_of_expiration": mp_date(datetime.now(UTC) + timedelta(hours=1)),
     }
     return body | overrides
 
 
+def mp_date(moment: datetime) -> str:
+    """yyyy-MM-dd'T'HH:mm:ss.SSSz, as Mercado Pago documents its dates (e.g.
+    2020-05-30T23:59:59.000-04:00 in developers/en/docs/checkout-pro/additional-settings/
+    expiration-date)."""
+    return moment.astimezone(timezone(timedelta(hours=-3))).isoformat(timespec="milliseconds")
+
+
+def webhooks_only(url: str) -> str:
+    """A notification_url asking for Webhooks and no IPN twins (devsite-docs
+    guides/additional-content/your-integrations/webhooks.en.md: source_news=webhooks)."""
+    return f"{url}{'&' if '?' in url else '?'}source_news=webhooks"
+
+
 def mp_card(token: str, **overrides: Any) -> dict[str, Any]:
-    body = mp_payment(token=token, transaction_amount=50, **overrides)
+    body = mp_payment(token=token, transaction_amount=50)
     del body["payment_method_id"], body["date_of_expiration"]
-    return body
+    return body | overrides
 
 
 def mp_create(sim: httpx.Client, body: dict[str, Any], key: str) -> httpx.Response:
@@ -248,8 +261,9 @@ def efi_error(response: httpx.Response, status: int) -> str:
 def test_mp_pix_has_a_valid_br_code_and_a_repeated_key_creates_nothing(
     sim: httpx.Client,
 ) -> None:
-    first = mp_create(sim, mp_payment(), "key-1")
-    again = mp_create(sim, mp_payment(), "key-1")
+    body = mp_payment()
+    first = mp_create(sim, body, "key-1")
+    again = mp_create(sim, body, "key-1")
 
     assert first.status_code == again.status_code == 201, first.text
     payment = first.json()
@@ -336,7 +350,7 @@ def test_mp_capture_and_cancel_follow_the_rules(sim: httpx.Client) -> None:
 
 
 def test_mp_expired_pix_cannot_be_paid(sim: httpx.Client) -> None:
-    expired = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    expired = mp_date(datetime.now(UTC) - timedelta(minutes=1))
     payment = mp_create(sim, mp_payment(date_of_expiration=expired), "late").json()
 
     refused = sim.post(f"/_sim/pay/mercadopago/{payment['id']}")
@@ -383,7 +397,7 @@ def test_mp_search_by_external_reference_and_not_found(sim: httpx.Client) -> Non
 
 
 def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Receiver) -> None:
-    url = f"{receiver.url}/mp?source=sim"
+    url = webhooks_only(f"{receiver.url}/mp?source=sim")
     payment = mp_create(sim, mp_payment(notification_url=url), "notified").json()
     paid = sim.post(f"/_sim/pay/mercadopago/{payment['id']}").json()
     assert (paid["status"], paid["status_detail"]) == ("approved", "accredited")
@@ -398,6 +412,7 @@ def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Rec
     for callback in (created, updated):
         assert callback.query == {
             "source": ["sim"],
+            "source_news": ["webhooks"],
             "data.id": [str(payment["id"])],
             "type": ["payment"],
         }
@@ -428,7 +443,8 @@ def test_mp_callbacks_are_signed_and_replayable(sim: httpx.Client, receiver: Rec
 
 
 def test_callbacks_are_retried_and_recorded(sim: httpx.Client, receiver: Receiver) -> None:
-    mp_create(sim, mp_payment(notification_url=f"{receiver.url}{FAILING_PATH}"), "failing")
+    failing = webhooks_only(f"{receiver.url}{FAILING_PATH}")
+    mp_create(sim, mp_payment(notification_url=failing), "failing")
 
     def attempts_recorded() -> bool:
         callbacks = ledger(sim)["callbacks"]
@@ -622,7 +638,8 @@ def test_timeout_does_the_work_then_hangs(sim: httpx.Client) -> None:
 def test_auto_pay_pays_new_pix_and_calls_back(sim: httpx.Client, receiver: Receiver) -> None:
     sim.put("/_sim/faults/mercadopago", json={"pix_auto_pay_seconds": 0})
     sim.put("/_sim/faults/efi", json={"pix_auto_pay_seconds": 0})
-    payment = mp_create(sim, mp_payment(notification_url=f"{receiver.url}/auto"), "auto").json()
+    url = webhooks_only(f"{receiver.url}/auto")
+    payment = mp_create(sim, mp_payment(notification_url=url), "auto").json()
     auth = efi_auth(sim)
     efi_cob(sim, auth)
 
@@ -664,6 +681,9 @@ def test_cli_serves_sets_faults_and_pays() -> None:
     with start_role(args, {}, f"{url}/_sim/faults"):
         faults = run_cli("gateway-sim-faults", "set", "mercadopago", "--outage", "--url", url)
         assert faults["outage"] is True
+        lagging = ("--search-lag-seconds", "5", "--refund-status", "in_process", "--url", url)
+        faults = run_cli("gateway-sim-faults", "set", "mercadopago", *lagging)
+        assert (faults["search_lag_seconds"], faults["refund_status"]) == (5, "in_process")
         assert httpx.post(f"{url}/mercadopago/v1/payments", json={}).status_code == 503
         assert run_cli("gateway-sim-faults", "show", "--url", url)["mercadopago"]["outage"]
         assert not run_cli("gateway-sim-faults", "reset", "--url", url)["mercadopago"]["outage"]

@@ -98,7 +98,7 @@ def test_other_answers_keep_their_meaning() -> None:
     assert judge(S.REQUIRES_CAPTURE, False, C.AUTHORIZED).applied is A.ALREADY
     assert judge(S.REQUIRES_CAPTURE, False, C.PAID).target is S.SUCCEEDED
     assert judge(S.CANCELED, False, C.PAID).applied is A.LATE_PAYMENT
-    assert judge(S.FAILED, False, C.AUTHORIZED).applied is A.CONFLICT  # a hold to release
+    assert judge(S.FAILED, False, C.AUTHORIZED).applied is A.LATE_PAYMENT  # a hold to cancel
     assert judge(S.REQUIRES_ACTION, False, C.REFUNDED).applied is A.NOTHING_TO_DO
 
 

@@ -63,10 +63,15 @@ def test_an_unmapped_status_is_unknown_and_never_a_decline(table: object, status
 
 
 def test_status_details_refine_mercadopago_pending_and_cancelled() -> None:
+    # developers/en/docs/checkout-api-payments/response-handling/query-results
     assert MERCADOPAGO_STATUSES.status_of("pending", "pending_waiting_transfer") is (
         C.AWAITING_PAYMENT
     )
-    assert MERCADOPAGO_STATUSES.status_of("pending", "pending_contingency") is C.PROCESSING
+    assert MERCADOPAGO_STATUSES.status_of("pending", "pending_challenge") is C.PROCESSING
+    assert MERCADOPAGO_STATUSES.status_of("in_process", "pending_contingency") is C.PROCESSING
+    assert MERCADOPAGO_STATUSES.status_of("approved", "partially_refunded") is C.PAID
+    assert MERCADOPAGO_STATUSES.status_of("in_mediation") is C.DISPUTED
+    assert MERCADOPAGO_STATUSES.status_of("charged_back", "settled") is C.CHARGED_BACK
     assert MERCADOPAGO_STATUSES.status_of("cancelled", "expired") is C.EXPIRED
     assert MERCADOPAGO_STATUSES.status_of("cancelled", "by_collector") is C.CANCELED
 

@@ -3,7 +3,7 @@
 A merchant's capture request, kept on the intent until a gateway answers it, so that
 no stale view of the authorization can undo it.
 
-Revision ID: 0010_capture
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-01 21:50:00.000000
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_capture"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
