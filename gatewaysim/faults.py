@@ -20,6 +20,13 @@ class FaultSettings(BaseModel):
     outage: bool = False
     # Every new PIX charge is paid this long after it is created; None leaves it unpaid.
     pix_auto_pay_seconds: float | None = Field(None, ge=0)
+    # Efí: a new devolução answers EM_PROCESSAMENTO and settles this long after; None
+    # leaves it EM_PROCESSAMENTO until POST /_sim/efi/devolucoes/{id}/settle.
+    refund_settle_seconds: float | None = Field(0.0, ge=0)
+    # Efí: the share of devoluções that settle as NAO_REALIZADO instead of DEVOLVIDO.
+    refund_failure_rate: float = Field(0.0, ge=0, le=1)
+    # Efí: the share of callbacks sent twice (a receiver's 2xx lost on the way back).
+    callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
 
 
 class FaultBoard:
@@ -52,3 +59,9 @@ class FaultBoard:
 
     def declines(self, gateway: Gateway) -> bool:
         return self._dice.chance(self.of(gateway).decline_rate)
+
+    def refund_fails(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).refund_failure_rate)
+
+    def duplicates_callback(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).callback_duplicate_rate)
