@@ -199,7 +199,7 @@ class Efi:
         return await self._call_with(await self._access_token(renew=True), method, path, **kwargs)
 
     async def _call_with(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         return await call(self._http, NAME, method, path, headers=headers, **kwargs)
 
     async def _access_token(self, *, renew: bool) -> str:
