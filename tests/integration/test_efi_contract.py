@@ -216,13 +216,32 @@ def efi_api(scene: Scene) -> Iterator[ApiProcess]:
         yield process
 
 
-async def test_registering_the_webhook_gets_pixwaves_answer(
+async def test_efis_registration_call_gets_a_2xx_from_pixwave(
     scene: Scene, efi_api: ApiProcess
 ) -> None:
     """docs/APIPix/Webhooks, "Configurar o webhook Pix": Efí calls the URL while it
-    registers it and refuses a URL that does not answer 2xx ("A URL informada respondeu
-    com o código HTTP …"). PixWave answers that call, which names no charge, and still
-    refuses one without the hmac token."""
+    registers it and refuses a URL that does not answer 2xx (400 webhook_invalido, "A URL
+    informada respondeu com o código HTTP …"). PixWave answers that call, which names no
+    charge, and still refuses it without the hmac token."""
+    callback_url = f"{efi_api.url}/v1/callbacks/efi"
+    async with httpx.AsyncClient(timeout=WAIT_SECONDS) as client:
+        registered = await client.put(
+            f"{scene.sim.url}/efi/v2/webhook/{EFI_PIX_KEY}",
+            json={"webhookUrl": f"{callback_url}?hmac={EFI_HMAC}&ignorar="},
+            headers=await token(client, scene),
+        )
+        forged = await client.post(f"{callback_url}?ignorar=", json={"evento": "teste_webhook"})
+    assert registered.status_code == 201, registered.text
+    assert forged.status_code == 401
+    assert scene.rows("SELECT count(*) FROM gateway_callbacks WHERE gateway = 'efi'") == [(0,)]
+    scene.sim.admin("DELETE", "/ledger")  # forget the registration
+
+
+async def test_the_adapter_registers_the_webhook_with_its_token(
+    scene: Scene, efi_api: ApiProcess
+) -> None:
+    """PUT /v2/webhook/:chave {"webhookUrl"} with x-skip-mtls-checking (docs/APIPix/Webhooks,
+    "Skip-mTLS"); "?ignorar=" absorbs the "/pix" Efí appends (efipay/mtls-webhook README)."""
     callback_url = f"{efi_api.url}/v1/callbacks/efi"
 
     registered = await efi(scene).register_webhook(callback_url)
@@ -232,10 +251,8 @@ async def test_registering_the_webhook_gets_pixwaves_answer(
         shown = await client.get(
             f"{scene.sim.url}/efi/v2/webhook/{EFI_PIX_KEY}", headers=await token(client, scene)
         )
-        forged = await client.post(f"{callback_url}?ignorar=", json={"evento": "teste_webhook"})
     assert shown.json()["webhookUrl"] == registered
-    assert forged.status_code == 401
-    assert scene.sim.admin("DELETE", "/ledger").status_code == 200  # forget the registration
+    scene.sim.admin("DELETE", "/ledger")
 
 
 async def token(client: httpx.AsyncClient, scene: Scene) -> dict[str, str]:
