@@ -53,6 +53,7 @@ DEVOLUCAO_NOT_FOUND = frozenset(
     {"devolucao_nao_encontrada", "PixDevolucaoNaoEncontrada", "NaoEncontrado"}
 )
 PIX_NOT_FOUND = frozenset({"pix_nao_encontrado", "PixNaoEncontrado"})
+IN_PROGRESS = "EM_PROCESSAMENTO"
 RETURNED = "DEVOLVIDO"
 NOT_RETURNED = "NAO_REALIZADO"
 # Registering the webhook: Efí appends "/pix" to the URL; "ignorar=" soaks it up.
@@ -130,6 +131,8 @@ class Efi:
         devolucao = await self._devolucao(path)
         if devolucao is None:
             devolucao = await self._ask_devolucao(path, request.amount)
+            if devolucao.get("status") == IN_PROGRESS:  # often settled a moment later
+                devolucao = await self._devolucao(path) or devolucao
         return _refund_result(request.refund_id, devolucao)
 
     async def register_webhook(self, url: str, *, skip_mtls: bool = False) -> str:

@@ -27,7 +27,7 @@ from app.services.commands import CreateRefund
 from app.services.refunds import create_refund
 from tests.gateway_sim import EFI_HMAC, EFI_PIX_KEY
 from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
-from tests.support import ApiProcess, start_api, wait_for
+from tests.support import ApiProcess, start_api
 from workers.consumers.charge import charge_context
 
 EFI = GatewayName.EFI
@@ -144,15 +144,16 @@ async def test_only_a_devolucao_not_made_fails_the_refund(scene: Scene) -> None:
     """bacen/pix-api openapi.yaml (Devolucao.status) and docs/APIPix/Pix ("Consultar
     devolução"): NAO_REALIZADO, with a motivo, is the only failure; then the amount is
     refundable again."""
-    scene.sim.faults("efi", refund_failure_rate=1.0)
+    scene.sim.faults("efi", refund_settle_seconds=None)
     intent_id = await paid_intent(scene)
     reference = scene.attempt(intent_id)["reference"]
     refund_id = await new_refund(scene, intent_id)
 
     await deliver_refund_created(scene, refund_id)
-    wait_for(
-        lambda: devolucoes(scene, reference)[0]["status"] == "NAO_REALIZADO",
-        timeout=WAIT_SECONDS,
+    assert refund_row(scene, refund_id)["status"] == "pending"
+    [asked] = devolucoes(scene, reference)
+    scene.sim.admin(
+        "POST", f"/efi/devolucoes/{asked['refund_id']}/settle", json={"status": "NAO_REALIZADO"}
     )
     assert await follow_up_refunds(scene.context(refund_follow_up_after=NOW), 50) == 1
 
@@ -160,6 +161,19 @@ async def test_only_a_devolucao_not_made_fails_the_refund(scene: Scene) -> None:
     assert (failed["status"], failed["amount_refunded"]) == ("failed", 0)
     assert "NAO_REALIZADO" in str(failed["failure_reason"])
     assert EventType.REFUND_FAILED.value in scene.events(refund_id)
+
+
+async def test_a_devolucao_settled_a_moment_later_succeeds_in_the_worker(scene: Scene) -> None:
+    """EM_PROCESSAMENTO, then DEVOLVIDO on the read that follows (the simulator's default):
+    the refund succeeds without waiting for the follow-up, asked for once."""
+    intent_id = await paid_intent(scene)
+    refund_id = await new_refund(scene, intent_id)
+
+    assert await deliver_refund_created(scene, refund_id)
+
+    assert refund_row(scene, refund_id)["status"] == "succeeded"
+    [asked] = devolucoes(scene, scene.attempt(intent_id)["reference"])
+    assert (asked["requests"], asked["status"]) == (1, "DEVOLVIDO")
 
 
 async def test_the_follow_up_waits_for_the_worker(scene: Scene) -> None:
