@@ -44,7 +44,6 @@ DEVOLUCAO_ID_MAX_CHARS = 35
 TOKEN_RENEW_MARGIN_SECONDS = 60
 HTTP_UNAUTHORIZED = 401
 HTTP_NOT_FOUND = 404
-HTTP_CONFLICT = 409
 REMOVED_BY_RECEIVER = "REMOVIDA_PELO_USUARIO_RECEBEDOR"
 # Efí answers an unknown cob, pix or devolução with a 400 naming it (`nome`); the Banco
 # Central's API, which Efí implements, with a 404 whose `type` ends in one of these.
@@ -56,7 +55,8 @@ PIX_NOT_FOUND = frozenset({"pix_nao_encontrado", "PixNaoEncontrado"})
 IN_PROGRESS = "EM_PROCESSAMENTO"
 RETURNED = "DEVOLVIDO"
 NOT_RETURNED = "NAO_REALIZADO"
-# Registering the webhook: Efí appends "/pix" to the URL; "ignorar=" soaks it up.
+# Sent when registering the webhook: "true" only where the ingress cannot check Efí's
+# client certificate (then the hmac token alone vouches for a callback).
 SKIP_MTLS_HEADER = "x-skip-mtls-checking"
 _NON_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
