@@ -14,6 +14,7 @@ from app.cli_support import load_settings, settings_with
 from app.db import migrate
 from app.db.session import open_uow
 from app.domain.errors import InvalidRequest, NotFound
+from app.gateways_cli import gateways_cli
 from app.logs import configure_logging
 from app.operators.cli import dlq_cli, queues_cli
 from app.scheduler.service import scheduler
@@ -50,6 +51,7 @@ cli.command("demo")(demo)
 cli.command("chaos")(chaos)
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(queues_cli, name="queues")
+cli.add_typer(gateways_cli, name="gateways")
 
 
 @cli.command()

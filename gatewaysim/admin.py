@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -79,6 +79,38 @@ async def resend_callback(
         reference, stale_seconds=options.stale_seconds, bad_signature=options.bad_signature
     )
     return {"resent": True}
+
+
+class SettleIn(BaseModel):
+    status: Literal["DEVOLVIDO", "NAO_REALIZADO"] = "DEVOLVIDO"
+
+
+class PixSentIn(BaseModel):
+    chave: str = Field(min_length=1)
+    amount_cents: int = Field(1, gt=0)
+
+
+@router.post("/efi/devolucoes/{devolucao_id}/settle")
+async def settle_devolucao(
+    devolucao_id: str, sim: SimulatorDep, body: SettleIn | None = None
+) -> dict[str, Any]:
+    """End an Efí devolução still EM_PROCESSAMENTO (see the refund_settle_seconds fault)."""
+    devolucao = sim.efi.settle_devolucao(devolucao_id, (body or SettleIn()).status)
+    return {"id": devolucao.id, "status": devolucao.status}
+
+
+@router.post("/efi/callbacks/{txid}/resend/{index}", status_code=HTTPStatus.ACCEPTED)
+async def resend_efi_callback(txid: str, index: int, sim: SimulatorDep) -> dict[str, bool]:
+    """Send the ``index``-th callback about a cob again (0: the first): out of order."""
+    sim.efi.resend_nth(txid, index)
+    return {"resent": True}
+
+
+@router.post("/efi/callbacks/pix-sent", status_code=HTTPStatus.ACCEPTED)
+async def send_pix_sent_callback(body: PixSentIn, sim: SimulatorDep) -> dict[str, bool]:
+    """Efí's "Pix enviado" callback: a pix with no txid."""
+    sim.efi.send_pix_sent_callback(body.chave, body.amount_cents)
+    return {"sent": True}
 
 
 @router.get("/ledger")

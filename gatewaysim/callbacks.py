@@ -42,12 +42,14 @@ class CallbackSender:
         self._retry_seconds = retry_seconds
         self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS)
         self._last: dict[tuple[Gateway, str], Callback] = {}
+        self._history: dict[tuple[Gateway, str], list[Callback]] = {}
         self.deliveries: list[Delivery] = []
 
     def send(self, callback: Callback, references: Iterable[str]) -> None:
         """Deliver in the background; remember it as the last callback of each reference."""
         for reference in references:
             self._last[(callback.gateway, reference)] = callback
+            self._history.setdefault((callback.gateway, reference), []).append(callback)
         delivery = Delivery(callback.gateway, callback.url)
         self.deliveries.append(delivery)
         self._spawner.spawn(self._deliver(callback, delivery))
@@ -61,8 +63,24 @@ class CallbackSender:
             )
         return callback
 
+    def nth(self, gateway: Gateway, reference: str, index: int) -> Callback:
+        """The ``index``-th callback sent about ``reference`` (0: the first), for a resend
+        out of order."""
+        sent = self._history.get((gateway, reference), [])
+        if not 0 <= index < len(sent):
+            raise admin_error(
+                HTTPStatus.NOT_FOUND, f"{gateway} sent {len(sent)} callbacks for {reference}"
+            )
+        return sent[index]
+
+    async def call_once(self, callback: Callback) -> int | None:
+        """POST now, without retries, and say what the receiver answered (None: it could
+        not be reached): a gateway checking a URL before it takes it."""
+        return await self._post(callback)
+
     def clear(self) -> None:
         self._last.clear()
+        self._history.clear()
         self.deliveries.clear()
 
     async def close(self) -> None:

@@ -114,6 +114,14 @@ def faults_set(
     refund_status: Annotated[
         str | None, typer.Option(help="Mercado Pago: approved, in_process or rejected")
     ] = None,
+    refund_settle_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Efí: devoluções settle this long after")
+    ] = None,
+    refunds_stay_pending: Annotated[
+        bool, typer.Option(help="Efí: devoluções stay EM_PROCESSAMENTO until settled by hand")
+    ] = False,
+    refund_failure_rate: Rate = None,
+    callback_duplicate_rate: Rate = None,
     url: UrlOption = None,
 ) -> None:
     """Change the given faults of one gateway; the others keep their value (the Mercado
@@ -130,10 +138,15 @@ def faults_set(
         "locked_rate": locked_rate,
         "dependency_failure_rate": dependency_failure_rate,
         "refund_status": refund_status,
+        "refund_settle_seconds": refund_settle_seconds,
+        "refund_failure_rate": refund_failure_rate,
+        "callback_duplicate_rate": callback_duplicate_rate,
     }
     changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     if no_pix_auto_pay:
         changes["pix_auto_pay_seconds"] = None
+    if refunds_stay_pending:
+        changes["refund_settle_seconds"] = None
     _echo(_admin("PUT", url, f"/faults/{gateway.value}", changes))
 
 

@@ -30,6 +30,13 @@ class FaultSettings(BaseModel):
     dependency_failure_rate: float = Field(0.0, ge=0, le=1)
     # What a new refund says first; "in_process" ones settle (approved) on the next read.
     refund_status: Literal["approved", "in_process", "rejected"] = "approved"
+    # Efí: a new devolução answers EM_PROCESSAMENTO and settles this long after; None
+    # leaves it EM_PROCESSAMENTO until POST /_sim/efi/devolucoes/{id}/settle.
+    refund_settle_seconds: float | None = Field(0.0, ge=0)
+    # Efí: the share of devoluções that settle as NAO_REALIZADO instead of DEVOLVIDO.
+    refund_failure_rate: float = Field(0.0, ge=0, le=1)
+    # Efí: the share of callbacks sent twice (a receiver's 2xx lost on the way back).
+    callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
 
 
 class FaultBoard:
@@ -66,3 +73,9 @@ class FaultBoard:
     def chance(self, rate: float) -> bool:
         """One draw for a rate of a gateway's own settings."""
         return self._dice.chance(rate)
+
+    def refund_fails(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).refund_failure_rate)
+
+    def duplicates_callback(self, gateway: Gateway) -> bool:
+        return self._dice.chance(self.of(gateway).callback_duplicate_rate)

@@ -24,3 +24,4 @@ class RefundRow:
     refund_id: str
     amount_cents: int
     requests: int
+    status: str | None = None  # Efí: EM_PROCESSAMENTO, DEVOLVIDO or NAO_REALIZADO

@@ -55,7 +55,8 @@ class Simulator:
             MercadoPagoNotifier(self.callbacks, config.mercadopago_webhook_secret),
             auto_payer,
         )
-        self.efi = EfiSim(dice, EfiNotifier(self.callbacks, registered_url(config)), auto_payer)
+        notifier = EfiNotifier(self.callbacks, self.faults, registered_url(config))
+        self.efi = EfiSim(dice, self.faults, self.spawner, notifier, auto_payer)
 
     def gateway(self, gateway: Gateway) -> SimulatedGateway:
         return self.mercadopago if gateway is Gateway.MERCADOPAGO else self.efi

@@ -116,7 +116,11 @@ class PaymentIntent(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
-    __table_args__ = (Index("ix_refunds_merchant_id_id", "merchant_id", "id"),)
+    __table_args__ = (
+        Index("ix_refunds_merchant_id_id", "merchant_id", "id"),
+        # The scheduler follows pending refunds up (their gateway may settle later).
+        Index("ix_refunds_pending", "created_at", postgresql_where=text("status = 'pending'")),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))

@@ -24,7 +24,7 @@ from app.db.models import (
 )
 from app.domain.caller import Caller
 from app.domain.charges import AttemptOutcome, LatePayment
-from app.domain.intents import IntentStatus, PaymentMethodType
+from app.domain.intents import IntentStatus, PaymentMethodType, RefundStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +291,20 @@ class RefundRepository:
                 select(Refund).where(Refund.id == refund_id, Refund.merchant_id == merchant_id)
             )
         ).scalar_one_or_none()
+
+    async def find(self, refund_id: str) -> Refund | None:
+        """Any merchant's refund, unlocked: to read before calling a gateway."""
+        return await self._session.get(Refund, refund_id)
+
+    async def pending_since(self, before: datetime, limit: int) -> list[str]:
+        """Refunds still pending that were created before ``before``, oldest first."""
+        result = await self._session.execute(
+            select(Refund.id)
+            .where(Refund.status == RefundStatus.PENDING.value, Refund.created_at < before)
+            .order_by(Refund.created_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
 
 
 class IdempotencyRepository:

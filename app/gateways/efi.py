@@ -1,4 +1,5 @@
-"""Efí (Gerencianet) adapter: the Pix API (`/v2/cob`, devoluções) behind OAuth2 and mTLS."""
+"""Efí (Gerencianet) adapter: the Pix API (`/v2/cob`, devoluções, webhook) behind OAuth2
+and mTLS. docs/gateways/efi.md is the wire contract it follows, a source on every row."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -33,7 +35,7 @@ from app.gateways.port import (
     RefundResult,
 )
 from app.gateways.statuses import efi_cob_status
-from app.gateways.transport import attempt, call, read_json
+from app.gateways.transport import MAX_ERROR_CHARS, attempt, call, read_json
 
 NAME = GatewayName.EFI
 TXID_CHARS = 32  # Efí accepts 26 to 35 alphanumerics
@@ -41,7 +43,21 @@ DEVOLUCAO_ID_MAX_CHARS = 35
 # Renew the access token this long before Efí says it expires.
 TOKEN_RENEW_MARGIN_SECONDS = 60
 HTTP_UNAUTHORIZED = 401
+HTTP_NOT_FOUND = 404
 REMOVED_BY_RECEIVER = "REMOVIDA_PELO_USUARIO_RECEBEDOR"
+# Efí answers an unknown cob, pix or devolução with a 400 naming it (`nome`); the Banco
+# Central's API, which Efí implements, with a 404 whose `type` ends in one of these.
+COB_NOT_FOUND = frozenset({"cobranca_nao_encontrada", "CobNaoEncontrado", "NaoEncontrado"})
+DEVOLUCAO_NOT_FOUND = frozenset(
+    {"devolucao_nao_encontrada", "PixDevolucaoNaoEncontrada", "NaoEncontrado"}
+)
+PIX_NOT_FOUND = frozenset({"pix_nao_encontrado", "PixNaoEncontrado"})
+IN_PROGRESS = "EM_PROCESSAMENTO"
+RETURNED = "DEVOLVIDO"
+NOT_RETURNED = "NAO_REALIZADO"
+# Sent when registering the webhook: "true" only where the ingress cannot check Efí's
+# client certificate (then the hmac token alone vouches for a callback).
+SKIP_MTLS_HEADER = "x-skip-mtls-checking"
 _NON_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -90,7 +106,7 @@ class Efi:
 
     async def get_charge(self, reference: str) -> Charge | None:
         response = await self._call("GET", f"/v2/cob/{reference}")
-        return None if response.status_code == 404 else self._read(response)
+        return None if _names(response, COB_NOT_FOUND) else self._read(response)
 
     async def find_charge(self, idempotency_key: str) -> Charge | None:
         return await self.get_charge(txid_for(idempotency_key))
@@ -103,34 +119,64 @@ class Efi:
         raise GatewayRejected(NAME, "a PIX charge has no separate capture")
 
     async def refund(self, request: RefundRequest) -> RefundResult:
+        """Ask for the devolução under our id, or read it when it exists already.
+
+        The id names one devolução for good: a repeat PUT is refused (409
+        devolucao_id_duplicado), so a devolução that may exist is read, never sent again;
+        it has failed only when Efí says NAO_REALIZADO."""
         e2e = request.charge.end_to_end_id
         if e2e is None:
             raise GatewayRejected(NAME, f"cob {request.charge.reference} was never paid")
         path = f"/v2/pix/{e2e}/devolucao/{devolucao_id(request.refund_id)}"
-        body = read_json(
-            NAME, await self._call("PUT", path, json={"valor": to_pix_value(request.amount)})
+        devolucao = await self._devolucao(path)
+        if devolucao is None:
+            devolucao = await self._ask_devolucao(path, request.amount)
+            if devolucao.get("status") == IN_PROGRESS:  # often settled a moment later
+                devolucao = await self._devolucao(path) or devolucao
+        return _refund_result(request.refund_id, devolucao)
+
+    async def register_webhook(self, url: str, *, skip_mtls: bool = False) -> str:
+        """Point Efí's pix callbacks for our key at ``url`` (plus the hmac token and
+        "ignorar="); Efí calls the URL before it answers. Returns the URL registered."""
+        registered = webhook_url(url, self._webhook_hmac)
+        headers = {SKIP_MTLS_HEADER: "true" if skip_mtls else "false"}
+        response = await self._call(
+            "PUT", f"/v2/webhook/{self._pix_key}", json={"webhookUrl": registered}, headers=headers
         )
-        if body.get("status") != "DEVOLVIDO":  # Efí settles asynchronously: look once more
-            body = read_json(NAME, await self._call("GET", path))
-        return RefundResult(
-            refund_id=request.refund_id,
-            gateway_reference=str(body.get("rtrId") or body["id"]),
-            amount=to_centavos(body["valor"]),
-            settled=body.get("status") == "DEVOLVIDO",
-        )
+        if response.status_code >= 400:
+            raise _refused(response)
+        return registered
+
+    async def _devolucao(self, path: str) -> dict[str, Any] | None:
+        """The devolução at ``path``, None when Efí knows none (nor the pix)."""
+        response = await self._call("GET", path)
+        if _names(response, DEVOLUCAO_NOT_FOUND | PIX_NOT_FOUND):
+            return None
+        if response.status_code >= 400:  # neither a devolução nor "none": ask again later
+            raise GatewayOutcomeUnknown(NAME, f"cannot read devolução {path}: {response.text}")
+        body: dict[str, Any] = read_json(NAME, response)
+        return body
+
+    async def _ask_devolucao(self, path: str, amount: int) -> dict[str, Any]:
+        response = await self._call("PUT", path, json={"valor": to_pix_value(amount)})
+        if response.status_code < 400:
+            body: dict[str, Any] = read_json(NAME, response)
+            return body
+        # A duplicate id (409, or the Banco Central's 400 PixDevolucaoInvalida) means it
+        # exists: whatever the refusal, read before believing it.
+        existing = await self._devolucao(path)
+        if existing is None:
+            raise _refused(response)
+        return existing
 
     def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice:
         """Efí authenticates by mTLS at the ingress plus the ``hmac`` token in the URL we
-        registered; the body lists one or more received pix."""
+        registered. The body lists received pix; one without a ``pix`` list is Efí's call
+        when the URL is registered, answered 2xx and naming nothing."""
         given = callback.query.get("hmac", "")
         if not hmac.compare_digest(given.encode(), self._webhook_hmac.encode()):
             raise CallbackRejected("The hmac token does not match.")
-        try:
-            payments = json.loads(callback.body)["pix"]
-            events = tuple(CallbackEvent(str(p["endToEndId"]), str(p["txid"])) for p in payments)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CallbackRejected("The body is not a list of pix.") from exc
-        return CallbackNotice(NAME, events)
+        return CallbackNotice(NAME, callback_events(callback.body))
 
     def _cob_body(self, request: ChargeRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -156,7 +202,7 @@ class Efi:
         return await self._call_with(await self._access_token(renew=True), method, path, **kwargs)
 
     async def _call_with(self, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         return await call(self._http, NAME, method, path, headers=headers, **kwargs)
 
     async def _access_token(self, *, renew: bool) -> str:
@@ -180,6 +226,77 @@ class Efi:
 
     def _read(self, response: httpx.Response) -> Charge:
         return cob_charge(read_json(NAME, response), now=datetime.now(UTC))
+
+
+def webhook_url(url: str, token: str) -> str:
+    """``url`` with our hmac token and the "ignorar=" that absorbs Efí's "/pix" suffix."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode({'hmac': token})}&ignorar="
+
+
+def callback_events(body: bytes) -> tuple[CallbackEvent, ...]:
+    """The cobs a callback names. Entries without a txid (a pix we sent, a static key
+    payment) name no cob of ours. A devolução repeats its pix's endToEndId, so the key
+    also holds the devoluções' states: each change is a new event, a resend is not."""
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError as exc:
+        raise CallbackRejected("The body is not JSON.") from exc
+    if not isinstance(parsed, dict):
+        raise CallbackRejected("The body is not a JSON object.")
+    if "pix" not in parsed:
+        return ()  # the call made while registering the URL, e.g. {"evento": "teste_webhook"}
+    try:
+        return tuple(_event(p) for p in parsed["pix"] if p.get("txid"))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CallbackRejected("The body is not a list of pix.") from exc
+
+
+def _event(pix: dict[str, Any]) -> CallbackEvent:
+    returns = sorted(f"{d['id']}={d['status']}" for d in pix.get("devolucoes") or ())
+    key = ";".join([str(pix["endToEndId"]), *returns])
+    return CallbackEvent(key, str(pix["txid"]))
+
+
+def _refund_result(refund_id: str, devolucao: dict[str, Any]) -> RefundResult:
+    """EM_PROCESSAMENTO (or a status we do not know) is still pending, never a failure."""
+    status = devolucao.get("status")
+    if status == NOT_RETURNED:
+        reason = devolucao.get("motivo") or "no reason given"
+        raise GatewayRejected(NAME, f"devolução {devolucao.get('id')} NAO_REALIZADO: {reason}")
+    try:
+        return RefundResult(
+            refund_id=refund_id,
+            gateway_reference=str(devolucao.get("rtrId") or devolucao["id"]),
+            amount=to_centavos(devolucao["valor"]),
+            settled=status == RETURNED,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayOutcomeUnknown(NAME, f"unreadable devolução: {exc!r}") from exc
+
+
+def _refused(response: httpx.Response) -> GatewayRejected:
+    text = response.text[:MAX_ERROR_CHARS]
+    return GatewayRejected(
+        NAME, f"HTTP {response.status_code}: {text}", status=response.status_code
+    )
+
+
+def _names(response: httpx.Response, names: frozenset[str]) -> bool:
+    """Whether an error answer names one of ``names``: Efí's ``nome``, or the last part
+    of the Banco Central's RFC 7807 ``type``; a bare 404 names whatever was asked for."""
+    if response.status_code == HTTP_NOT_FOUND:
+        return True
+    if response.status_code < 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    name = body.get("nome") or str(body.get("type") or "").rsplit("/", 1)[-1]
+    return name in names
 
 
 def devolucao_id(refund_id: str) -> str:
@@ -215,4 +332,4 @@ def cob_charge(cob: dict[str, Any], *, now: datetime) -> Charge:
 
 def _returned(paid: dict[str, Any] | None) -> int:
     refunds = (paid or {}).get("devolucoes") or []
-    return sum(to_centavos(r["valor"]) for r in refunds if r.get("status") == "DEVOLVIDO")
+    return sum(to_centavos(r["valor"]) for r in refunds if r.get("status") == RETURNED)

@@ -17,11 +17,15 @@ from app.domain.errors import PixWaveError
 from app.gateways.registry import Gateways
 from app.services.expiry import expire_intent
 from app.services.late_payments import refund_late_payment
+from app.services.refunds import follow_up_refund
 from app.services.resolution import STUCK_CHECK_BACKOFF, check_stuck_intent
 
 # An intent is stuck after this long without progress: well past the ~3 minutes the
 # charge worker retries a message (15 receives, 1 to 10 s apart) before it dead-letters.
 STUCK_AFTER = timedelta(minutes=10)
+# A refund still pending this long after it was created is asked about again: the
+# charge worker has had its go, and the gateway (an Efí devolução) may be settling it.
+REFUND_FOLLOW_UP_AFTER = timedelta(minutes=1)
 
 EXPIRE_INTERVAL_SECONDS = 30.0
 RESOLVE_INTERVAL_SECONDS = 60.0
@@ -30,6 +34,8 @@ PURGE_INTERVAL_SECONDS = 3600.0
 EXPIRE_BATCH = 100
 RESOLVE_BATCH = 50
 REFUND_BATCH = 50
+FOLLOW_UP_INTERVAL_SECONDS = 30.0
+FOLLOW_UP_BATCH = 50
 PURGE_BATCH_ROWS = 1000
 
 # Keys of pg_try_advisory_xact_lock, one per job: two replicas never run one job at
@@ -39,6 +45,7 @@ RESOLVE_LOCK_KEY = 7_301_002
 PURGE_IDEMPOTENCY_LOCK_KEY = 7_301_003
 PURGE_INBOX_LOCK_KEY = 7_301_004
 REFUND_LOCK_KEY = 7_301_005
+FOLLOW_UP_REFUNDS_LOCK_KEY = 7_301_006
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class JobContext:
     inbox_retention: timedelta
     stuck_after: timedelta = STUCK_AFTER
     stuck_backoff: tuple[timedelta, ...] = STUCK_CHECK_BACKOFF
+    refund_follow_up_after: timedelta = REFUND_FOLLOW_UP_AFTER
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,18 @@ async def refund_late_payments(context: JobContext, limit: int) -> int:
         return await refund_late_payment(context.sessions, context.gateways, attempt_id)
 
     return await _each(context, due, refund)
+
+
+async def follow_up_refunds(context: JobContext, limit: int) -> int:
+    """Ask the gateways about refunds still pending there: refunds made final."""
+    before = datetime.now(UTC) - context.refund_follow_up_after
+    async with UnitOfWork(context.sessions) as uow:
+        due = await uow.refunds.pending_since(before, limit)
+
+    async def follow_up(refund_id: str) -> bool:
+        return await follow_up_refund(context.sessions, context.gateways, refund_id)
+
+    return await _each(context, due, follow_up)
 
 
 async def purge_idempotency_keys(context: JobContext, limit: int) -> int:
@@ -150,6 +170,13 @@ JOBS: tuple[Job, ...] = (
         REFUND_INTERVAL_SECONDS,
         REFUND_BATCH,
         refund_late_payments,
+    ),
+    Job(
+        "follow_up_refunds",
+        FOLLOW_UP_REFUNDS_LOCK_KEY,
+        FOLLOW_UP_INTERVAL_SECONDS,
+        FOLLOW_UP_BATCH,
+        follow_up_refunds,
     ),
     Job(
         "purge_idempotency_keys",

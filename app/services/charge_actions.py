@@ -7,18 +7,17 @@ that gives no usable answer means RetryLater, and the gateway's idempotency
 
 from __future__ import annotations
 
-from app.db.models import PaymentAttempt, PaymentIntent, Refund
+from app.db.models import PaymentAttempt
 from app.db.uow import UnitOfWork
 from app.domain.charge_views import capture_pending
 from app.domain.charges import ChargeStatus
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
-from app.domain.events import EventType
-from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
-from app.gateways.port import Charge, Gateway, RefundRequest
+from app.domain.intents import IntentStatus, RefundStatus
+from app.gateways.port import Charge, Gateway
 from app.services.charge_calls import cancel_charge, refetch_charge
 from app.services.charges import apply_attempt_charge, live_reference
 from app.services.charging import ChargeContext, fail_intent
-from app.services.events import record_event
+from app.services.refunds import NO_PAID_CHARGE, paid_attempt, return_money, settle_refund
 
 
 async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
@@ -66,40 +65,20 @@ async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id
 
 
 async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str) -> None:
-    """Return a refund's money through the gateway that took it."""
+    """Return a refund's money through the gateway that took it. One the gateway is
+    still settling stays pending: the scheduler's ``follow_up_refunds`` asks again."""
     refund = await uow.refunds.get_for_update(refund_id)
     if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
         return
     intent = await uow.intents.get_for_update(refund.payment_intent_id)
     assert intent is not None
-    attempt = _last_with(await uow.attempts.for_intent(intent.id), ChargeStatus.PAID.value)
+    attempt = paid_attempt(await uow.attempts.for_intent(intent.id))
     if attempt is None or attempt.gateway_reference is None:
-        await _refund_failed(uow, intent, refund, "no paid charge to refund")
+        await settle_refund(uow, intent, refund, NO_PAID_CHARGE)
         return
     gateway = context.gateways.require(attempt.gateway)
-    try:
-        charge = await refetch_charge(gateway, attempt.gateway_reference)
-        if charge is None:
-            raise GatewayRejected(attempt.gateway, f"charge {attempt.gateway_reference} is gone")
-        result = await gateway.refund(RefundRequest(charge, refund.id, refund.amount))
-    except GatewayRejected as exc:
-        await _refund_failed(uow, intent, refund, exc.message)
-        return
-    except GatewayError as exc:
-        raise RetryLater(f"refund {refund.id}: {exc.message}") from exc
-    if not result.settled:
-        raise RetryLater(f"refund {refund.id} is still being settled")
-    refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.SUCCEEDED).value
-    await record_event(uow, refund, EventType.REFUND_SUCCEEDED)
-
-
-async def _refund_failed(
-    uow: UnitOfWork, intent: PaymentIntent, refund: Refund, reason: str
-) -> None:
-    refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.FAILED).value
-    refund.failure_reason = reason[:500]
-    intent.amount_refunded -= refund.amount  # the reservation goes back
-    await record_event(uow, refund, EventType.REFUND_FAILED)
+    outcome = await return_money(gateway, attempt.gateway_reference, refund)
+    await settle_refund(uow, intent, refund, outcome)
 
 
 def _last_with(attempts: list[PaymentAttempt], charge_status: str) -> PaymentAttempt | None:

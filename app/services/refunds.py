@@ -1,20 +1,45 @@
-"""Use cases on refunds."""
+"""Use cases on refunds: creating one, and returning its money through the gateway.
+
+A gateway may take its time to return money (an Efí devolução answers EM_PROCESSAMENTO
+and settles later): such a refund stays ``pending`` and is asked about again, by the
+refund's own id, until the gateway says it settled or was not made. Only the gateway's
+"not made" fails a refund and releases its amount; a lost answer never does.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.db.models import Refund
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import PaymentAttempt, PaymentIntent, Refund
 from app.db.uow import UnitOfWork
 from app.domain import rules
 from app.domain.caller import Caller
-from app.domain.errors import IllegalTransition, InvalidRequest, NotFound
+from app.domain.charges import ChargeStatus
+from app.domain.errors import (
+    GatewayError,
+    GatewayRejected,
+    IllegalTransition,
+    InvalidRequest,
+    NotFound,
+    RetryLater,
+)
 from app.domain.events import EventType
 from app.domain.ids import looks_like_id, new_id
-from app.domain.intents import IntentStatus, RefundStatus
+from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
+from app.gateways.port import Gateway, RefundRequest, RefundResult
+from app.gateways.registry import Gateways
+from app.services.charge_calls import refetch_charge
 from app.services.commands import CreateRefund
 from app.services.events import record_event
 from app.services.intents import get_intent
+
+# What a gateway answered a refund: the result (settled or still pending), or its reason
+# for refusing it.
+RefundOutcome = RefundResult | str
+NO_PAID_CHARGE = "no paid charge to refund"
 
 
 async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) -> Refund:
@@ -65,3 +90,71 @@ async def get_refund(uow: UnitOfWork, caller: Caller, refund_id: str) -> Refund:
     if refund is None:
         raise NotFound(f"No such refund: {refund_id!r}", param="id")
     return refund
+
+
+def paid_attempt(attempts: list[PaymentAttempt]) -> PaymentAttempt | None:
+    """The try whose charge took the intent's money (the last one paid)."""
+    paid = [a for a in attempts if a.charge_status == ChargeStatus.PAID.value]
+    return paid[-1] if paid and paid[-1].gateway_reference is not None else None
+
+
+async def return_money(gateway: Gateway, reference: str, refund: Refund) -> RefundOutcome:
+    """Ask ``gateway`` to return the refund's amount from charge ``reference``, or how
+    far it got: the refund's id is the gateway's key, so asking again is safe."""
+    try:
+        charge = await refetch_charge(gateway, reference)
+        if charge is None:
+            return f"charge {reference} is gone"
+        result = await gateway.refund(RefundRequest(charge, refund.id, refund.amount))
+    except GatewayRejected as exc:
+        return exc.message
+    except GatewayError as exc:
+        raise RetryLater(f"refund {refund.id}: {exc.message}") from exc
+    if result.rejected:  # Mercado Pago's "rejected": nothing went back to the payer
+        return f"{gateway.name.value} rejected refund {result.gateway_reference}"
+    return result
+
+
+async def settle_refund(
+    uow: UnitOfWork, intent: PaymentIntent, refund: Refund, outcome: RefundOutcome
+) -> bool:
+    """Record what the gateway said; True once the refund is final."""
+    if isinstance(outcome, str):
+        refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.FAILED).value
+        refund.failure_reason = outcome[:500]
+        intent.amount_refunded -= refund.amount  # the reservation goes back
+        await record_event(uow, refund, EventType.REFUND_FAILED)
+        return True
+    if not outcome.settled:
+        logger.info("refund.pending_at_gateway", refund=refund.id, amount=refund.amount)
+        return False
+    refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.SUCCEEDED).value
+    await record_event(uow, refund, EventType.REFUND_SUCCEEDED)
+    return True
+
+
+async def follow_up_refund(
+    sessions: async_sessionmaker[AsyncSession], gateways: Gateways, refund_id: str
+) -> bool:
+    """Ask the gateway about a pending refund, with no transaction open meanwhile, then
+    record the answer if the refund is still pending; True when it became final."""
+    async with UnitOfWork(sessions) as uow:
+        refund = await uow.refunds.find(refund_id)
+        if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
+            return False
+        attempt = paid_attempt(await uow.attempts.for_intent(refund.payment_intent_id))
+        if attempt is None:
+            outcome: RefundOutcome = NO_PAID_CHARGE
+        else:
+            assert attempt.gateway_reference is not None
+            gateway = gateways.require(attempt.gateway)
+            outcome = await return_money(gateway, attempt.gateway_reference, refund)
+    async with UnitOfWork(sessions) as uow:
+        refund = await uow.refunds.get_for_update(refund_id)
+        if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
+            return False
+        intent = await uow.intents.get_for_update(refund.payment_intent_id)
+        assert intent is not None
+        final = await settle_refund(uow, intent, refund, outcome)
+        await uow.commit()
+    return final

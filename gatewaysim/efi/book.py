@@ -7,7 +7,13 @@ import itertools
 from http import HTTPStatus
 
 from gatewaysim.efi.cobs import Cob, Devolucao, Pix
-from gatewaysim.efi.wire import cob_not_found, error
+from gatewaysim.efi.wire import (
+    cob_not_found,
+    devolucao_id_taken,
+    devolucao_not_found,
+    error,
+    pix_not_found,
+)
 from gatewaysim.gateways import Gateway
 from gatewaysim.ledger import ChargeRow, RefundRow
 
@@ -52,16 +58,28 @@ class CobBook:
     def pix(self, end_to_end_id: str) -> Pix:
         pix = self._pix.get(end_to_end_id)
         if pix is None:
-            raise error(HTTPStatus.NOT_FOUND, "pix_nao_encontrado", "Pix não encontrado.")
+            raise pix_not_found()
         return pix
+
+    def refuse_duplicate_devolucao(self, pix: Pix, devolucao_id: str) -> None:
+        """An id names one devolução of a pix for good: a repeat PUT is a 409 (counted)."""
+        earlier = pix.devolucoes.get(devolucao_id)
+        if earlier is not None:
+            earlier.requests += 1
+            raise devolucao_id_taken()
 
     def devolucao(self, pix: Pix, devolucao_id: str) -> Devolucao:
         devolucao = pix.devolucoes.get(devolucao_id)
         if devolucao is None:
-            raise error(
-                HTTPStatus.NOT_FOUND, "devolucao_nao_encontrada", "Devolução não encontrada."
-            )
+            raise devolucao_not_found()
         return devolucao
+
+    def find_devolucao(self, devolucao_id: str) -> tuple[Pix, Devolucao]:
+        """A devolução by its id alone, for the simulator's own `/_sim` API."""
+        for pix in self._pix.values():
+            if devolucao_id in pix.devolucoes:
+                return pix, pix.devolucoes[devolucao_id]
+        raise devolucao_not_found()
 
     def charges(self) -> list[ChargeRow]:
         return [
@@ -71,7 +89,7 @@ class CobBook:
 
     def refunds(self) -> list[RefundRow]:
         return [
-            RefundRow(Gateway.EFI, pix.txid, d.id, d.amount_cents, d.requests)
+            RefundRow(Gateway.EFI, pix.txid, d.id, d.amount_cents, d.requests, d.status)
             for pix in self._pix.values()
             for d in pix.devolucoes.values()
         ]

@@ -9,7 +9,16 @@ from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
-from gatewaysim.efi.wire import error
+from gatewaysim.efi.wire import (
+    IN_PROGRESS,
+    NOT_RETURNED,
+    RETURNED,
+    bcb_error,
+    cob_not_active,
+    error,
+)
+
+OVER_THE_PIX = "A soma das devoluções excederia o valor do pix."
 
 
 class CobStatus(StrEnum):
@@ -20,11 +29,22 @@ class CobStatus(StrEnum):
 
 @dataclass
 class Devolucao:
+    """Asked for EM_PROCESSAMENTO; settles later as DEVOLVIDO or NAO_REALIZADO."""
+
     id: str
     rtr_id: str
     amount_cents: int
     requested_at: datetime
     requests: int = 1
+    status: str = IN_PROGRESS
+    settled_at: datetime | None = None
+
+    def settle(self, status: str, at: datetime) -> bool:
+        """Move to its final status; False when it had one already."""
+        if self.status != IN_PROGRESS:
+            return False
+        self.status, self.settled_at = status, at
+        return True
 
 
 @dataclass
@@ -37,14 +57,27 @@ class Pix:
     devolucoes: dict[str, Devolucao] = field(default_factory=dict)
 
     def give_back(self, devolucao: Devolucao) -> None:
-        returned = sum(d.amount_cents for d in self.devolucoes.values())
+        """The sum of devoluções (but those not made) stays within the pix; Efí lists no
+        error for more, so the Banco Central's PixDevolucaoInvalida answers it."""
+        returned = sum(d.amount_cents for d in self.devolucoes.values() if d.status != NOT_RETURNED)
         if returned + devolucao.amount_cents > self.amount_cents:
-            raise error(
+            raise bcb_error(
                 HTTPStatus.BAD_REQUEST,
-                "valor_devolucao_atingido",
-                "A soma das devoluções excede o valor do Pix.",
+                "PixDevolucaoInvalida",
+                "Devolução inválida.",
+                "A presente requisição de devolução não respeita o schema ou não faz sentido "
+                "semanticamente.",
+                [
+                    {
+                        "razao": "A soma das devoluções excederia o valor do pix.",
+                        "propriedade": "valor",
+                    }
+                ],
             )
         self.devolucoes[devolucao.id] = devolucao
+
+    def returned(self) -> list[Devolucao]:
+        return [d for d in self.devolucoes.values() if d.status == RETURNED]
 
 
 @dataclass
@@ -83,6 +116,4 @@ class Cob:
 
     def _require_active(self) -> None:
         if self.status is not CobStatus.ATIVA:
-            raise error(
-                HTTPStatus.BAD_REQUEST, "cobranca_nao_ativa", f"A cobrança está {self.status}."
-            )
+            raise cob_not_active()

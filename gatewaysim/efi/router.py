@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from gatewaysim.efi.schemas import CobIn, CobPatchIn, DevolucaoIn
+from gatewaysim.efi.schemas import CobIn, CobPatchIn, DevolucaoIn, WebhookIn
 from gatewaysim.efi.tokens import TOKEN_LIFETIME_SECONDS
-from gatewaysim.efi.wire import cob_json, devolucao_json, unauthorized
+from gatewaysim.efi.wire import cob_json, devolucao_json, error, timestamp, unauthorized
 from gatewaysim.errors import SimulatorError
 from gatewaysim.state import SimulatorDep
 
@@ -67,15 +67,30 @@ async def patch_cob(txid: str, body: CobPatchIn, sim: SimulatorDep) -> JSONRespo
 async def create_devolucao(
     e2eid: str, devolucao_id: str, body: DevolucaoIn, sim: SimulatorDep
 ) -> JSONResponse:
-    devolucao, created = sim.efi.give_back(e2eid, devolucao_id, body.valor)
-    # It settles at once; only the answer to the request creating it says so later.
-    body_json = devolucao_json(devolucao, settled=not created)
-    return JSONResponse(body_json, status_code=HTTPStatus.CREATED)
+    devolucao = sim.efi.give_back(e2eid, devolucao_id, body.valor)
+    return JSONResponse(devolucao_json(devolucao), status_code=HTTPStatus.CREATED)
 
 
 @router.get("/pix/{e2eid}/devolucao/{devolucao_id}")
 async def get_devolucao(e2eid: str, devolucao_id: str, sim: SimulatorDep) -> JSONResponse:
-    return JSONResponse(devolucao_json(sim.efi.devolucao(e2eid, devolucao_id), settled=True))
+    return JSONResponse(devolucao_json(sim.efi.devolucao(e2eid, devolucao_id)))
+
+
+@router.put("/webhook/{chave}")
+async def register_webhook(chave: str, body: WebhookIn, sim: SimulatorDep) -> JSONResponse:
+    """Efí calls the URL first and takes it only if it answers 2xx (docs/APIPix/Webhooks,
+    "Configurar o webhook Pix"). The simulator takes http too: it serves loopback."""
+    await sim.efi.notifier.register(chave, body.webhook_url)
+    return JSONResponse(body.model_dump(by_alias=True), status_code=HTTPStatus.CREATED)
+
+
+@router.get("/webhook/{chave}")
+async def get_webhook(chave: str, sim: SimulatorDep) -> JSONResponse:
+    registered = sim.efi.notifier.webhook(chave)
+    if registered is None:
+        raise error(HTTPStatus.NOT_FOUND, "webhook_nao_encontrado", "Webhook não encontrado")
+    url, created = registered
+    return JSONResponse({"webhookUrl": url, "chave": chave, "criacao": timestamp(created)})
 
 
 def _require_client(authorization: str | None) -> None:

@@ -63,4 +63,13 @@ class CobPatchIn(BaseModel):
 
 
 class DevolucaoIn(BaseModel):
+    """`valor`; `natureza` and `descricao` are optional (bacen/pix-api openapi.yaml,
+    DevolucaoSolicitada): no natureza means ORIGINAL."""
+
     valor: PixCentavos
+    natureza: Literal["ORIGINAL", "RETIRADA"] = "ORIGINAL"
+    descricao: str | None = Field(None, max_length=PAYER_REQUEST_MAX_CHARS)
+
+
+class WebhookIn(BaseModel):
+    webhook_url: str = Field(alias="webhookUrl", pattern=r"^https?://")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -16,11 +17,13 @@ from gatewaysim.efi.cobs import Cob, Devolucao, Pix
 from gatewaysim.efi.notifications import EfiNotifier
 from gatewaysim.efi.schemas import CobIn
 from gatewaysim.efi.tokens import TokenIssuer
-from gatewaysim.efi.wire import cob_json, error
+from gatewaysim.efi.wire import NOT_RETURNED, RETURNED, cob_json, error
 from gatewaysim.errors import admin_error
+from gatewaysim.faults import FaultBoard
 from gatewaysim.gateways import Gateway
 from gatewaysim.ledger import ChargeRow, RefundRow
 from gatewaysim.pix import dynamic_code
+from gatewaysim.tasks import Spawner
 
 GATEWAY = Gateway.EFI
 TXID = re.compile(r"^[a-zA-Z0-9]{26,35}$")
@@ -34,9 +37,18 @@ GENERATED_ID_CHARS = 31
 class EfiSim:
     """Every method runs without awaiting, so each is atomic on the event loop."""
 
-    def __init__(self, dice: Dice, notifier: EfiNotifier, auto_payer: AutoPayer) -> None:
+    def __init__(
+        self,
+        dice: Dice,
+        faults: FaultBoard,
+        spawner: Spawner,
+        notifier: EfiNotifier,
+        auto_payer: AutoPayer,
+    ) -> None:
         self._dice = dice
-        self._notifier = notifier
+        self._faults = faults
+        self._spawner = spawner
+        self.notifier = notifier
         self._auto_payer = auto_payer
         self._book = CobBook()
         self.tokens = TokenIssuer()
@@ -60,25 +72,52 @@ class EfiSim:
         logger.info("sim.charge_updated", gateway=GATEWAY, reference=txid, status=cob.status)
         return cob
 
-    def give_back(
-        self, end_to_end_id: str, devolucao_id: str, amount_cents: int
-    ) -> tuple[Devolucao, bool]:
-        """A new devolução, or the one made before under this id (counting the request);
-        and whether it is new."""
+    def give_back(self, end_to_end_id: str, devolucao_id: str, amount_cents: int) -> Devolucao:
+        """A new devolução, EM_PROCESSAMENTO; it settles later (the refund faults say when
+        and how). Repeating its id is a 409 devolucao_id_duplicado, never a second one."""
         _require_format(DEVOLUCAO_ID, devolucao_id, "id")
         pix = self._book.pix(end_to_end_id)
-        earlier = pix.devolucoes.get(devolucao_id)
-        if earlier is not None:
-            earlier.requests += 1
-            return earlier, False
+        self._book.refuse_duplicate_devolucao(pix, devolucao_id)
         rtr_id = RETURN_ID_PREFIX + self._dice.alphanumeric(GENERATED_ID_CHARS)
         devolucao = Devolucao(devolucao_id, rtr_id, amount_cents, _now())
         pix.give_back(devolucao)
         logger.info("sim.refund_created", gateway=GATEWAY, reference=pix.txid, refund=devolucao_id)
-        return devolucao, True
+        outcome = NOT_RETURNED if self._faults.refund_fails(GATEWAY) else RETURNED
+        delay = self._faults.of(GATEWAY).refund_settle_seconds
+        if delay is not None:
+            self._spawner.spawn(self._settle_later(delay, pix, devolucao, outcome))
+        return devolucao
+
+    def settle_devolucao(self, devolucao_id: str, status: str) -> Devolucao:
+        """End a devolução EM_PROCESSAMENTO now, as DEVOLVIDO or NAO_REALIZADO."""
+        pix, devolucao = self._book.find_devolucao(devolucao_id)
+        if not self._settle_devolucao(pix, devolucao, status):
+            raise admin_error(
+                HTTPStatus.CONFLICT, f"devolução {devolucao_id} is {devolucao.status}"
+            )
+        return devolucao
 
     def devolucao(self, end_to_end_id: str, devolucao_id: str) -> Devolucao:
         return self._book.devolucao(self._book.pix(end_to_end_id), devolucao_id)
+
+    def send_pix_sent_callback(self, chave: str, amount_cents: int) -> None:
+        """A "Pix enviado" callback: a payment out of the account, naming no cob."""
+        end_to_end_id = END_TO_END_PREFIX + self._dice.alphanumeric(GENERATED_ID_CHARS)
+        self.notifier.notify_sent(end_to_end_id, chave, amount_cents)
+
+    async def _settle_later(
+        self, delay: float, pix: Pix, devolucao: Devolucao, status: str
+    ) -> None:
+        await asyncio.sleep(delay)
+        self._settle_devolucao(pix, devolucao, status)
+
+    def _settle_devolucao(self, pix: Pix, devolucao: Devolucao, status: str) -> bool:
+        if not devolucao.settle(status, _now()):
+            return False
+        logger.info("sim.refund_settled", gateway=GATEWAY, refund=devolucao.id, status=status)
+        if status == RETURNED:  # Efí documents the callback of a devolução made
+            self.notifier.notify_returned(pix, devolucao)
+        return True
 
     def pay(self, references: list[str], amount_cents: int | None) -> list[dict[str, Any]]:
         """The payer pays each cob now; one callback lists every pix that went through."""
@@ -88,13 +127,16 @@ class EfiSim:
                 paid.append(self._settle(txid, amount_cents))
         finally:
             if paid:
-                self._notifier.notify(paid)
+                self.notifier.notify(paid)
         return [cob_json(self._book.get(pix.txid)) for pix in paid]
 
     def resend(self, reference: str, *, stale_seconds: int, bad_signature: bool) -> None:
         if stale_seconds or bad_signature:
             raise admin_error(HTTPStatus.BAD_REQUEST, "Efí callbacks carry no signature")
-        self._notifier.resend(reference)
+        self.notifier.resend(reference)
+
+    def resend_nth(self, reference: str, index: int) -> None:
+        self.notifier.resend(reference, index)
 
     def charges(self) -> list[ChargeRow]:
         return self._book.charges()
@@ -104,6 +146,7 @@ class EfiSim:
 
     def clear(self) -> None:
         self._book.clear()
+        self.notifier.clear()
         self.tokens.reset_count()
 
     def _new_cob(self, txid: str, request: CobIn, host: str) -> Cob:

@@ -1,4 +1,10 @@
-"""Efí's wire forms: error bodies, timestamps, cob, pix and devolução objects."""
+"""Efí's wire forms: error bodies, timestamps, cob, pix and devolução objects.
+
+Sources (docs/gateways/efi.md has the whole contract): efipay/documentacao-tecnica-efi
+docs/APIPix/{CobrancasImediatas,Pix,Webhooks,Endpoints}/index.html for Efí's own
+`{"nome", "mensagem"}` errors and bodies; bacen/pix-api openapi.yaml for the RFC 7807
+errors (`type`, `title`, `status`, `detail`, `violacoes`) Efí also answers with.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,19 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from app.gateways.amounts import to_pix_value
-from gatewaysim.errors import SimulatorError, field_name
+from gatewaysim.errors import SimulatorError
 
 if TYPE_CHECKING:
     from gatewaysim.efi.cobs import Cob, Devolucao, Pix
 
+IN_PROGRESS = "EM_PROCESSAMENTO"
+RETURNED = "DEVOLVIDO"
+NOT_RETURNED = "NAO_REALIZADO"
+
 PAYER_INFO = "pago pelo simulador"
+BCB_ERROR_BASE = "https://pix.bcb.gov.br/api/v2/error/"
+# Efí's example of a devolução that was not made (docs/APIPix/Pix, "Consultar devolução").
+NOT_RETURNED_REASON = "Negado por timeout"
 _SERVER_ERRORS = {
     HTTPStatus.INTERNAL_SERVER_ERROR: ("erro_interno_servidor", "Erro interno do servidor."),
     HTTPStatus.SERVICE_UNAVAILABLE: ("servico_indisponivel", "Serviço indisponível."),
@@ -24,12 +37,61 @@ def error(status: HTTPStatus, nome: str, mensagem: str) -> SimulatorError:
     return SimulatorError(status, {"nome": nome, "mensagem": mensagem})
 
 
+def bcb_error(
+    status: HTTPStatus, kind: str, title: str, detail: str, violations: list[dict[str, str]]
+) -> SimulatorError:
+    """An RFC 7807 error as the Banco Central's Pix API defines them."""
+    body = {"type": BCB_ERROR_BASE + kind, "title": title, "status": int(status), "detail": detail}
+    return SimulatorError(status, body | ({"violacoes": violations} if violations else {}))
+
+
 def unauthorized() -> SimulatorError:
     return error(HTTPStatus.UNAUTHORIZED, "nao_autorizado", "Token de acesso inválido ou expirado.")
 
 
 def cob_not_found() -> SimulatorError:
-    return error(HTTPStatus.NOT_FOUND, "cobranca_nao_encontrada", "Cobrança não encontrada.")
+    """A 400, not a 404: GET and PATCH /v2/cob/:txid list 200 and 400 only."""
+    return error(
+        HTTPStatus.BAD_REQUEST,
+        "cobranca_nao_encontrada",
+        "Nenhuma cobrança encontrada para o txid informado",
+    )
+
+
+def pix_not_found() -> SimulatorError:
+    return error(
+        HTTPStatus.BAD_REQUEST,
+        "pix_nao_encontrado",
+        "Nenhum pix encontrado para o identificador informado",
+    )
+
+
+def devolucao_not_found() -> SimulatorError:
+    return error(
+        HTTPStatus.BAD_REQUEST,
+        "devolucao_nao_encontrada",
+        "Nenhuma devolução encontrada para o identificador informado",
+    )
+
+
+def devolucao_id_taken() -> SimulatorError:
+    return error(
+        HTTPStatus.CONFLICT,
+        "devolucao_id_duplicado",
+        "O id informado já foi utilizado em outra devolução",
+    )
+
+
+def cob_not_active() -> SimulatorError:
+    return error(
+        HTTPStatus.BAD_REQUEST,
+        "status_cobranca_invalido",
+        "A cobrança não está mais com o status ATIVA",
+    )
+
+
+def webhook_invalid(message: str) -> SimulatorError:
+    return error(HTTPStatus.BAD_REQUEST, "webhook_invalido", message)
 
 
 def server_error(status: HTTPStatus) -> SimulatorError:
@@ -37,11 +99,14 @@ def server_error(status: HTTPStatus) -> SimulatorError:
 
 
 def invalid_request(errors: Sequence[Any]) -> SimulatorError:
-    """FastAPI's validation errors as Efí's 400."""
-    problems = "; ".join(f"{field_name(e['loc'])}: {e['msg']}" for e in errors)
-    return error(
-        HTTPStatus.BAD_REQUEST, "json_invalido", f"Valor não respeita o schema: {problems}"
-    )
+    """FastAPI's validation errors as Efí's 400 json_invalido, with its "erros" list
+    (docs/APIPix/Endpoints, "Criar location do payload")."""
+    failure = error(HTTPStatus.BAD_REQUEST, "json_invalido", "Valores ou tipos de campo inválidos")
+    failure.body["erros"] = [
+        {"chave": e["type"], "caminho": f".{'.'.join(map(str, e['loc']))}", "mensagem": e["msg"]}
+        for e in errors
+    ]
+    return failure
 
 
 def timestamp(moment: datetime) -> str:
@@ -65,29 +130,49 @@ def cob_json(cob: Cob) -> dict[str, Any]:
         body["solicitacaoPagador"] = cob.solicitacao_pagador
     body["pixCopiaECola"] = cob.pix_copia_e_cola
     if cob.pix is not None:
-        devolucoes = [devolucao_json(d, settled=True) for d in cob.pix.devolucoes.values()]
+        devolucoes = [devolucao_json(d) for d in cob.pix.devolucoes.values()]
         body["pix"] = [{**_pix_json(cob.pix), "devolucoes": devolucoes}]
     return body
 
 
-def pix_callback_json(pix: Pix) -> dict[str, Any]:
-    """One entry of a callback's "pix" list."""
-    return {**_pix_json(pix), "chave": pix.chave, "infoPagador": PAYER_INFO}
+def pix_callback_json(pix: Pix, devolucoes: Sequence[Devolucao] = ()) -> dict[str, Any]:
+    """One entry of a callback's "pix" list; a devolução's callback repeats its pix with
+    a "devolucoes" list (docs/APIPix/Webhooks, "Exemplo-Devolução")."""
+    entry = {**_pix_json(pix), "chave": pix.chave, "infoPagador": PAYER_INFO}
+    if devolucoes:
+        entry["devolucoes"] = [devolucao_json(d) for d in devolucoes]
+    return entry
 
 
-def devolucao_json(devolucao: Devolucao, *, settled: bool) -> dict[str, Any]:
-    """Devoluções settle at once, but the answer to the request creating one says
-    EM_PROCESSAMENTO: only later reads see DEVOLVIDO."""
-    horario = {"solicitacao": timestamp(devolucao.requested_at)}
-    if settled:
-        horario["liquidacao"] = timestamp(devolucao.requested_at)
+def pix_sent_callback_json(end_to_end_id: str, chave: str, amount_cents: int) -> dict[str, Any]:
+    """A pix our account sent: no txid (docs/APIPix/Webhooks, "Exemplo-Pix-enviado")."""
     return {
+        "endToEndId": end_to_end_id,
+        "chave": chave,
+        "tipo": "SOLICITACAO",
+        "status": "REALIZADO",
+        "valor": to_pix_value(amount_cents),
+        "horario": timestamp(datetime.now(UTC)),
+        "gnExtras": {"idEnvio": "1"},
+    }
+
+
+def devolucao_json(devolucao: Devolucao) -> dict[str, Any]:
+    """Its state now: EM_PROCESSAMENTO, then DEVOLVIDO (with the settlement time) or
+    NAO_REALIZADO (with a "motivo"), as GET /v2/pix/:e2eId/devolucao/:id shows it."""
+    horario = {"solicitacao": timestamp(devolucao.requested_at)}
+    if devolucao.settled_at is not None and devolucao.status == RETURNED:
+        horario["liquidacao"] = timestamp(devolucao.settled_at)
+    body = {
         "id": devolucao.id,
         "rtrId": devolucao.rtr_id,
         "valor": to_pix_value(devolucao.amount_cents),
         "horario": horario,
-        "status": "DEVOLVIDO" if settled else "EM_PROCESSAMENTO",
+        "status": devolucao.status,
     }
+    if devolucao.status == NOT_RETURNED:
+        body["motivo"] = NOT_RETURNED_REASON
+    return body
 
 
 def _pix_json(pix: Pix) -> dict[str, Any]:

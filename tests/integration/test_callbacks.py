@@ -17,7 +17,7 @@ import pytest
 from app.db.session import open_uow
 from app.domain.events import EventType
 from app.embedded import free_port
-from app.gateways.port import GatewayName
+from app.gateways.port import GatewayName, RefundRequest
 from app.services.charging import charge_intent
 from gatewaysim.mercadopago.notifications import signature
 from tests.gateway_sim import EFI_HMAC, MP_WEBHOOK_SECRET, Simulator, running_simulator
@@ -261,4 +261,36 @@ async def test_a_callback_the_gateway_cannot_confirm_is_refused_until_it_can(sho
 
     shop.sim.faults("efi", outage=False)
     wait_for(lambda: shop.status(intent_id) == "succeeded", timeout=CALLBACK_TIMEOUT_SECONDS)
+    assert shop.events(intent_id).count(SUCCEEDED) == 1
+
+
+async def test_efi_devolucao_and_resent_callbacks_move_nothing_twice(shop: Shop) -> None:
+    """docs/APIPix/Webhooks ("Exemplo-Devolução"): a devolução made is called back with
+    its pix again (same endToEndId): stored as its own callback, not lost as a duplicate
+    of the payment's. Resends (every callback twice here, and the payment's again after
+    the devolução's) change nothing."""
+    shop.sim.faults("efi", callback_duplicate_rate=1.0)
+    earlier = len(shop.callbacks_sent(GatewayName.EFI))  # other tests' callbacks
+    intent_id = shop.create_pix_intent()
+    reference = await shop.charge(intent_id, GatewayName.EFI)
+    shop.sim.admin("POST", f"/pay/efi/{reference}")
+    wait_for(lambda: shop.status(intent_id) == "succeeded", timeout=CALLBACK_TIMEOUT_SECONDS)
+    gateways = shop.sim.open_gateways()
+    try:
+        efi = gateways.require(GatewayName.EFI.value)
+        paid = await efi.get_charge(reference)
+        assert paid is not None
+        await efi.refund(RefundRequest(paid, f"re_{uuid.uuid4().hex[:20]}", 500))
+    finally:
+        await gateways.close()
+    wait_for(lambda: len(shop.callback_results(reference)) == 2, timeout=CALLBACK_TIMEOUT_SECONDS)
+    shop.sim.admin("POST", f"/efi/callbacks/{reference}/resend/0")
+
+    def all_answered() -> bool:
+        sent = shop.callbacks_sent(GatewayName.EFI)[earlier:]
+        return len(sent) == 5 and all(c["status_code"] == 200 for c in sent)
+
+    wait_for(all_answered, timeout=CALLBACK_TIMEOUT_SECONDS)
+    assert shop.callback_results(reference)[0] == "moved"
+    assert len(shop.callback_results(reference)) == 2
     assert shop.events(intent_id).count(SUCCEEDED) == 1

@@ -475,7 +475,8 @@ def test_efi_requires_a_token_and_counts_those_issued(sim: httpx.Client) -> None
     ).json()
     assert token["token_type"] == "Bearer"
     assert token["expires_in"] == 3600
-    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 404
+    # An unknown cob is a 400, not a 404 (docs/APIPix/CobrancasImediatas, GET /v2/cob/:txid).
+    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 400
     assert ledger(sim)["tokens_issued"] == {"efi": 3}
 
 
@@ -501,48 +502,172 @@ def test_efi_cob_create_read_remove(sim: httpx.Client) -> None:
     assert ledger(sim)["charges"][0]["create_requests"] == 2
     bad_txid = efi_cob(sim, auth, txid="short")
     assert efi_error(bad_txid, 400) == "valor_invalido"
+    # docs/APIPix/Endpoints ("Criar location do payload"): json_invalido lists "erros".
     bad_value = sim.put(f"/efi/v2/cob/{OTHER_TXID}", json=cob_body("19.9"), headers=auth)
-    assert efi_error(bad_value, 400) == "json_invalido"
+    assert bad_value.status_code == 400
+    assert bad_value.json()["nome"] == "json_invalido"
+    assert bad_value.json()["erros"][0]["caminho"] == ".body.valor.original"
+    long_request = {**cob_body(), "solicitacaoPagador": "x" * 141}  # bacen/pix-api: ≤ 140
+    assert sim.put(f"/efi/v2/cob/{OTHER_TXID}", json=long_request, headers=auth).status_code == 400
+    no_expiry = {**cob_body(), "calendario": {"expiracao": 0}}  # "deve ser maior que zero"
+    assert sim.put(f"/efi/v2/cob/{OTHER_TXID}", json=no_expiry, headers=auth).status_code == 400
 
     removal = {"status": "REMOVIDA_PELO_USUARIO_RECEBEDOR"}
     removed = sim.patch(f"/efi/v2/cob/{TXID}", json=removal, headers=auth)
     assert removed.status_code == 200
     assert removed.json()["status"] == removal["status"]
+    # docs/APIPix/CobrancasImediatas, PATCH /v2/cob/:txid: InvalidOperationError.
     again = sim.patch(f"/efi/v2/cob/{TXID}", json=removal, headers=auth)
-    assert efi_error(again, 400) == "cobranca_nao_ativa"
+    assert efi_error(again, 400) == "status_cobranca_invalido"
     unknown = sim.get(f"/efi/v2/cob/{OTHER_TXID}", headers=auth)
-    assert efi_error(unknown, 404) == "cobranca_nao_encontrada"
+    assert efi_error(unknown, 400) == "cobranca_nao_encontrada"
 
 
-def test_efi_devolucoes_settle_and_are_bounded(sim: httpx.Client) -> None:
-    auth = efi_auth(sim)
-    efi_cob(sim, auth)
-    paid = sim.post(f"/_sim/pay/efi/{TXID}").json()
+def paid_e2e(sim: httpx.Client, auth: dict[str, str], txid: str = TXID) -> str:
+    efi_cob(sim, auth, txid)
+    paid = sim.post(f"/_sim/pay/efi/{txid}").json()
     assert paid["status"] == "CONCLUIDA"
-    e2e = paid["pix"][0]["endToEndId"]
-    assert len(e2e) == 32
-    assert e2e.startswith("E")
-    assert e2e.isalnum()
+    return str(paid["pix"][0]["endToEndId"])
+
+
+def devolucao_status(sim: httpx.Client, auth: dict[str, str], path: str) -> str:
+    return str(sim.get(path, headers=auth).json()["status"])
+
+
+def test_efi_devolucoes_answer_in_processing_and_an_id_is_used_once(sim: httpx.Client) -> None:
+    """docs/APIPix/Pix, "Solicitar devolução": 201 EM_PROCESSAMENTO; 409
+    devolucao_id_duplicado for a repeated id; 400 pix_nao_encontrado."""
+    auth = efi_auth(sim)
+    e2e = paid_e2e(sim, auth)
+    assert (len(e2e), e2e[0], e2e.isalnum()) == (32, "E", True)
     path = f"/efi/v2/pix/{e2e}/devolucao/dev1"
 
     created = sim.put(path, json={"valor": "7.50"}, headers=auth)
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "EM_PROCESSAMENTO"
-    assert created.json()["rtrId"].startswith("D")
-    assert len(created.json()["rtrId"]) == 32
+    assert (created.json()["rtrId"][0], len(created.json()["rtrId"])) == ("D", 32)
+    wait_for(
+        lambda: sim.get(path, headers=auth).json()["status"] == "DEVOLVIDO", timeout=WAIT_SECONDS
+    )
     settled = sim.get(path, headers=auth).json()
-    assert settled["status"] == "DEVOLVIDO"
     assert "liquidacao" in settled["horario"]
-    assert sim.put(path, json={"valor": "7.50"}, headers=auth).json()["rtrId"] == settled["rtrId"]
+
+    repeat = sim.put(path, json={"valor": "7.50"}, headers=auth)
+    assert efi_error(repeat, 409) == "devolucao_id_duplicado"
+    # The sum of devoluções stays within the pix (bacen/pix-api, PixDevolucaoInvalida).
     too_much = sim.put(f"/efi/v2/pix/{e2e}/devolucao/dev2", json={"valor": "12.41"}, headers=auth)
-    assert efi_error(too_much, 400) == "valor_devolucao_atingido"
+    assert too_much.status_code == 400
+    assert too_much.json()["type"].endswith("/PixDevolucaoInvalida")
+    assert too_much.json()["violacoes"][0]["propriedade"] == "valor"
     cob = sim.get(f"/efi/v2/cob/{TXID}", headers=auth).json()
     assert [d["valor"] for d in cob["pix"][0]["devolucoes"]] == ["7.50"]
-    unknown = sim.put(
-        f"/efi/v2/pix/E{'0' * 31}/devolucao/dev1", json={"valor": "1.00"}, headers=auth
+    unknown_pix = f"/efi/v2/pix/E{'0' * 31}/devolucao/dev1"
+    assert efi_error(sim.put(unknown_pix, json={"valor": "1.00"}, headers=auth), 400) == (
+        "pix_nao_encontrado"
     )
-    assert efi_error(unknown, 404) == "pix_nao_encontrado"
-    assert [(r["refund_id"], r["requests"]) for r in ledger(sim)["refunds"]] == [("dev1", 2)]
+    unknown = sim.get(f"/efi/v2/pix/{e2e}/devolucao/nope", headers=auth)
+    assert efi_error(unknown, 400) == "devolucao_nao_encontrada"
+    assert [(r["refund_id"], r["requests"], r["status"]) for r in ledger(sim)["refunds"]] == [
+        ("dev1", 2, "DEVOLVIDO")
+    ]
+
+
+def test_efi_devolucoes_may_stay_in_processing_then_settle_or_fail(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
+    """bacen/pix-api openapi.yaml, Devolucao.status: EM_PROCESSAMENTO, DEVOLVIDO or
+    NAO_REALIZADO (with a "motivo"); a devolução made is called back
+    (docs/APIPix/Webhooks, "Exemplo-Devolução")."""
+    sim.put("/_sim/faults/efi", json={"refund_settle_seconds": None})
+    auth = efi_auth(sim)
+    e2e = paid_e2e(sim, auth)
+    for devolucao in ("dev1", "dev2"):
+        sim.put(f"/efi/v2/pix/{e2e}/devolucao/{devolucao}", json={"valor": "1.00"}, headers=auth)
+    assert sim.get(f"/efi/v2/pix/{e2e}/devolucao/dev1", headers=auth).json()["status"] == (
+        "EM_PROCESSAMENTO"
+    )
+
+    made = sim.post("/_sim/efi/devolucoes/dev1/settle", json={"status": "DEVOLVIDO"})
+    failed = sim.post("/_sim/efi/devolucoes/dev2/settle", json={"status": "NAO_REALIZADO"})
+    assert (made.json()["status"], failed.json()["status"]) == ("DEVOLVIDO", "NAO_REALIZADO")
+    assert sim.post("/_sim/efi/devolucoes/dev2/settle").status_code == 409
+    not_made = sim.get(f"/efi/v2/pix/{e2e}/devolucao/dev2", headers=auth).json()
+    assert (not_made["status"], bool(not_made["motivo"])) == ("NAO_REALIZADO", True)
+    # A devolução not made returns nothing: the whole pix can still be returned.
+    rest = sim.put(f"/efi/v2/pix/{e2e}/devolucao/dev3", json={"valor": "18.90"}, headers=auth)
+    assert rest.status_code == 201, rest.text
+
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 2, timeout=WAIT_SECONDS)
+    returned = receiver.under("/v1/callbacks/efi")[1].json()["pix"][0]
+    assert returned["endToEndId"] == e2e
+    assert [(d["id"], d["status"]) for d in returned["devolucoes"]] == [("dev1", "DEVOLVIDO")]
+
+
+def test_efi_refund_failure_rate_ends_devolucoes_not_made(sim: httpx.Client) -> None:
+    sim.put("/_sim/faults/efi", json={"refund_failure_rate": 1.0})
+    auth = efi_auth(sim)
+    path = f"/efi/v2/pix/{paid_e2e(sim, auth)}/devolucao/dev1"
+    assert sim.put(path, json={"valor": "1.00"}, headers=auth).json()["status"] == (
+        "EM_PROCESSAMENTO"
+    )
+    wait_for(
+        lambda: sim.get(path, headers=auth).json()["status"] == "NAO_REALIZADO",
+        timeout=WAIT_SECONDS,
+    )
+
+
+def test_efi_webhook_registration_calls_the_url_first(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
+    """docs/APIPix/Webhooks, "Configurar o webhook Pix": Efí calls the URL and refuses it
+    (400 webhook_invalido) unless it answers 2xx; callbacks then go to it plus "/pix"."""
+    auth = efi_auth(sim)
+    refused = sim.put(
+        "/efi/v2/webhook/pix@loja.example",
+        json={"webhookUrl": f"{receiver.url}{FAILING_PATH}?hmac=t&ignorar="},
+        headers={**auth, "x-skip-mtls-checking": "false"},
+    )
+    assert efi_error(refused, 400) == "webhook_invalido"
+    assert refused.json()["mensagem"] == "A URL informada respondeu com o código HTTP 500"
+    url = f"{receiver.url}/registered?hmac=t&ignorar="
+    taken = sim.put("/efi/v2/webhook/pix@loja.example", json={"webhookUrl": url}, headers=auth)
+    assert taken.status_code == 201, taken.text
+    [probe] = receiver.under("/registered")
+    assert probe.path == "/registered?hmac=t&ignorar="  # the URL as registered, no "/pix"
+    assert probe.json() == {"evento": "teste_webhook"}
+    shown = sim.get("/efi/v2/webhook/pix@loja.example", headers=auth).json()
+    assert (shown["webhookUrl"], shown["chave"]) == (url, "pix@loja.example")
+
+    paid_e2e(sim, auth)
+    wait_for(lambda: len(receiver.under("/registered")) == 2, timeout=WAIT_SECONDS)
+    assert receiver.under("/registered")[1].path == "/registered?hmac=t&ignorar=/pix"
+    assert receiver.under("/v1/callbacks/efi") == []
+
+
+def test_efi_callbacks_resend_out_of_order_twice_and_for_pix_sent(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
+    auth = efi_auth(sim)
+    e2e = paid_e2e(sim, auth)
+    sim.put(f"/efi/v2/pix/{e2e}/devolucao/dev1", json={"valor": "1.00"}, headers=auth)
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 2, timeout=WAIT_SECONDS)
+
+    assert sim.post(f"/_sim/efi/callbacks/{TXID}/resend/0").status_code == 202  # the payment
+    sim.post("/_sim/efi/callbacks/pix-sent", json={"chave": "pix@loja.example"})
+    sim.put("/_sim/faults/efi", json={"callback_duplicate_rate": 1.0})
+    sim.post(f"/_sim/pay/efi/{OTHER_TXID}")  # unknown cob: no callback
+    efi_cob(sim, auth, OTHER_TXID)
+    sim.post(f"/_sim/pay/efi/{OTHER_TXID}")
+
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 6, timeout=WAIT_SECONDS)
+    bodies = [r.json()["pix"][0] for r in receiver.under("/v1/callbacks/efi")]
+    assert "devolucoes" in bodies[1]
+    assert "devolucoes" not in bodies[2]
+    assert bodies[2]["endToEndId"] == e2e
+    assert "txid" not in bodies[3]  # "Pix enviado"
+    assert bodies[3]["status"] == "REALIZADO"
+    assert bodies[4] == bodies[5]
+    assert sim.post(f"/_sim/efi/callbacks/{TXID}/resend/9").status_code == 404
 
 
 def test_efi_callback_batches_pix_at_url_plus_pix(sim: httpx.Client, receiver: Receiver) -> None:
@@ -661,7 +786,7 @@ def test_ledger_reset_forgets_everything(sim: httpx.Client) -> None:
     cleared = sim.delete("/_sim/ledger").json()
 
     assert cleared == {"charges": [], "refunds": [], "tokens_issued": {"efi": 0}, "callbacks": []}
-    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 404
+    assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 400
 
 
 # --- CLI -----------------------------------------------------------------------------------

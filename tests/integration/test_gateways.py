@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +29,7 @@ from tests.support import CARD_TOKEN
 PAYER = Payer(name="Maria Silva", document_type="cpf", document_number="52998224725")
 # Far below the simulator's hang: a "timeout" fault must look like a lost answer.
 SHORT_TIMEOUT_SECONDS = 1.0
+SETTLE_TIMEOUT_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +112,16 @@ async def test_a_paid_pix_charge_reads_as_paid_and_refunds(
     assert paid.status is ChargeStatus.PAID
     assert paid.paid_at is not None
 
-    refund = await adapter.refund(RefundRequest(paid, f"re_{uuid.uuid4().hex[:20]}", 750))
+    request = RefundRequest(paid, f"re_{uuid.uuid4().hex[:20]}", 750)
+    refund = await adapter.refund(request)
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    while not refund.settled and time.monotonic() < deadline:  # Efí: EM_PROCESSAMENTO first
+        await asyncio.sleep(0.1)
+        refund = await adapter.refund(request)  # reads it: the id makes no second one
     assert refund.amount == 750
     assert refund.settled
+    [returned] = [r for r in sim.ledger()["refunds"] if r["reference"] == paid.reference]
+    assert returned["requests"] == 1
     after = await adapter.get_charge(paid.reference)
     assert after is not None
     assert after.amount_refunded == 750

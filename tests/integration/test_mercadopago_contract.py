@@ -19,6 +19,7 @@ from app.scheduler.jobs import refund_late_payments, resolve_stuck_intents
 from app.services.charges import ChargeApplied, apply_attempt_charge
 from gatewaysim.mercadopago.issuing import UNINFERABLE_TOKEN
 from tests.integration.charge_scene import Scene
+from tests.integration.test_efi_contract import deliver_refund_created, new_refund, refund_row
 from tests.support import card_intent
 
 MP = GatewayName.MERCADOPAGO
@@ -289,3 +290,20 @@ async def test_notifications_are_asked_for_as_webhooks_only(scene: Scene) -> Non
         )
     payment = response.json()
     assert payment["notification_url"] == f"{url}&source_news=webhooks"
+
+
+async def test_a_merchant_refund_mercado_pago_rejects_fails_and_frees_its_amount(
+    scene: Scene,
+) -> None:
+    # Refund status "rejected" (sdk-nodejs src/clients/paymentRefund/commonTypes.ts): the
+    # money stays with the merchant, so the refund fails and its amount is refundable again.
+    intent_id = await scene.new_intent(real_card_intent())
+    await scene.charge(intent_id, MP)
+    scene.sim.faults("mercadopago", refund_status="rejected")
+    refund_id = await new_refund(scene, intent_id)
+
+    assert await deliver_refund_created(scene, refund_id)
+
+    failed = refund_row(scene, refund_id)
+    assert (failed["status"], failed["amount_refunded"]) == ("failed", 0)
+    assert "rejected" in str(failed["failure_reason"])

@@ -114,8 +114,13 @@ def test_an_efi_batch_names_every_pix_by_its_end_to_end_id() -> None:
 
 @pytest.mark.parametrize(
     "callback",
-    [efi_callback(token="guess"), efi_callback(token=""), efi_callback(body={"cob": []})],
-    ids=["wrong-token", "no-token", "not-pix"],
+    [
+        efi_callback(token="guess"),
+        efi_callback(token=""),
+        efi_callback(body={"pix": {"txid": "a" * 32}}),
+        efi_callback(body=[{"txid": "a" * 32}]),
+    ],
+    ids=["wrong-token", "no-token", "pix-not-a-list", "not-an-object"],
 )
 def test_efi_callbacks_without_the_token_or_pix_are_rejected(callback: IncomingCallback) -> None:
     with pytest.raises(CallbackRejected):
