@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from app.aws import AWS_CALL_ERRORS, sync_client
-from app.cli_support import load_settings
+from app.cli_support import load_settings, operator_message
 from app.domain.errors import InvalidRequest, PixWaveError
 from app.operators.dlq import (
     MoveTask,
@@ -86,7 +86,7 @@ def _failing_cleanly() -> Iterator[None]:
     except PixWaveError as exc:
         _fail(exc.message, 1)
     except AWS_CALL_ERRORS as exc:
-        _fail(f"SQS: {exc}", 1)
+        _fail(operator_message(exc) or f"SQS: {exc}", 1)
 
 
 def _named_dlq(queue: str) -> tuple[Settings, QueueSpec]:
