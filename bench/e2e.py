@@ -40,12 +40,21 @@ SCENARIOS: tuple[tuple[Method, float], ...] = (
 )
 
 
+METRICS_PORT_VARIABLES = (
+    "PIXWAVE_RELAY_METRICS_PORT",
+    "PIXWAVE_WORKER_METRICS_PORT",
+    "PIXWAVE_SCHEDULER_METRICS_PORT",
+)
+
+
 @contextmanager
 def running_up(workdir: Path, localstack: str | None) -> Iterator[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")}
     env |= {
         "PIXWAVE_API_PORT": str(free_port()),
         "PIXWAVE_GATEWAY_SIM_PORT": str(free_port()),
+        # `up` serves metrics where configured and refuses taken ports: none here.
+        **dict.fromkeys(METRICS_PORT_VARIABLES, "0"),
         "PIXWAVE_LOG_LEVEL": "WARNING",
         # The bench is one merchant far above a merchant's default 100 requests/s.
         "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",
