@@ -33,7 +33,7 @@ def load_settings(*, beside_up: bool = True) -> Settings:
             name = "PIXWAVE_" + "_".join(str(part) for part in error["loc"]).upper()
             typer.echo(f"error: {name}: {error['msg']}", err=True)
         raise typer.Exit(2) from exc
-    warning = topology_warning(settings)
+    warning = topology_warning(settings) if beside_up else None
     if warning is not None:
         typer.echo(f"warning: {warning}", err=True)
     return settings
