@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from app.api.app import create_app
-from app.cli_support import load_settings, settings_with
+from app.cli_support import load_settings, operator_message, settings_with
 from app.db import migrate
 from app.db.session import open_uow
 from app.domain.errors import InvalidRequest, NotFound
@@ -61,7 +62,8 @@ def up(
     """Run the whole system; services that are not configured start embedded."""
     from app import supervisor
 
-    settings = load_settings()
+    supervisor.stop_on_signals()
+    settings = load_settings(beside_up=False)
     configure_logging(role="up", level=settings.log_level, json_lines=json_logs)
     supervisor.run(settings, json_logs=json_logs)
 
@@ -195,7 +197,14 @@ def keys_revoke(key_id: str) -> None:
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except Exception as exc:
+        message = operator_message(exc)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

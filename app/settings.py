@@ -15,16 +15,18 @@ DOCUMENT_KEY_BYTES = 32
 # Longer than a message can live: 4 days in its queue, then 14 in the DLQ
 # (outbox/topology.py). `pixwave scheduler` checks it against the declared topology.
 INBOX_MIN_RETENTION_DAYS = 19
-# `pixwave up` writes the services it started here, so other `pixwave` commands run
-# from the same directory find them. Read before .env; real variables win over both.
-RUNTIME_ENV_FILE = Path(".pixwave/runtime.env")
+# `pixwave up` writes the services it started and the topology it runs into this file
+# of its data directory, so other `pixwave` commands given the same PIXWAVE_DATA_DIR
+# (or none: ./.pixwave) find them. Read before .env; real variables win over both.
+RUNTIME_ENV_FILE = "runtime.env"
+ENV_FILE = ".env"
 
 
 class Settings(BaseSettings):
     # An empty variable (as .env.example lists them) means unset, not "".
     model_config = SettingsConfigDict(
         env_prefix="PIXWAVE_",
-        env_file=(RUNTIME_ENV_FILE, ".env"),
+        env_file=ENV_FILE,
         extra="ignore",
         env_ignore_empty=True,
     )
@@ -173,4 +175,7 @@ def libpq_url(url: str) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The environment and .env, over what a running `pixwave up` wrote for this data
+    directory."""
+    data_dir = Settings().data_dir
+    return Settings(_env_file=(data_dir / RUNTIME_ENV_FILE, ENV_FILE))

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,13 +20,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import httpx
+import redis
 from loguru import logger
 
 from app.db import migrate
 from app.db.session import open_uow
-from app.domain.errors import AuthenticationFailed
+from app.domain.errors import AuthenticationFailed, OperatorError
 from app.embedded import EmbeddedServices, free_port
+from app.lifecycle import (
+    Children,
+    die_with_parent,
+    start_watchdog,
+    stop_stale,
+    up_lock,
+    write_private,
+)
 from app.services.merchants import authenticate, create_merchant
 from app.settings import DOCUMENT_KEY_BYTES, RUNTIME_ENV_FILE, Settings
 from outbox.service import apply_topology
@@ -33,26 +44,45 @@ from outbox.service import apply_topology
 READY_TIMEOUT_SECONDS = 60.0
 READY_POLL_SECONDS = 0.2
 STOP_GRACE_SECONDS = 10.0
+REDIS_CHECK_SECONDS = 5.0
 DEV_RECEIVE_WAIT_SECONDS = 2
 DEMO_KEY_FILE = "demo-merchant.json"
 # Where a running `up` says its URLs, for `pixwave demo`; removed when it stops.
 UP_FILE = "up.json"
 DOCUMENT_KEY_FILE = "document.key"
+SIMULATOR_SECRETS_FILE = "simulator-secrets.json"
+SIMULATOR_SECRET_BYTES = 32
+# Under `up` both workers share a host: the webhooks worker serves its metrics this far
+# above PIXWAVE_WORKER_METRICS_PORT (9104 by default; 9103 is the scheduler's).
+WEBHOOKS_METRICS_PORT_OFFSET = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Role:
     name: str
     args: tuple[str, ...]
-    # The variable naming the role's metrics port: each role gets a free one.
+    # The variable of the role's metrics port, and how far above its value this role
+    # serves (under `up`; a fleet of many gives each a free port instead).
     metrics_port_variable: str | None = None
+    metrics_port_offset: int = 0
+
+    def metrics_port(self, settings: Settings) -> int | None:
+        """The configured port; None when the role has none or it is turned off (0)."""
+        if self.metrics_port_variable is None:
+            return None
+        port = int(getattr(settings, self.metrics_port_variable.removeprefix("PIXWAVE_").lower()))
+        return port + self.metrics_port_offset if port else None
 
 
 class RoleProcess:
-    def __init__(self, role: Role, env: dict[str, str]) -> None:
+    """A role as a child process that dies with this one. Its metrics port: as given
+    (0: none), or a free one when not given."""
+
+    def __init__(self, role: Role, env: dict[str, str], metrics_port: int | None = None) -> None:
         self.role = role
         if role.metrics_port_variable is not None:
-            env = {**env, role.metrics_port_variable: str(free_port())}
+            port = free_port() if metrics_port is None else metrics_port
+            env = {**env, role.metrics_port_variable: str(port)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *role.args],
             env=env,
@@ -60,6 +90,7 @@ class RoleProcess:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -85,18 +116,27 @@ ROLES: tuple[Role, ...] = (
     Role("api", ("api",)),
     Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
     Role("charge", ("worker", "charge"), "PIXWAVE_WORKER_METRICS_PORT"),
-    Role("webhooks", ("worker", "webhooks"), "PIXWAVE_WORKER_METRICS_PORT"),
+    Role(
+        "webhooks",
+        ("worker", "webhooks"),
+        "PIXWAVE_WORKER_METRICS_PORT",
+        WEBHOOKS_METRICS_PORT_OFFSET,
+    ),
     Role("scheduler", ("scheduler",), "PIXWAVE_SCHEDULER_METRICS_PORT"),
 )
-# Credentials `pixwave up` gives the adapters when it runs the simulator in their place.
-SIMULATOR_SECRETS = {
+# What `pixwave up` gives the adapters when it runs the simulator in their place: the
+# simulator checks none of these, but the adapters need some.
+SIMULATOR_CREDENTIALS = {
     "PIXWAVE_MERCADOPAGO_ACCESS_TOKEN": "TEST-simulator",
-    "PIXWAVE_MERCADOPAGO_WEBHOOK_SECRET": "simulator-webhook-secret",
     "PIXWAVE_EFI_CLIENT_ID": "Client_Id_simulator",
     "PIXWAVE_EFI_CLIENT_SECRET": "Client_Secret_simulator",
     "PIXWAVE_EFI_PIX_KEY": "pix@pixwave.example",
-    "PIXWAVE_EFI_WEBHOOK_HMAC": "simulator-hmac",
 }
+# The simulator signs its callbacks with these and the API verifies them: made for each
+# data directory (SIMULATOR_SECRETS_FILE), so nobody can forge a payment from the code.
+SIMULATOR_CALLBACK_SECRETS = ("PIXWAVE_MERCADOPAGO_WEBHOOK_SECRET", "PIXWAVE_EFI_WEBHOOK_HMAC")
+# What else other `pixwave` commands beside `up` need to see the same system.
+TOPOLOGY_SETTINGS = ("name_prefix", "fifo", "aws_region", "events_topic_arn", "alerts_topic_arn")
 # moto accepts any credentials but botocore insists on some; in runtime.env they reach
 # every role and every command run beside `up` (pixwave dlq, queues stats).
 EMBEDDED_AWS_CREDENTIALS = {
@@ -121,10 +161,50 @@ def port_is_free(port: int) -> bool:
 def load_or_create_document_key(data_dir: Path) -> str:
     path = data_dir / DOCUMENT_KEY_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode())
-        path.chmod(0o600)
+        write_private(path, base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode())
     return path.read_text().strip()
+
+
+def load_or_create_simulator_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / SIMULATOR_SECRETS_FILE
+    if not path.exists():
+        made = {
+            name: secrets.token_urlsafe(SIMULATOR_SECRET_BYTES)
+            for name in SIMULATOR_CALLBACK_SECRETS
+        }
+        write_private(path, json.dumps(made))
+    loaded: dict[str, str] = json.loads(path.read_text())
+    return loaded
+
+
+def require_free_ports(settings: Settings, simulated: bool) -> None:
+    """Every port `up` serves on, as configured: a taken one stops it before anything
+    starts (not another port quietly, while something else answers on this one)."""
+    wanted = [("PIXWAVE_API_PORT", settings.api_port)]
+    if simulated:
+        wanted.append(("PIXWAVE_GATEWAY_SIM_PORT", settings.gateway_sim_port))
+    for role in ROLES:
+        port = role.metrics_port(settings)
+        if port is not None:
+            offset = f" + {role.metrics_port_offset}" if role.metrics_port_offset else ""
+            wanted.append((f"{role.name} metrics, {role.metrics_port_variable}{offset}", port))
+    for variable, port in wanted:
+        if not port_is_free(port):
+            raise OperatorError(
+                f"port {port} ({variable}) is taken: stop what listens there"
+                f" (`ss -ltnp 'sport = {port}'`) or choose another port"
+            )
+
+
+def require_aws_credentials(settings: Settings) -> None:
+    """An endpoint of one's own needs credentials; botocore would fail at the first call."""
+    if settings.aws_access_key_id is not None:
+        return
+    if boto3.Session().get_credentials() is None:
+        raise OperatorError(
+            f"no AWS credentials for {settings.aws_endpoint_url}: set"
+            " PIXWAVE_AWS_ACCESS_KEY_ID and PIXWAVE_AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+        )
 
 
 def service_environment(settings: Settings, embedded: EmbeddedServices) -> dict[str, str]:
@@ -146,20 +226,31 @@ def service_environment(settings: Settings, embedded: EmbeddedServices) -> dict[
     return env
 
 
+def runtime_environment(settings: Settings, service_env: dict[str, str]) -> str:
+    """runtime.env: what a command beside `up` needs to reach the same system."""
+    values = dict(service_env)
+    for name in TOPOLOGY_SETTINGS:
+        value = getattr(settings, name)
+        if value is not None:
+            values[f"PIXWAVE_{name.upper()}"] = str(value)
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        values["PIXWAVE_AWS_ACCESS_KEY_ID"] = settings.aws_access_key_id
+        values["PIXWAVE_AWS_SECRET_ACCESS_KEY"] = settings.aws_secret_access_key.get_secret_value()
+    return "".join(f"{name}={value}\n" for name, value in values.items())
+
+
 def gateways_configured(settings: Settings) -> bool:
     return settings.mercadopago_access_token is not None or settings.efi_client_id is not None
 
 
 def simulated_gateways(settings: Settings, api_url: str) -> tuple[dict[str, str], Role]:
     """Point both adapters at a `pixwave gateway-sim` role, and its callbacks at the API."""
-    port = settings.gateway_sim_port
-    port = port if port_is_free(port) else free_port()
-    sim_url = f"http://{settings.api_host}:{port}"
+    sim_url = f"http://{settings.api_host}:{settings.gateway_sim_port}"
     env = {
-        **SIMULATOR_SECRETS,
+        **SIMULATOR_CREDENTIALS,
+        **load_or_create_simulator_secrets(settings.data_dir),
         "PIXWAVE_MERCADOPAGO_BASE_URL": f"{sim_url}/mercadopago",
         "PIXWAVE_EFI_BASE_URL": f"{sim_url}/efi",
-        "PIXWAVE_GATEWAY_SIM_PORT": str(port),
     }
     efi_callbacks = f"{api_url}/v1/callbacks/efi"
     return env, Role("gateways", ("gateway-sim", "--efi-webhook-url", efi_callbacks))
@@ -177,6 +268,18 @@ def wait_until_ready(url: str, processes: list[RoleProcess]) -> None:
             pass
         time.sleep(READY_POLL_SECONDS)
     raise SystemExit(f"{url} did not become ready in {READY_TIMEOUT_SECONDS:.0f} s")
+
+
+def stop_on_signals() -> None:
+    """From `up`'s first line: SIGTERM, like Ctrl-C, interrupts start-up, so whatever
+    has started is stopped on the way out."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _ignore_signals() -> None:
+    """While stopping: a second Ctrl-C must not cut the clean-up short."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def wait_for_stop(processes: list[RoleProcess]) -> None:
@@ -204,13 +307,36 @@ async def ensure_demo_merchant(settings: Settings, data_dir: Path) -> str:
                 return secret
         issued = await create_merchant(uow, DEMO_MERCHANT_NAME)
         await uow.commit()
-    path.write_text(json.dumps({"merchant_id": issued.merchant_id, "secret": issued.secret}))
-    path.chmod(0o600)
+    write_private(path, json.dumps({"merchant_id": issued.merchant_id, "secret": issued.secret}))
     return issued.secret
 
 
 def run(settings: Settings, *, json_logs: bool) -> None:
-    embedded = EmbeddedServices(settings.data_dir)
+    """One `up` per data directory; what a killed one left running is stopped first."""
+    data_dir = settings.data_dir
+    with up_lock(data_dir):
+        stale = stop_stale(data_dir)
+        if stale:
+            print(f"stopped what a killed `pixwave up` left: {', '.join(stale)}", file=sys.stderr)
+        simulated = not gateways_configured(settings)
+        if settings.aws_endpoint_url:
+            require_aws_credentials(settings)
+        if settings.redis_url:  # else its roles would start and never be ready
+            redis.Redis.from_url(
+                settings.redis_url, socket_connect_timeout=REDIS_CHECK_SECONDS
+            ).ping()
+        require_free_ports(settings, simulated)
+        watchdog = start_watchdog(data_dir, leftovers=(RUNTIME_ENV_FILE, UP_FILE))
+        try:
+            _run(settings, json_logs=json_logs, simulated=simulated)
+        finally:
+            watchdog.close()
+
+
+def _run(settings: Settings, *, json_logs: bool, simulated: bool) -> None:
+    data_dir = settings.data_dir
+    children = Children(data_dir)
+    embedded = EmbeddedServices(data_dir, children)
     processes: list[RoleProcess] = []
     try:
         service_env = service_environment(settings, embedded)
@@ -220,14 +346,11 @@ def run(settings: Settings, *, json_logs: bool) -> None:
         # moto keeps nothing across restarts, so the topology is applied at every start.
         for change in apply_topology(resolved):
             logger.info("up.topology", action=change.action, kind=change.kind, name=change.name)
-        secret = asyncio.run(ensure_demo_merchant(resolved, settings.data_dir))
-        RUNTIME_ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-        RUNTIME_ENV_FILE.write_text("".join(f"{k}={v}\n" for k, v in service_env.items()))
-        port = settings.api_port if port_is_free(settings.api_port) else free_port()
-        api_url = f"http://{settings.api_host}:{port}"
+        secret = asyncio.run(ensure_demo_merchant(resolved, data_dir))
+        write_private(data_dir / RUNTIME_ENV_FILE, runtime_environment(resolved, service_env))
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
         env = {
             **os.environ,
-            "PIXWAVE_API_PORT": str(port),
             "PIXWAVE_PUBLIC_BASE_URL": settings.public_base_url or api_url,
             # On a dev stack the merchant's webhook receiver runs on this machine too.
             "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS": os.environ.get(
@@ -240,43 +363,65 @@ def run(settings: Settings, *, json_logs: bool) -> None:
             "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
         }
         roles, sim_url = list(ROLES), None
-        if not gateways_configured(settings):
+        if simulated:
             sim_env, sim_role = simulated_gateways(settings, api_url)
             env |= sim_env
             roles.append(sim_role)
             sim_url = sim_env["PIXWAVE_MERCADOPAGO_BASE_URL"].removesuffix("/mercadopago")
-        processes.extend(RoleProcess(role, env) for role in roles)
+        metrics = metrics_urls(settings)
+        for role in roles:
+            started = RoleProcess(role, env, role.metrics_port(settings) or 0)
+            processes.append(started)
+            children.add(role.name, started.process.pid, group=True)
         wait_until_ready(f"{api_url}/readyz", processes)
         if sim_url is not None:
             wait_until_ready(f"{sim_url}/_sim/faults", processes)
-        up_file = settings.data_dir / UP_FILE
-        up_file.write_text(json.dumps({"api_url": api_url, "gateway_sim_url": sim_url}))
-        print(banner(api_url, secret, sim_url), flush=True)
+        up = {
+            "pid": os.getpid(),
+            "api_url": api_url,
+            "gateway_sim_url": sim_url,
+            "metrics": metrics,
+        }
+        write_private(data_dir / UP_FILE, json.dumps(up))
+        print(banner(api_url, secret, sim_url, metrics), flush=True)
         wait_for_stop(processes)
     finally:
+        _ignore_signals()
         # All at once: each role drains in its own time, the slowest sets the pace.
         for process in processes:
             process.ask_to_stop()
         for process in processes:
             process.wait_or_kill()
-        RUNTIME_ENV_FILE.unlink(missing_ok=True)
-        (settings.data_dir / UP_FILE).unlink(missing_ok=True)
+        (data_dir / RUNTIME_ENV_FILE).unlink(missing_ok=True)
+        (data_dir / UP_FILE).unlink(missing_ok=True)
         embedded.close()
 
 
-def banner(api_url: str, secret: str, sim_url: str | None) -> str:
+def metrics_urls(settings: Settings) -> dict[str, str]:
+    """Role name → its /metrics URL, for the roles that serve one."""
+    return {
+        role.name: f"http://{settings.api_host}:{port}/metrics"
+        for role in ROLES
+        if (port := role.metrics_port(settings)) is not None
+    }
+
+
+def banner(api_url: str, secret: str, sim_url: str | None, metrics: dict[str, str]) -> str:
     gateways = (
         f"  Gateways {sim_url}  (simulator; pay a PIX charge with "
         f"`pixwave gateway-sim-pay efi|mercadopago REFERENCE --url {sim_url}`)\n"
         if sim_url
         else ""
     )
+    served = "  ".join(f"{name} {url}" for name, url in metrics.items())
+    metrics_line = f"  Metrics  {served}\n" if metrics else ""
     return (
         f"\nPixWave is up.\n"
         f"  API      {api_url}\n"
         f"  Docs     {api_url}/docs\n"
         f"  API key  {secret}   (test mode)\n"
         f"{gateways}"
+        f"{metrics_line}"
         f"  Try      curl -s {api_url}/v1/payment_intents -H 'Authorization: Bearer {secret}' "
         f"-H 'Content-Type: application/json' -d '{json.dumps(SAMPLE_INTENT)}'\n"
         f"Ctrl-C stops everything.\n"

@@ -62,6 +62,13 @@ SCENARIOS: tuple[tuple[Method, float], ...] = (
 )
 
 
+METRICS_PORT_VARIABLES = (
+    "PIXWAVE_RELAY_METRICS_PORT",
+    "PIXWAVE_WORKER_METRICS_PORT",
+    "PIXWAVE_SCHEDULER_METRICS_PORT",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Instruments:
     cpu: ProcessCpu
@@ -126,6 +133,8 @@ def running_up(workdir: Path, services: dict[str, str]) -> Iterator[dict[str, An
     env |= services | {
         "PIXWAVE_API_PORT": str(free_port()),
         "PIXWAVE_GATEWAY_SIM_PORT": str(free_port()),
+        # `up` serves metrics where configured and refuses taken ports: none here.
+        **dict.fromkeys(METRICS_PORT_VARIABLES, "0"),
         "PIXWAVE_LOG_LEVEL": "WARNING",
         # The bench is one merchant far above a merchant's default 100 requests/s.
         "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",

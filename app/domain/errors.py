@@ -18,6 +18,12 @@ class PixWaveError(Exception):
             self.code = code
 
 
+class OperatorError(PixWaveError):
+    """A command cannot run until the operator fixes something; the message says what."""
+
+    code = "operator_action_needed"
+
+
 class InvalidRequest(PixWaveError):
     """The request is well-formed JSON but a value breaks a rule."""
 

@@ -4,6 +4,8 @@ is in app/operators/queues.py, ledger.py and dlq.py."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from app.aws import AWS_CALL_ERRORS, sync_client
-from app.cli_support import load_settings
+from app.cli_support import load_settings, operator_message
 from app.domain.errors import InvalidRequest, PixWaveError
 from app.operators.dlq import (
     MoveTask,
@@ -27,6 +29,7 @@ from app.operators.dlq import (
     RedriveResult,
     Selection,
     cancel_move_task,
+    new_run_id,
     purge,
     redrive_by_hand,
     start_move_task,
@@ -83,7 +86,7 @@ def _failing_cleanly() -> Iterator[None]:
     except PixWaveError as exc:
         _fail(exc.message, 1)
     except AWS_CALL_ERRORS as exc:
-        _fail(f"SQS: {exc}", 1)
+        _fail(operator_message(exc) or f"SQS: {exc}", 1)
 
 
 def _named_dlq(queue: str) -> tuple[Settings, QueueSpec]:
@@ -269,7 +272,22 @@ def _follow_move_task(sqs: Any, pair: QueuePair, task: MoveTask) -> None:
 
 def _result_line(result: RedriveResult) -> str:
     error = f": {result.error}" if result.error else ""
-    return f"{result.outcome:<10}  {_letter_line(result.letter)}{error}"
+    return f"{result.outcome:<12}  {_letter_line(result.letter)}{error}"
+
+
+@contextmanager
+def _sigint_as_request() -> Iterator[threading.Event]:
+    """Ctrl-C sets the event instead of raising wherever the code happens to be (only
+    the main thread receives signals; called from another, nothing is changed)."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: requested.set())
+    try:
+        yield requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _redrive_by_hand(
@@ -277,24 +295,37 @@ def _redrive_by_hand(
 ) -> None:
     visible, _, _ = depth(sqs, pair.dlq_url)
     outcomes: Counter[str] = Counter()
-    try:
-        with _progress() as progress:
-            bar = progress.add_task("dry run" if dry_run else "redriving", total=visible or None)
+    with _sigint_as_request() as interrupted, _progress() as progress:
+        bar = progress.add_task("dry run" if dry_run else "redriving", total=visible or None)
 
-            def show(result: RedriveResult) -> None:
-                outcomes[result.outcome] += 1
-                progress.advance(bar)
-                if result.outcome != "skipped":
-                    progress.console.print(_result_line(result), markup=False)
+        def show(result: RedriveResult) -> None:
+            outcomes[result.outcome] += 1
+            progress.advance(bar)
+            if result.outcome != "skipped":
+                progress.console.print(_result_line(result), markup=False)
 
-            redrive_by_hand(sqs, pair, selection, dry_run=dry_run, pacer=pacer, on_result=show)
-    except KeyboardInterrupt:
-        typer.echo(_summary(outcomes, dry_run))
-        _fail(
-            f"interrupted; what is not listed as moved is still in {pair.dlq}",
-            INTERRUPTED_EXIT_CODE,
+        redrive_by_hand(
+            sqs,
+            pair,
+            selection,
+            dry_run=dry_run,
+            pacer=pacer,
+            on_result=show,
+            run_id=new_run_id(),
+            stopping=interrupted.is_set,
         )
     typer.echo(_summary(outcomes, dry_run))
+    if interrupted.is_set():
+        _fail(
+            f"interrupted; what is not listed as moved is still in {pair.dlq}, visible",
+            INTERRUPTED_EXIT_CODE,
+        )
+    if outcomes["failed again"]:
+        typer.echo(
+            f"{outcomes['failed again']} moved back failed again and are in {pair.dlq}:"
+            f" see `pixwave dlq peek {pair.dlq}`",
+            err=True,
+        )
     if outcomes["failed"] or outcomes["copied"]:
         raise typer.Exit(1)
 

@@ -1,10 +1,18 @@
 """Redrive and purge. A redrive of everything uses a message move task where the
 endpoint has them; otherwise, and for any selection, messages go by hand: receive →
-send to the source queue → delete, so nothing is deleted before its copy is sent."""
+send to the source queue → delete, so nothing is deleted before its copy is sent.
+
+A run by hand moves each message at most once. Every copy it sends back carries
+``pixwave_redrive_run`` (the run id and the DLQ message id it came from); SQS keeps
+message attributes when its redrive policy dead-letters a message, and so does the
+worker's own dead-lettering, so a copy that fails again comes back recognisable: the
+run counts it as failed again, leaves it in the DLQ and, once a receive brings nothing
+else, ends."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -38,12 +46,17 @@ MOVE_TASK_FINISHED = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
 # How an endpoint without message move tasks answers: moto with a bare HTTP 500 page
 # (no SQS error, so botocore reports the status as the code), others with these codes.
 _UNSUPPORTED_CODES = frozenset({"NotImplemented", "InvalidAction", "UnsupportedOperation"})
-# What the worker adds to a copy it dead-letters: not part of the message sent back.
-_ANNOTATIONS = frozenset({REASON_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE})
+# "<run id> <DLQ message id>" on every copy a redrive by hand sends back.
+REDRIVE_RUN_ATTRIBUTE = "pixwave_redrive_run"
+# What the worker and a redrive add to a message: not part of the message sent back.
+_ANNOTATIONS = frozenset(
+    {REASON_ATTRIBUTE, SOURCE_QUEUE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE, REDRIVE_RUN_ATTRIBUTE}
+)
 
 # moved: sent to the source and deleted from the DLQ; copied: sent, but the delete
-# failed, so a duplicate stays in the DLQ; failed: not sent, still in the DLQ.
-Outcome = Literal["moved", "would move", "skipped", "failed", "copied"]
+# failed, so a duplicate stays in the DLQ; failed: not sent, still in the DLQ;
+# failed again: a copy this run sent back, dead-lettered again, left in the DLQ.
+Outcome = Literal["moved", "would move", "skipped", "failed", "copied", "failed again"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +109,30 @@ class Pacer:
         self._next = now + self._interval
 
 
-def send_back_request(letter: DeadLetter, source_url: str) -> dict[str, Any]:
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def is_copy_of_run(letter: DeadLetter, run_id: str) -> bool:
+    marker = letter.attribute(REDRIVE_RUN_ATTRIBUTE)
+    return marker is not None and marker.split(" ", 1)[0] == run_id
+
+
+def send_back_request(
+    letter: DeadLetter, source_url: str, run_id: str | None = None
+) -> dict[str, Any]:
     """SendMessage arguments that put the message back as it first came: body and
-    attributes (without the worker's annotations), and its FIFO group."""
+    attributes (without the worker's annotations), and its FIFO group; marked with
+    the run when there is one."""
     message = letter.message
     attributes = {
         name: value
         for name, value in message.get("MessageAttributes", {}).items()
         if name not in _ANNOTATIONS
     }
+    if run_id is not None:
+        marker = f"{run_id} {letter.message_id}"
+        attributes[REDRIVE_RUN_ATTRIBUTE] = {"DataType": "String", "StringValue": marker}
     request: dict[str, Any] = {"QueueUrl": source_url, "MessageBody": message["Body"]}
     if attributes:
         request["MessageAttributes"] = attributes
@@ -126,27 +154,39 @@ def redrive_by_hand(
     dry_run: bool,
     pacer: Pacer,
     on_result: Callable[[RedriveResult], None],
+    run_id: str,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[RedriveResult]:
     """Scan the DLQ once; every message gets a result, and whatever stays in the DLQ
-    is visible again when the scan ends (or is interrupted)."""
+    is visible again when the scan ends, or stops because ``stopping()`` said so.
+
+    A message is sent to the source, then deleted from the DLQ, and ``stopping`` is
+    asked only between messages, so a stop never falls between the two. Only a death
+    there (SIGKILL, power) leaves a copy in both queues; consumers deduplicate by
+    event id in their inbox, and on FIFO queues the copy's deduplication id is the
+    DLQ message id, so a second run within 5 minutes sends nothing new."""
     results: list[RedriveResult] = []
-    held: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []  # received and still in the DLQ: given back at the end
     seen: set[str] = set()
     try:
-        while batch := receive(
-            sqs, pair.dlq_url, MAX_RECEIVE_BATCH, hold_seconds=REDRIVE_HOLD_SECONDS
+        while not stopping() and (
+            batch := receive(
+                sqs, pair.dlq_url, MAX_RECEIVE_BATCH, hold_seconds=REDRIVE_HOLD_SECONDS
+            )
         ):
+            held += batch
             fresh = [m for m in batch if m["MessageId"] not in seen]
-            held += [m for m in batch if m["MessageId"] in seen]
             if not fresh:  # the hold ran out and the scan came round again
                 break
             for message in fresh:
+                if stopping():
+                    break
                 seen.add(message["MessageId"])
                 result = _redrive_one(
-                    sqs, pair, read_dead_letter(message), selection, dry_run, pacer
+                    sqs, pair, read_dead_letter(message), selection, dry_run, pacer, run_id
                 )
-                if result.outcome != "moved":
-                    held.append(message)
+                if result.outcome == "moved":
+                    held.remove(message)
                 results.append(result)
                 on_result(result)
     finally:
@@ -161,14 +201,17 @@ def _redrive_one(
     selection: Selection,
     dry_run: bool,
     pacer: Pacer,
+    run_id: str,
 ) -> RedriveResult:
+    if is_copy_of_run(letter, run_id):
+        return RedriveResult(letter, "failed again", letter.carried_reason)
     if not selection.matches(letter):
         return RedriveResult(letter, "skipped")
     if dry_run:
         return RedriveResult(letter, "would move")
     pacer.wait()
     try:
-        sqs.send_message(**send_back_request(letter, pair.source_url))
+        sqs.send_message(**send_back_request(letter, pair.source_url, run_id))
     except AWS_CALL_ERRORS as exc:
         return RedriveResult(letter, "failed", str(exc))
     try:

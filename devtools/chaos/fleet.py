@@ -87,6 +87,8 @@ class Fleet:
             **EMBEDDED_AWS_CREDENTIALS,
             "PIXWAVE_NAME_PREFIX": self.prefix,
             "PIXWAVE_API_PORT": str(port),
+            "PIXWAVE_GATEWAY_SIM_PORT": str(free_port()),
+            "PIXWAVE_DATA_DIR": str(self.data_dir),
             "PIXWAVE_PUBLIC_BASE_URL": self.api_url,
             "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",
             "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",

@@ -254,3 +254,73 @@ def test_ctrl_c_cancels_the_move_task(ledger_database: str) -> None:
     assert "move task cancelled" in stdout
     moved = world.depth()["visible"]
     assert world.depth(world.dlq_url)["visible"] == messages - moved > 0
+
+
+def _redrive_process(world: QueueWorld, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "dlq", "redrive", "charge", *args],
+        env={**os.environ, **world.base_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _park_in_dlq(world: QueueWorld, count: int) -> None:
+    for _ in range(count):
+        world.sqs.send_message(
+            QueueUrl=world.dlq_url,
+            MessageBody=probe_event()[1],
+            MessageAttributes={"event_type": {"DataType": "String", "StringValue": PROBE_EVENT}},
+        )
+
+
+@pytest.mark.parametrize("selection", [(), ("--event-type", PROBE_EVENT)], ids=["all", "chosen"])
+async def test_a_redrive_ends_while_the_consumer_still_fails_each_message_moved_once(
+    ledger_database: str, aws_endpoint: str, selection: tuple[str, ...]
+) -> None:
+    """The consumer dead-letters each copy again under a new message id; the run must
+    not take those for new messages (it once moved one message 9,613 times)."""
+    world = charge_world(ledger_database, aws_endpoint)
+    parked = 3
+    _park_in_dlq(world, parked)
+    # This release still has no handler for probe.ran: every copy is poison again.
+    async with running_worker(world, _consumer(**{BROKEN_EVENT: _always_fails})):
+        redrive = _redrive_process(world, *selection)
+        stdout, stderr = await asyncio.to_thread(
+            redrive.communicate, timeout=2 * SETTLE_TIMEOUT_SECONDS
+        )
+        assert redrive.returncode == 0, stderr
+        await until(lambda: world.depth() == {"visible": 0, "in_flight": 0})
+        await until(lambda: world.depth(world.dlq_url) == {"visible": parked, "in_flight": 0})
+    if aws_endpoint == LOCALSTACK_URL and not selection:  # a move task
+        assert f"move task completed: {parked} moved" in stdout
+    else:  # by hand
+        assert len(_events_listed(stdout, "moved")) == parked
+        assert f"moved {parked}" in stdout
+    # Each went back once and failed once more: one more ledger row each, no more.
+    failures = world.rows(
+        "SELECT count(*) FROM message_failures WHERE queue = %s", (world.queue_name,)
+    )
+    assert failures == [(parked,)]
+
+
+def test_ctrl_c_leaves_no_duplicate_and_nothing_hidden(
+    ledger_database: str, aws_endpoint: str
+) -> None:
+    world = charge_world(ledger_database, aws_endpoint)
+    parked = 20
+    _park_in_dlq(world, parked)
+    # A selection goes by hand on every endpoint.
+    redrive = _redrive_process(world, "--event-type", PROBE_EVENT, "--max-per-second", "2")
+    wait_for(lambda: world.depth()["visible"] >= 1, timeout=SETTLE_TIMEOUT_SECONDS)
+    redrive.send_signal(signal.SIGINT)
+    stdout, stderr = redrive.communicate(timeout=SETTLE_TIMEOUT_SECONDS)
+
+    assert redrive.returncode == 130, stderr
+    assert "interrupted" in stderr
+    moved = len(_events_listed(stdout, "moved"))
+    assert 0 < moved < parked
+    assert world.depth() == {"visible": moved, "in_flight": 0}
+    # Nothing it held stays hidden for the rest of its 300 s hold.
+    assert world.depth(world.dlq_url) == {"visible": parked - moved, "in_flight": 0}

@@ -11,7 +11,13 @@ import pytest
 
 from app.db.models import MessageFailure
 from app.domain.errors import InvalidRequest
-from app.operators.dlq import Pacer, Selection, send_back_request
+from app.operators.dlq import (
+    REDRIVE_RUN_ATTRIBUTE,
+    Pacer,
+    Selection,
+    is_copy_of_run,
+    send_back_request,
+)
 from app.operators.ledger import Ledger, reason_for
 from app.operators.queues import DeadLetter, find_spec, oldest_age_seconds, read_dead_letter
 from outbox.topology import declare
@@ -127,6 +133,16 @@ def test_sent_back_without_the_workers_annotations() -> None:
         },
     }
     assert "MessageAttributes" not in send_back_request(_letter("{not json"), "u")
+
+
+def test_a_copy_names_its_run_and_only_that_run_takes_it_for_its_own() -> None:
+    request = send_back_request(_letter(**{REDRIVE_RUN_ATTRIBUTE: "old-run m-0"}), "u", "run-1")
+    marker = request["MessageAttributes"][REDRIVE_RUN_ATTRIBUTE]["StringValue"]
+    assert marker == "run-1 m-1"
+    came_back = _letter(**{REDRIVE_RUN_ATTRIBUTE: marker})
+    assert is_copy_of_run(came_back, "run-1")
+    assert not is_copy_of_run(came_back, "run-2")
+    assert not is_copy_of_run(_letter(), "run-1")
 
 
 def test_fifo_keeps_its_group_and_deduplicates_on_the_dlq_message() -> None:

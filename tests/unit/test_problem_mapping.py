@@ -34,11 +34,13 @@ MAPPED: list[tuple[errors.PixWaveError, int, str]] = [
     (errors.GatewayRejected("efi", "400"), 503, "gateway_rejected"),
 ]
 # An error class without its own entry is our bug: 500, not the caller's fault.
-# RetryLater and PoisonMessage belong to consumers and never reach HTTP.
+# RetryLater and PoisonMessage belong to consumers, OperatorError to the command line:
+# none of them reaches HTTP.
 FALLBACK: list[errors.PixWaveError] = [
     errors.PixWaveError("generic"),
     errors.RetryLater("later"),
     errors.PoisonMessage("bad"),
+    errors.OperatorError("run `pixwave db upgrade`"),
 ]
 
 
