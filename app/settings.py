@@ -108,7 +108,10 @@ class Settings(BaseSettings):
     webhook_max_in_flight_per_endpoint: int = Field(default=4, ge=1, le=100)
     # Hours the old secret keeps signing after POST /v1/webhook_endpoints/{id}/rotate_secret.
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=168)
-    # Test mode only: let endpoints on loopback and private addresses through (development).
+    # Endpoints per merchant (each one is another POST for every event).
+    webhook_max_endpoints_per_merchant: int = Field(default=16, ge=1, le=1000)
+    # Test mode only: let endpoints on loopback addresses through (development). Live mode,
+    # and test mode without this, take globally routable addresses only.
     webhook_allow_private_urls: bool = False
 
     # Money rules.

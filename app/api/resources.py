@@ -53,6 +53,7 @@ class Resources:
                 cipher=cipher,
                 allow_private_urls_in_test=settings.webhook_allow_private_urls,
                 secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
+                max_endpoints_per_merchant=settings.webhook_max_endpoints_per_merchant,
             ),
         )
 
