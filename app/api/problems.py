@@ -85,11 +85,26 @@ def problem_response(exc: errors.PixWaveError) -> Response:
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return Response(
-        problem_body(status, exc.code, exc.message, exc.param),
+        problem_body(status, exc.code, _public_detail(exc), exc.param),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+def _public_detail(exc: errors.PixWaveError) -> str:
+    """What went wrong, for the caller. A gateway's own answer stays in our logs: it
+    may carry the gateway's internals, and it is none of the caller's business."""
+    if not isinstance(exc, errors.GatewayError):
+        return exc.message
+    logger.warning(
+        "http.gateway_error",
+        gateway=exc.gateway,
+        code=exc.code,
+        status=exc.status,
+        error=exc.message,
+    )
+    return f"The {exc.gateway} gateway gave no usable answer; retry later."
 
 
 def _validation_problem(exc: RequestValidationError) -> errors.PixWaveError:

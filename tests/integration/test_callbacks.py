@@ -217,6 +217,36 @@ async def test_an_unknown_txid_is_acknowledged_and_changes_nothing(shop: Shop) -
     assert shop.rows("SELECT count(*) FROM outbox WHERE aggregate_id = %s", ("z" * 32,)) == [(0,)]
 
 
+@pytest.mark.parametrize(
+    ("txid", "end_to_end_id", "param"),
+    [
+        ("../../oauth/token", "E" + "3" * 31, "txid"),
+        ("a" * 25, "E" + "3" * 31, "txid"),
+        ("x" * 32, "../../v2/webhook/x", "endToEndId"),
+    ],
+)
+async def test_a_callback_identifier_out_of_form_is_refused_before_any_gateway_call(
+    shop: Shop, txid: str, end_to_end_id: str, param: str
+) -> None:
+    pix = {"endToEndId": end_to_end_id, "txid": txid, "valor": "19.90", "horario": "x"}
+    response = post_efi(shop.api, {"pix": [pix]})
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert (problem["code"], problem["param"]) == ("gateway_identifier_invalid", param)
+    assert shop.callback_results(txid) == []
+
+
+async def test_what_a_failing_gateway_said_never_reaches_the_caller(shop: Shop) -> None:
+    shop.sim.faults("efi", outage=True)
+    pix = {"endToEndId": "E" + "4" * 31, "txid": "y" * 32, "valor": "19.90", "horario": "x"}
+    response = post_efi(shop.api, {"pix": [pix]})
+    assert response.status_code == 503, response.text
+    problem = response.json()
+    assert problem["code"] == "gateway_not_attempted"
+    assert problem["detail"] == "The efi gateway gave no usable answer; retry later."
+    assert problem["request_id"] is not None
+
+
 async def test_an_amount_mismatch_moves_nothing_and_raises_an_alert(shop: Shop) -> None:
     intent_id = shop.create_pix_intent(1990)
     reference = await shop.charge(intent_id, GatewayName.EFI)

@@ -16,11 +16,12 @@ from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import problem_responses
 from app.domain.errors import CallbackRejected, NotFound
+from app.gateways.identifiers import check_callback_event
 from app.gateways.port import Gateway, GatewayName, IncomingCallback
 from app.services.callbacks import apply_callback
 
 router = APIRouter(prefix="/v1/callbacks", tags=["gateway callbacks"])
-CALLBACK_ERRORS = problem_responses(400, 401, 404, 413, 415, 503)
+CALLBACK_ERRORS = problem_responses(400, 401, 404, 413, 415, 429, 503)
 
 
 @router.post("/mercadopago", responses=CALLBACK_ERRORS)
@@ -52,6 +53,8 @@ async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response
     except CallbackRejected as exc:
         logger.warning("callback.rejected", gateway=name.value, reason=exc.message)
         raise
+    for event in notice.events:
+        check_callback_event(name, event)
     # Fetch before the transaction opens: no row lock waits on a gateway's latency.
     charges = [await gateway.get_charge(event.reference) for event in notice.events]
     results = [
