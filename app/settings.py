@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_limit_per_second: int = Field(default=100, ge=1)
+    # Failed authentications (bad API keys, forged callbacks) one client IP may make per
+    # minute; past that every request of that client is a 429 until the minute ends.
+    auth_failures_per_minute: int = Field(default=20, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
 
     # Relay.
@@ -96,6 +99,9 @@ class Settings(BaseSettings):
     efi_webhook_hmac: SecretStr | None = None
     # Seconds a gateway callback's timestamp may be off before it counts as a replay.
     callback_tolerance_seconds: int = Field(default=300, ge=1)
+    # Verified callbacks taken per gateway per minute (each one re-fetches its charge);
+    # past that a 429, and the gateway sends again later.
+    callback_rate_limit_per_minute: int = Field(default=6000, ge=1)
 
     # Merchant webhooks (`pixwave worker webhooks`).
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)

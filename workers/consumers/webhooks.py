@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from loguru import logger
-from redis.asyncio import Redis
 
 from app.db.uow import UnitOfWork
 from app.domain.events import MERCHANT_EVENTS, EventType
+from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.services.endpoint_places import EndpointPlaces
 from app.services.webhook_delivery import WebhookSender, deliver_event, webhook_client
@@ -33,7 +33,7 @@ def webhook_sender(settings: Settings) -> WebhookSender:
         retry_base_seconds=settings.webhook_retry_base_seconds,
         retry_horizon=timedelta(seconds=settings.webhook_retry_horizon_seconds),
         places=EndpointPlaces(
-            Redis.from_url(settings.redis_url),
+            open_redis(settings.redis_url),
             namespace=settings.name_prefix,
             limit=settings.webhook_max_in_flight_per_endpoint,
             hold_seconds=settings.webhook_timeout_seconds,
