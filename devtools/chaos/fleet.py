@@ -1,5 +1,5 @@
 """The whole system in one scratch directory, each role a process that can be SIGKILLed
-and started again, with the AWS API server behind a proxy that can be cut."""
+and started again, with the AWS API server and Redis behind proxies that can be cut."""
 
 from __future__ import annotations
 
@@ -76,12 +76,13 @@ class Fleet:
     def _start(self) -> None:
         moto = self._embedded.start_aws()
         self.aws = OutageProxy(int(moto.rsplit(":", 1)[1]))
+        self.redis = OutageProxy(Path(self._embedded.start_redis().removeprefix("unix://")))
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         self.env = {
             **os.environ,
             "PIXWAVE_DATABASE_URL": self._embedded.start_postgres(),
-            "PIXWAVE_REDIS_URL": self._embedded.start_redis(),
+            "PIXWAVE_REDIS_URL": f"redis://127.0.0.1:{self.redis.port}",
             "PIXWAVE_DOCUMENT_KEY": base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode(),
             "PIXWAVE_AWS_ENDPOINT_URL": self.aws.url,
             **EMBEDDED_AWS_CREDENTIALS,

@@ -1,12 +1,13 @@
 """A TCP proxy that can stand for an unreachable service: ``cut()`` refuses and drops
-connections until ``restore()``. The chaos run puts it before the AWS API server; the
-relay tests use it too."""
+connections until ``restore()``. The chaos run puts it before the AWS API server and
+before Redis (a Unix socket, under the embedded default); the relay tests use it too."""
 
 from __future__ import annotations
 
 import socket
 import threading
 from contextlib import suppress
+from pathlib import Path
 
 from app.embedded import free_port
 
@@ -14,13 +15,22 @@ from app.embedded import free_port
 class OutageProxy:
     """Forwards TCP to a target; ``cut()`` refuses and drops connections until ``restore()``."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target: int | Path) -> None:
+        """`target`: a port on 127.0.0.1, or the path of a Unix socket (the embedded
+        Redis listens on one)."""
         self.port = free_port()
-        self._target = target_port
+        self._target = target
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.restore()
+
+    def _connect(self) -> socket.socket:
+        if isinstance(self._target, int):
+            return socket.create_connection(("127.0.0.1", self._target))
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(str(self._target))
+        return upstream
 
     @property
     def url(self) -> str:
@@ -51,7 +61,11 @@ class OutageProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self._target))
+            try:
+                upstream = self._connect()
+            except OSError:
+                client.close()
+                continue
             with self._lock:
                 self._open |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):

@@ -1,5 +1,5 @@
 """The chaos suite, short: a few hundred PIX intents while the relay and workers are
-SIGKILLed, the AWS API is cut and the primary gateway is down. `pixwave chaos` runs the
+SIGKILLed, the AWS API and Redis are cut and the primary gateway is down. `pixwave chaos` runs the
 long version (docs/reliability.md)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ PLAN = ChaosPlan(
     kill_every_seconds=2.0,
     aws_outage_seconds=5.0,
     primary_outage_seconds=5.0,
+    redis_outage_seconds=5.0,
     settle_timeout_seconds=300.0,
 )
 
