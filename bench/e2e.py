@@ -3,6 +3,12 @@ PostgreSQL, Redis and moto, or LocalStack with --localstack), then card (auto-ap
 and PIX (auto-paid) intents at a set rate, with the primary gateway healthy and failing.
 Each intent is timed from its create request to the webhook that ends it.
 
+Beside throughput and latency, each scenario reports counts that do not wobble: CPU ms
+per intent by process group, AWS requests per intent by action and PostgreSQL statements
+and transactions per intent, counted by proxies in front of the servers
+(bench/instruments.py). The bench starts PostgreSQL, Redis and moto itself so that
+`pixwave up` reaches them through those proxies.
+
     .venv/bin/python -m bench.e2e --count 300 --rate 100 [--localstack http://127.0.0.1:4566]
 """
 
@@ -20,18 +26,34 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from app.embedded import free_port
+from sqlalchemy.engine import make_url
+
+from app.embedded import EmbeddedServices, free_port
 from app.supervisor import DEMO_KEY_FILE, UP_FILE
 from bench.common import write_result
+from bench.instruments import (
+    ProcessCpu,
+    Proxy,
+    counting_proxy,
+    cpu_ms_per_intent,
+    per_intent,
+    redis_server_pid,
+)
 from devtools.demo.driver import Method, Plan, run
 from devtools.demo.report import summarize
 
 UP_START_SECONDS = 120.0
 UP_STOP_SECONDS = 60.0
+# After the last webhook of a scenario, for the counters to take in what is still in flight.
+SETTLE_SECONDS = 2.0
+DATABASE = "pixwave"
+POSTGRES_PORT = 5432  # pgserver's: it listens on a unix socket under its data directory
 SCENARIOS: tuple[tuple[Method, float], ...] = (
     ("card", 0.0),
     ("card", 30.0),
@@ -40,23 +62,74 @@ SCENARIOS: tuple[tuple[Method, float], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Instruments:
+    cpu: ProcessCpu
+    aws: Proxy
+    postgres: Proxy
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "cpu": self.cpu.snapshot(),
+            "aws": self.aws.counts(),
+            "postgres": self.postgres.counts(),
+        }
+
+    def per_intent(self, before: dict[str, Any], after: dict[str, Any], count: int) -> Any:
+        return {
+            "cpu_ms_per_intent": cpu_ms_per_intent(before["cpu"], after["cpu"], count),
+            "aws_requests_per_intent": _with_total(per_intent(before["aws"], after["aws"], count)),
+            "postgres_per_intent": per_intent(before["postgres"], after["postgres"], count),
+        }
+
+
+def _with_total(counts: dict[str, float]) -> dict[str, float]:
+    return {**counts, "total": round(sum(counts.values()), 3)}
+
+
 @contextmanager
-def running_up(workdir: Path, localstack: str | None) -> Iterator[dict[str, Any]]:
+def instrumented_services(
+    workdir: Path, localstack: str | None
+) -> Iterator[tuple[dict[str, str], Instruments]]:
+    """PostgreSQL, Redis and the AWS server started here, PostgreSQL and AWS behind
+    counting proxies: the environment `pixwave up` gets, and the instruments."""
+    embedded = EmbeddedServices(workdir / "services")
+    try:
+        database = make_url(embedded.start_postgres(DATABASE))
+        socket_dir = str(database.query["host"])
+        aws_url = localstack or embedded.start_aws()
+        redis_url = embedded.start_redis()
+        with (
+            counting_proxy("postgres", f"{socket_dir}/.s.PGSQL.{POSTGRES_PORT}") as postgres,
+            counting_proxy("aws", urlsplit(aws_url).netloc) as aws,
+        ):
+            env = {
+                "PIXWAVE_DATABASE_URL": f"postgresql://{database.username}@127.0.0.1:"
+                f"{postgres.listen_port}/{DATABASE}?sslmode=disable",
+                "PIXWAVE_REDIS_URL": redis_url,
+                "PIXWAVE_AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws.listen_port}",
+                "PIXWAVE_AWS_ACCESS_KEY_ID": "test",
+                "PIXWAVE_AWS_SECRET_ACCESS_KEY": "test",
+                "PIXWAVE_NAME_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
+            }
+            postmaster = int(Path(socket_dir, "postmaster.pid").read_text().split()[0])
+            redis = redis_server_pid(redis_url.removeprefix("unix://"))
+            cpu = ProcessCpu(roots=[os.getpid()], watched={postmaster: "postgres", redis: "redis"})
+            yield env, Instruments(cpu, aws, postgres)
+    finally:
+        embedded.close()
+
+
+@contextmanager
+def running_up(workdir: Path, services: dict[str, str]) -> Iterator[dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")}
-    env |= {
+    env |= services | {
         "PIXWAVE_API_PORT": str(free_port()),
         "PIXWAVE_GATEWAY_SIM_PORT": str(free_port()),
         "PIXWAVE_LOG_LEVEL": "WARNING",
         # The bench is one merchant far above a merchant's default 100 requests/s.
         "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",
     }
-    if localstack:
-        env |= {
-            "PIXWAVE_AWS_ENDPOINT_URL": localstack,
-            "PIXWAVE_NAME_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-        }
     up = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up"],
         cwd=workdir,
@@ -81,7 +154,9 @@ def _wait_for_up(data_dir: Path, up: subprocess.Popen[bytes]) -> dict[str, Any]:
     return {**json.loads((data_dir / UP_FILE).read_text()), "api_key": key}
 
 
-def measure(running: dict[str, Any], count: int, rate: float) -> list[dict[str, Any]]:
+def measure(
+    running: dict[str, Any], instruments: Instruments, count: int, rate: float
+) -> list[dict[str, Any]]:
     results = []
     for method, fail in SCENARIOS:
         plan = Plan(
@@ -94,8 +169,11 @@ def measure(running: dict[str, Any], count: int, rate: float) -> list[dict[str, 
             concurrency=50,
             rate_per_second=rate,
         )
+        before = instruments.snapshot()
         summary = summarize(asyncio.run(run(plan, lambda done, total: None)))
-        results.append({"method": method, "primary_failure_percent": fail, **summary})
+        time.sleep(SETTLE_SECONDS)
+        costs = instruments.per_intent(before, instruments.snapshot(), count)
+        results.append({"method": method, "primary_failure_percent": fail, **summary, **costs})
         print(json.dumps(results[-1]), flush=True)
     return results
 
@@ -107,8 +185,12 @@ def main() -> None:
     parser.add_argument("--localstack", help="LocalStack URL instead of the embedded moto")
     args = parser.parse_args()
     started_at = datetime.now(UTC)
-    with tempfile.TemporaryDirectory() as scratch, running_up(Path(scratch), args.localstack) as up:
-        scenarios = measure(up, args.count, args.rate)
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        instrumented_services(Path(scratch), args.localstack) as (services, instruments),
+        running_up(Path(scratch), services) as up,
+    ):
+        scenarios = measure(up, instruments, args.count, args.rate)
     path = write_result(
         "e2e",
         started_at,

@@ -20,6 +20,10 @@ from app.embedded import free_port
 STARTUP_TIMEOUT_SECONDS = 30.0
 VALID_CPF = "529.982.247-25"
 VALID_CNPJ = "11.222.333/0001-81"
+# Card tokens in the form Mercado Pago issues them; the first is its documentation's example
+# (mercadopago/devsite-docs reference/api-json/payments.json).
+CARD_TOKEN = "ff8080814c11e237014c1ff593b57b4d"
+ANOTHER_CARD_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def card_intent(amount: int = 5000, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "amount": amount,
         "currency": "BRL",
-        "payment_method": {"type": "card", "card": {"token": "tok_test_visa_4242"}},
+        "payment_method": {"type": "card", "card": {"token": CARD_TOKEN}},
     }
     body.update(overrides)
     return body

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.api.input_rules import check_request_input
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.api.resources import Resources
@@ -39,7 +40,13 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await resources.close()
 
-    app = FastAPI(title="PixWave", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="PixWave",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(check_request_input)],
+    )
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(payment_intents.router)

@@ -10,6 +10,7 @@ from loguru import logger
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from app.domain import errors
 from app.encoding import render_json
@@ -128,6 +129,16 @@ def _validation_problem(exc: RequestValidationError) -> errors.PixWaveError:
     )
 
 
+def _allowed_methods(request: Request, exc: StarletteHTTPException) -> str:
+    """Every method the path takes. Starlette names only those of the route whose path
+    matched first, and a path's methods are often spread over several routes."""
+    methods = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.scope["path"]):
+            methods |= {method.upper() for method in operations}
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_pixwave_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, errors.PixWaveError)
@@ -137,14 +148,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return problem_response(_validation_problem(exc))
 
-    async def on_http_error(_: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = "resource_missing" if exc.status_code == 404 else f"http_{exc.status_code}"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request, exc)
         return Response(
             problem_body(exc.status_code, code, str(exc.detail), None),
             status_code=exc.status_code,
             media_type=PROBLEM_MEDIA_TYPE,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     async def on_database_error(request: Request, exc: Exception) -> Response:

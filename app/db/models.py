@@ -94,6 +94,9 @@ class PaymentIntent(Base):
     description: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[Json] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
     amount_capturable: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # What the merchant asked to capture, kept once asked: the charge worker captures
+    # it, and a gateway view that still shows the authorization cannot undo it.
+    amount_to_capture: Mapped[int | None] = mapped_column(BigInteger)
     amount_received: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     # Includes refunds still pending, so two concurrent refunds cannot exceed the payment.
     amount_refunded: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

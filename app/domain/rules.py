@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app.domain.card_numbers import refuse_card_number
 from app.domain.errors import InvalidRequest
 
 MAX_METADATA_KEYS = 50
@@ -11,7 +12,6 @@ MAX_METADATA_KEY_CHARS = 40
 MAX_METADATA_VALUE_CHARS = 500
 PIX_MIN_EXPIRES_IN_SECONDS = 60
 PIX_MAX_EXPIRES_IN_SECONDS = 30 * 24 * 3600
-_PAN_LENGTHS = range(12, 20)
 
 
 def check_amount(amount: int, *, maximum: int, param: str = "amount") -> int:
@@ -29,6 +29,8 @@ def check_amount(amount: int, *, maximum: int, param: str = "amount") -> int:
 
 
 def check_metadata(metadata: Mapping[str, str]) -> None:
+    """Size limits, and no card number in a key or a value (a key's param does not
+    repeat the key, which may be the card number)."""
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidRequest(
             f"Metadata may have at most {MAX_METADATA_KEYS} keys.",
@@ -36,6 +38,8 @@ def check_metadata(metadata: Mapping[str, str]) -> None:
             code="metadata_too_many_keys",
         )
     for key, value in metadata.items():
+        refuse_card_number(key, param="metadata")
+        refuse_card_number(value, param=f"metadata.{key}")
         if not key or len(key) > MAX_METADATA_KEY_CHARS:
             raise InvalidRequest(
                 f"Metadata keys must have 1 to {MAX_METADATA_KEY_CHARS} characters.",
@@ -58,30 +62,3 @@ def check_pix_expiry(expires_in: int) -> int:
             param="expires_in",
         )
     return expires_in
-
-
-def check_card_token(token: str) -> str:
-    """Refuse anything that looks like a raw card number: PixWave never holds PANs."""
-    digits = token.replace(" ", "").replace("-", "")
-    if (
-        digits.isascii()
-        and digits.isdigit()
-        and len(digits) in _PAN_LENGTHS
-        and _luhn_valid(digits)
-    ):
-        raise InvalidRequest(
-            "Send a gateway card token, never a card number.",
-            param="payment_method.card.token",
-            code="raw_card_data_forbidden",
-        )
-    return token
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0

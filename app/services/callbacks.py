@@ -8,10 +8,11 @@ from loguru import logger
 
 from app.db.models import GatewayCallback, PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
+from app.domain.charge_views import ChargeMoney, IntentMoney, reconciliation_mismatch
 from app.domain.errors import ServiceUnavailable
 from app.domain.events import Aggregate, EventType
 from app.gateways.port import CallbackEvent, Charge, GatewayName
-from app.services.charges import apply_attempt_charge, note_charge
+from app.services.charges import apply_attempt_charge, behind_attempt, note_charge
 
 DUPLICATE = "duplicate"
 UNKNOWN_CHARGE = "unknown_charge"
@@ -54,7 +55,8 @@ async def _apply(
         raise ServiceUnavailable(
             f"{gateway.value} charge {charge.reference} is not matched to an intent yet"
         )
-    mismatch = _amount_mismatch(intent, charge)
+    stale = behind_attempt(attempt, charge)
+    mismatch = None if stale else _amount_mismatch(intent, attempt, charge)
     if mismatch is not None:
         note_charge(attempt, charge)
         await _alert(uow, charge, intent, mismatch)
@@ -68,11 +70,16 @@ async def _intent_of(uow: UnitOfWork, attempt: PaymentAttempt | None) -> Payment
     return None if attempt is None else await uow.intents.get_for_update(attempt.payment_intent_id)
 
 
-def _amount_mismatch(intent: PaymentIntent, charge: Charge) -> str | None:
-    for label, amount in (("charged", charge.amount), ("paid", charge.amount_paid)):
-        if amount is not None and amount != intent.amount:
-            return f"{label} {amount} but the intent is for {intent.amount} {intent.currency}"
-    return None
+def _amount_mismatch(intent: PaymentIntent, attempt: PaymentAttempt, charge: Charge) -> str | None:
+    """Compared with what the intent authorized, asked to capture and refunded."""
+    known = IntentMoney(
+        amount=intent.amount,
+        currency=intent.currency,
+        amount_to_capture=intent.amount_to_capture,
+        amount_refunded=intent.amount_refunded,
+    )
+    seen = ChargeMoney(charge.status, charge.amount, charge.amount_paid, charge.amount_refunded)
+    return reconciliation_mismatch(known, seen, late_payment=attempt.late_payment is not None)
 
 
 async def _alert(uow: UnitOfWork, charge: Charge, intent: PaymentIntent, reason: str) -> None:

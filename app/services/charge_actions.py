@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from app.db.models import PaymentAttempt, PaymentIntent, Refund
 from app.db.uow import UnitOfWork
+from app.domain.charge_views import capture_pending
 from app.domain.charges import ChargeStatus
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
 from app.domain.events import EventType
 from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
-from app.gateways.port import RefundRequest
+from app.gateways.port import Charge, Gateway, RefundRequest
 from app.services.charge_calls import cancel_charge, refetch_charge
 from app.services.charges import apply_attempt_charge, live_reference
 from app.services.charging import ChargeContext, fail_intent
@@ -23,22 +24,32 @@ from app.services.events import record_event
 async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
     """Capture the authorized card charge of an intent whose capture was requested."""
     intent = await uow.intents.get_for_update(intent_id)
-    if intent is None or IntentStatus(intent.status) is not IntentStatus.PROCESSING:
+    amount = intent.amount_to_capture if intent else None
+    if intent is None or not capture_pending(IntentStatus(intent.status), amount):
         return  # captured already, or moved on
     attempt = _last_with(await uow.attempts.for_intent(intent.id), ChargeStatus.AUTHORIZED.value)
     if attempt is None or attempt.gateway_reference is None:
         await fail_intent(uow, intent, "capture_failed", "no authorized charge to capture")
         return
+    gateway = context.gateways.require(attempt.gateway)
     try:
-        charge = await context.gateways.require(attempt.gateway).capture(
-            attempt.gateway_reference, intent.amount_capturable
-        )
+        charge = await gateway.capture(attempt.gateway_reference, amount)
     except GatewayRejected as exc:
-        await fail_intent(uow, intent, "capture_failed", exc.message)
-        return
+        captured = await _captured_already(gateway, attempt.gateway_reference)
+        if captured is None:
+            await fail_intent(uow, intent, "capture_failed", exc.message)
+            return
+        charge = captured
     except GatewayError as exc:
         raise RetryLater(f"capture of {intent.id}: {exc.message}") from exc
     await apply_attempt_charge(uow, intent, attempt, charge)
+
+
+async def _captured_already(gateway: Gateway, reference: str) -> Charge | None:
+    """A refused capture may be a repeat of one that went through (a redelivered message
+    whose first run captured, then died before committing): the charge is paid then."""
+    charge = await refetch_charge(gateway, reference)
+    return charge if charge is not None and charge.status is ChargeStatus.PAID else None
 
 
 async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from loguru import logger
 
 from app.db.models import PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
-from app.domain.charges import (
-    INTENT_STATUS_FOR_CHARGE,
-    LIVE_CHARGE_STATUSES,
-    AttemptOutcome,
-    ChargeStatus,
-    LatePayment,
-)
+from app.domain.charge_views import ChargeApplied as ChargeApplied
+from app.domain.charge_views import capture_pending, is_behind, judge
+from app.domain.charges import LIVE_CHARGE_STATUSES, AttemptOutcome, ChargeStatus, LatePayment
 from app.domain.events import EventType
 from app.domain.ids import new_id
-from app.domain.intents import INTENT_TRANSITIONS, IntentStatus, next_intent_status
+from app.domain.intents import IntentStatus, next_intent_status
 from app.gateways.port import Charge, ChargeAttempt, GatewayName
 from app.services.events import record_event
 
@@ -28,16 +23,6 @@ _EVENT_FOR_STATUS: dict[IntentStatus, EventType] = {
     IntentStatus.SUCCEEDED: EventType.PAYMENT_INTENT_SUCCEEDED,
     IntentStatus.FAILED: EventType.PAYMENT_INTENT_PAYMENT_FAILED,
 }
-
-
-class ChargeApplied(StrEnum):
-    MOVED = "moved"
-    ALREADY = "already_applied"
-    NOTHING_TO_DO = "nothing_to_do"
-    # Paid after the intent ended (canceled, expired, failed), or on a try a later one
-    # replaced: the scheduler refunds it.
-    LATE_PAYMENT = "late_payment"
-    CONFLICT = "conflict"
 
 
 def attempt_key(intent_id: str, gateway: GatewayName, number: int) -> str:
@@ -97,6 +82,13 @@ def live_reference(attempt: PaymentAttempt) -> str | None:
     return attempt.gateway_reference if live else None
 
 
+def behind_attempt(attempt: PaymentAttempt, charge: Charge) -> bool:
+    """The view is older than what the try last recorded (a re-fetch that waited for
+    the row lock while the worker captured, say): it must not rewrite the try."""
+    recorded = ChargeStatus(attempt.charge_status) if attempt.charge_status else None
+    return is_behind(recorded, charge.status)
+
+
 def note_not_found(attempt: PaymentAttempt) -> None:
     """An unknown try the gateway has no charge for: it certainly did nothing."""
     attempt.outcome = AttemptOutcome.NOT_ATTEMPTED.value
@@ -109,7 +101,13 @@ async def apply_attempt_charge(
     """Record what the gateway now says about a try's charge and move the intent there.
 
     A payment the intent cannot take (it ended, or a later try replaced this charge:
-    PIX keeps one payable charge per intent) is marked for an automatic refund."""
+    PIX keeps one payable charge per intent) is marked for an automatic refund. A view
+    behind what the try recorded changes nothing."""
+    if behind_attempt(attempt, charge):
+        logger.info(
+            "charge.stale_view", intent=intent.id, attempt=attempt.id, seen=charge.status.value
+        )
+        return ChargeApplied.STALE
     note_charge(attempt, charge)
     replaced = charge.status is ChargeStatus.PAID and await uow.attempts.has_later(attempt)
     applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
@@ -120,15 +118,13 @@ async def apply_attempt_charge(
 
 
 async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -> ChargeApplied:
-    target = INTENT_STATUS_FOR_CHARGE.get(charge.status)
+    """Move the intent where the charge says, unless the intent already knows better
+    (app/domain/charge_views.py)."""
     current = IntentStatus(intent.status)
+    verdict = judge(current, capture_pending(current, intent.amount_to_capture), charge.status)
+    target = verdict.target
     if target is None:
-        return ChargeApplied.NOTHING_TO_DO
-    if current is target:
-        return ChargeApplied.ALREADY
-    if target not in INTENT_TRANSITIONS[current]:
-        late = charge.status is ChargeStatus.PAID and current is not IntentStatus.SUCCEEDED
-        return ChargeApplied.LATE_PAYMENT if late else ChargeApplied.CONFLICT
+        return verdict.applied
     _fill(intent, target, charge)
     intent.status = target.value
     await record_event(uow, intent, _EVENT_FOR_STATUS[target])

@@ -65,6 +65,8 @@ async def charge_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str)
     intent = await uow.intents.get_for_update(intent_id)
     if intent is None or IntentStatus(intent.status) not in _CHARGEABLE:
         return  # charged already, canceled, or not ours to charge
+    if intent.amount_to_capture is not None:
+        return  # authorized and its capture requested: the capture message's to finish
     attempts = await uow.attempts.for_intent(intent.id)
     unknown = attempts and attempts[-1].outcome == AttemptOutcome.UNKNOWN
     if unknown and await _settled_by_lookup(uow, context, intent, attempts[-1]):

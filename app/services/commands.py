@@ -52,6 +52,35 @@ class PaymentMethodInput(_Strict):
 
 
 class CreatePaymentIntent(_Strict):
+    # Published in /openapi.json: a reader's starting point, and the schema test's way to
+    # real intents whose follow-up operations it can then exercise.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": 1990,
+                    "currency": "BRL",
+                    "payment_method": {
+                        "type": "pix",
+                        "pix": {"payer": {"name": "Maria Silva", "document": "529.982.247-25"}},
+                    },
+                    "description": "Pedido 42",
+                    "expires_in": 3600,
+                },
+                {
+                    "amount": 5000,
+                    "currency": "BRL",
+                    "capture_method": "manual",
+                    "payment_method": {
+                        "type": "card",
+                        "card": {"token": "ff8080814c11e237014c1ff593b57b4d"},
+                    },
+                },
+            ]
+        },
+    )
+
     amount: StrictInt = Field(description="Minor units (centavos for BRL)")
     currency: Text = Field(min_length=3, max_length=3)
     payment_method: PaymentMethodInput

@@ -10,6 +10,7 @@ from app.db.models import PaymentIntent
 from app.db.uow import UnitOfWork
 from app.domain import rules
 from app.domain.caller import Caller
+from app.domain.card_numbers import check_card_token, refuse_card_number
 from app.domain.documents import parse_document
 from app.domain.errors import IllegalTransition, InvalidRequest, NotFound
 from app.domain.events import EventType
@@ -59,6 +60,7 @@ async def create_intent(
         rules.check_amount(command.amount, maximum=policy.max_amount),
         normalize_currency(command.currency),
     )
+    refuse_card_number(command.description, param="description")
     rules.check_metadata(command.metadata)
     now = datetime.now(UTC)
     intent = PaymentIntent(
@@ -106,13 +108,17 @@ def _fill_pix(
         raise InvalidRequest(
             "PIX has no separate capture; use capture_method=automatic.", param="capture_method"
         )
+    refuse_card_number(pix.payer.name, param="payment_method.pix.payer.name")
     document = parse_document(pix.payer.document)
-    expires_in = rules.check_pix_expiry(command.expires_in or policy.pix_default_expires_in_seconds)
+    requested = command.expires_in
+    expires_in = rules.check_pix_expiry(
+        policy.pix_default_expires_in_seconds if requested is None else requested
+    )
     intent.payer_name = pix.payer.name
     intent.payer_document_type = document.type
     intent.payer_document_masked = document.masked
     intent.payer_document_encrypted = cipher.encrypt(
-        document.digits, merchant_id=intent.merchant_id
+        document.number, merchant_id=intent.merchant_id
     )
     intent.expires_at = now + timedelta(seconds=expires_in)
 
@@ -120,7 +126,7 @@ def _fill_pix(
 def _fill_card(intent: PaymentIntent, card: CardDetails, command: CreatePaymentIntent) -> None:
     if command.expires_in is not None:
         raise InvalidRequest("expires_in applies to PIX only.", param="expires_in")
-    intent.card_token = rules.check_card_token(card.token)
+    intent.card_token = check_card_token(card.token)
 
 
 async def cancel_intent(
@@ -163,6 +169,8 @@ async def request_capture(
         intent.amount_capturable = rules.check_amount(
             requested, maximum=intent.amount_capturable, param="amount_to_capture"
         )
+    # Recorded apart from amount_capturable, which a view of the authorization rewrites.
+    intent.amount_to_capture = intent.amount_capturable
     intent.status = next_intent_status(current, IntentStatus.PROCESSING).value
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CAPTURE_REQUESTED)
     return intent

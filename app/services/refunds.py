@@ -18,6 +18,7 @@ from app.services.intents import get_intent
 
 
 async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) -> Refund:
+    rules.check_metadata(command.metadata)
     try:
         intent = await get_intent(uow, caller, command.payment_intent)
     except NotFound as exc:
@@ -37,7 +38,6 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
     amount = rules.check_amount(
         refundable if command.amount is None else command.amount, maximum=refundable
     )
-    rules.check_metadata(command.metadata)
     # Reserving the amount on the intent bumps its version, so a concurrent refund loses.
     intent.amount_refunded += amount
     refund = Refund(

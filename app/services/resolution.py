@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import PaymentAttempt, PaymentIntent, StuckCheck
 from app.db.uow import UnitOfWork
-from app.domain.charges import AttemptOutcome, ChargeStatus
+from app.domain.charges import AttemptOutcome
 from app.domain.errors import RetryLater
 from app.domain.events import EventType
 from app.domain.intents import IntentStatus
 from app.gateways.port import Charge
 from app.gateways.registry import Gateways
 from app.services.charge_calls import look_up
-from app.services.charges import apply_attempt_charge, note_charge, note_not_found
+from app.services.charges import apply_attempt_charge, note_not_found
 from app.services.events import record_alert
 
 # Waits between checks that settle nothing; after the last, operators are alerted
@@ -113,17 +113,9 @@ async def _apply_answer(
     if charge is None:
         if attempt.outcome == AttemptOutcome.UNKNOWN:
             note_not_found(attempt)
-    elif _capture_pending(intent, charge):
-        note_charge(attempt, charge)
     else:
+        # An authorized charge whose capture was requested stays with the charge worker.
         await apply_attempt_charge(uow, intent, attempt, charge)
-
-
-def _capture_pending(intent: PaymentIntent, charge: Charge) -> bool:
-    """A merchant's capture request keeps ``amount_capturable`` while the intent is in
-    processing; an authorized charge then means the capture has not happened yet, and
-    moving the intent back to requires_capture would drop the request."""
-    return charge.status is ChargeStatus.AUTHORIZED and intent.amount_capturable > 0
 
 
 def _still_stuck(intent: PaymentIntent, attempts: list[PaymentAttempt]) -> bool:

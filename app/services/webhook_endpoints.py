@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from app.db.models import WebhookEndpoint
 from app.db.uow import UnitOfWork
 from app.domain.caller import Caller
+from app.domain.card_numbers import refuse_card_number
 from app.domain.errors import ConflictError, InvalidRequest, NotFound
 from app.domain.events import MERCHANT_EVENTS
 from app.domain.ids import new_id
@@ -79,6 +80,7 @@ async def _resolve(host: str) -> list[str]:
 async def create_endpoint(
     uow: UnitOfWork, caller: Caller, command: CreateWebhookEndpoint, policy: EndpointPolicy
 ) -> tuple[WebhookEndpoint, str]:
+    refuse_card_number(command.description, param="description")
     unknown = sorted(set(command.enabled_events) - _KNOWN_EVENTS)
     if unknown:
         raise InvalidRequest(

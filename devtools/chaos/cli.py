@@ -18,6 +18,9 @@ from devtools.chaos.run import ChaosPlan, run_chaos
 def chaos(
     intents: Annotated[int, typer.Option(min=1, help="PIX intents to create")] = 2000,
     rate: Annotated[float, typer.Option(min=0.1, help="Intents created per second")] = 20.0,
+    captures: Annotated[
+        int, typer.Option(min=1, help="Manual-capture card intents, captured amid resends")
+    ] = 200,
     kill_every: Annotated[
         float, typer.Option(min=0.1, help="Mean seconds between SIGKILLs of relay/workers")
     ] = 5.0,
@@ -29,11 +32,14 @@ def chaos(
     settle_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait after")] = 900.0,
 ) -> None:
     """Run the whole system on embedded services in a scratch directory, break it while
-    PIX intents flow, then check: every intent ended, every event published and
-    delivered, no intent paid twice, no DLQ message but the injected poison."""
+    PIX intents flow and card intents are captured, then check: every intent ended,
+    every event published and delivered, no intent paid twice, every capture answered
+    200 captured with its amount, no intent moved backwards, no DLQ message but the
+    injected poison."""
     plan = ChaosPlan(
         intents=intents,
         rate_per_second=rate,
+        captures=captures,
         kill_every_seconds=kill_every,
         aws_outage_seconds=aws_outage,
         primary_outage_seconds=primary_outage,

@@ -1,4 +1,5 @@
-"""A chaos run: PIX intents flow (simulated payers pay them) while relay and workers are
+"""A chaos run: PIX intents flow (simulated payers pay them), and manual-capture card
+intents are captured amid resent gateway notifications, while relay and workers are
 SIGKILLed at random, the AWS API server and Redis are unreachable for a while and the
 primary gateway is down; then every invariant that keeps money safe is checked."""
 
@@ -19,6 +20,13 @@ from app.domain.events import MERCHANT_EVENTS
 from app.gateways.efi import txid_for
 from app.gateways.port import GatewayName
 from app.services.charges import attempt_key
+from devtools.chaos.captures import (
+    CaptureRun,
+    capture_intents,
+    capture_violations,
+    event_order,
+    moved_backwards,
+)
 from devtools.chaos.fleet import KILLABLE, Fleet
 from devtools.demo.driver import (
     GATEWAYS,
@@ -43,6 +51,8 @@ MAX_ATTEMPTS = 3 * len(GATEWAYS)
 class ChaosPlan:
     intents: int = 200
     rate_per_second: float = 20.0
+    # Manual-capture card intents, spread over the time the PIX intents are created.
+    captures: int = 20
     kill_every_seconds: float = 3.0
     aws_outage_seconds: float = 10.0
     primary_outage_seconds: float = 10.0
@@ -55,6 +65,7 @@ class ChaosPlan:
 class ChaosReport:
     intents: int
     by_status: dict[str, int]
+    captures_answered: int
     kills: int
     aws_outage_seconds: float
     primary_outage_seconds: float
@@ -84,9 +95,14 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
             async with registered_endpoint(api, receiver), simulated_faults(drive):
                 await asyncio.to_thread(_send_poison, fleet)
                 chaos = asyncio.create_task(_break_things(fleet, plan))
+                creating_seconds = plan.intents / plan.rate_per_second
+                cards = asyncio.create_task(
+                    capture_intents(api, fleet.sim_url, plan.captures, creating_seconds)
+                )
                 runs = await create_intents(api, drive)
                 await chaos
-                ids = [run.id for run in runs]
+                captures = await cards
+                ids = [run.id for run in runs] + [run.id for run in captures]
                 await _settle(fleet, receiver, ids, plan.settle_timeout_seconds)
                 statuses = [
                     (await call_api(api, "GET", f"/v1/payment_intents/{i}"))["status"] for i in ids
@@ -94,13 +110,14 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
             report = ChaosReport(
                 intents=len(ids),
                 by_status=dict(Counter(statuses)),
+                captures_answered=sum(run.captured for run in captures),
                 kills=fleet.kills,
                 aws_outage_seconds=plan.aws_outage_seconds,
                 primary_outage_seconds=plan.primary_outage_seconds,
                 redis_outage_seconds=plan.redis_outage_seconds,
                 seconds=round(time.monotonic() - started, 1),
             )
-            report.violations = await asyncio.to_thread(_violations, fleet, receiver, ids)
+            report.violations = await asyncio.to_thread(_violations, fleet, receiver, ids, captures)
             fleet.restart_crashed()
             report.violations += fleet.crashes
     return report
@@ -189,15 +206,32 @@ def _unsettled(fleet: Fleet, receiver: Receiver, ids: list[str]) -> list[str]:
     return problems
 
 
-def _violations(fleet: Fleet, receiver: Receiver, ids: list[str]) -> list[str]:
+def _violations(
+    fleet: Fleet, receiver: Receiver, ids: list[str], captures: list[CaptureRun]
+) -> list[str]:
     problems = _unsettled(fleet, receiver, ids)
-    problems += _double_charges(fleet, ids)
+    paid = _paid_charges(fleet, ids)
+    problems += [
+        f"{intent} was paid {len(amounts)} times"
+        for intent, amounts in paid.items()
+        if len(amounts) > 1
+    ]
+    with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
+        rows = db.execute(
+            "SELECT id, status, amount_received FROM payment_intents WHERE id = ANY(%s)",
+            ([run.id for run in captures],),
+        ).fetchall()
+        order = event_order(db, ids)
+    intents = {str(i): (str(status), int(received)) for i, status, received in rows}
+    problems += capture_violations(captures, intents, paid)
+    problems += moved_backwards(order)
     problems += _dead_letters(fleet)
     return problems
 
 
-def _double_charges(fleet: Fleet, ids: list[str]) -> list[str]:
-    """More than one paid, unrefunded gateway charge for one intent is money moved twice."""
+def _paid_charges(fleet: Fleet, ids: list[str]) -> dict[str, list[int]]:
+    """The amounts of each intent's paid, unrefunded gateway charges: more than one is
+    money moved twice."""
     ledger = httpx.get(f"{fleet.sim_url}/_sim/ledger", timeout=30).json()
     owner = {}
     for intent_id in ids:
@@ -206,14 +240,13 @@ def _double_charges(fleet: Fleet, ids: list[str]) -> list[str]:
                 key = attempt_key(intent_id, gateway, number)
                 owner[key] = owner[txid_for(key)] = intent_id
     refunded = {refund["reference"] for refund in ledger["refunds"]}
-    paid = Counter(
-        owner[charge["idempotency_key"]]
-        for charge in ledger["charges"]
-        if charge["status"] in PAID_STATUSES
-        and charge["idempotency_key"] in owner
-        and charge["reference"] not in refunded
-    )
-    return [f"{intent} was paid {count} times" for intent, count in paid.items() if count > 1]
+    paid: dict[str, list[int]] = {}
+    for charge in ledger["charges"]:
+        key = charge["idempotency_key"]
+        kept = charge["status"] in PAID_STATUSES and charge["reference"] not in refunded
+        if kept and key in owner:
+            paid.setdefault(owner[key], []).append(int(charge["amount_cents"]))
+    return paid
 
 
 def _dead_letters(fleet: Fleet) -> list[str]:

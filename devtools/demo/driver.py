@@ -30,7 +30,8 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 TRANSPORT_TRIES = 5
 TRANSPORT_RETRY_SECONDS = 0.5
 TEST_CPF = "529.982.247-25"
-TEST_CARD_TOKEN = "tok_test_visa_4242"  # noqa: S105 - the simulator's approving test card
+# Mercado Pago's documented example token; the simulator approves it.
+TEST_CARD_TOKEN = "ff8080814c11e237014c1ff593b57b4d"  # noqa: S105 - a test card token
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,17 @@ from gatewaysim.mercadopago.payments import Payment, Status
 from gatewaysim.mercadopago.schemas import PIX, PaymentIn
 from gatewaysim.pix import dynamic_code
 
-GATEWAY_ERROR_TOKEN = "tok_test_gateway_error_0119"  # noqa: S105 - a test card token
+# Test card tokens, in the form Mercado Pago issues them (32 lowercase hex characters, see
+# schemas.CARD_TOKEN); these pick an answer, any other token is approved.
+GATEWAY_ERROR_TOKEN = "e0000000000000000000000000000119"  # noqa: S105 - a test card token
+USED_TOKEN = "e0000000000000000000000000003003"  # noqa: S105 - a test card token
+DECLINED_TOKEN = "d0000000000000000000000000000002"  # noqa: S105 - a test card token
+INSUFFICIENT_FUNDS_TOKEN = "d0000000000000000000000000009995"  # noqa: S105 - a test card token
 TOKEN_ANSWERS = {
-    "tok_test_declined_0002": (Status.REJECTED, "cc_rejected_other_reason"),
-    "tok_test_insufficient_9995": (Status.REJECTED, "cc_rejected_insufficient_amount"),
+    DECLINED_TOKEN: (Status.REJECTED, "cc_rejected_other_reason"),
+    INSUFFICIENT_FUNDS_TOKEN: (Status.REJECTED, "cc_rejected_insufficient_amount"),
 }
 HIGH_RISK = (Status.REJECTED, "cc_rejected_high_risk")
-CARD_BRANDS = ("visa", "master", "amex", "elo", "hipercard")
 DEFAULT_CARD_BRAND = "visa"
 PIX_DEFAULT_LIFETIME = timedelta(hours=24)
 PIX_TXID_PREFIX = "MP"
@@ -89,7 +93,7 @@ def _pix(payment_id: int, request: PaymentIn, now: datetime, host: str) -> _Term
 def _card(request: PaymentIn, high_risk: bool) -> _Terms:
     assert request.token is not None  # PaymentIn requires one for cards
     status, detail = _card_answer(request.token, capture=request.capture, high_risk=high_risk)
-    return _Terms(request.payment_method_id or _brand(request.token), status, detail)
+    return _Terms(request.payment_method_id or DEFAULT_CARD_BRAND, status, detail)
 
 
 def _card_answer(token: str, *, capture: bool, high_risk: bool) -> tuple[Status, str]:
@@ -98,11 +102,6 @@ def _card_answer(token: str, *, capture: bool, high_risk: bool) -> tuple[Status,
     if high_risk:
         return HIGH_RISK
     return (Status.APPROVED, "accredited") if capture else (Status.AUTHORIZED, "pending_capture")
-
-
-def _brand(token: str) -> str:
-    """tok_test_master_5454 → "master"; a token naming no brand is "visa"."""
-    return next((b for b in CARD_BRANDS if f"_{b}_" in token), DEFAULT_CARD_BRAND)
 
 
 def _payer(request: PaymentIn) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from gatewaysim.faults import FaultBoard
 from gatewaysim.gateways import Gateway
 from gatewaysim.ledger import ChargeRow, RefundRow
 from gatewaysim.mercadopago.book import PaymentBook
-from gatewaysim.mercadopago.issuing import GATEWAY_ERROR_TOKEN, new_payment
+from gatewaysim.mercadopago.issuing import GATEWAY_ERROR_TOKEN, USED_TOKEN, new_payment
 from gatewaysim.mercadopago.notifications import Action, MercadoPagoNotifier
 from gatewaysim.mercadopago.payments import Payment, Refund
 from gatewaysim.mercadopago.schemas import PaymentIn, PaymentUpdateIn
-from gatewaysim.mercadopago.wire import payment_json, server_error
+from gatewaysim.mercadopago.wire import bad_request, payment_json, server_error
 
 GATEWAY = Gateway.MERCADOPAGO
 
@@ -40,6 +40,10 @@ class MercadoPagoSim:
             return earlier
         if request.token == GATEWAY_ERROR_TOKEN:
             raise server_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+        if request.token == USED_TOKEN:
+            # A card token is single-use and expires; Mercado Pago refuses it with a 400
+            # (mercadopago/code-examples issue #16).
+            raise bad_request("3003", "Invalid card_token_id")
         high_risk = not request.is_pix and self._faults.declines(GATEWAY)
         payment = new_payment(
             self._book.next_id(),

@@ -22,6 +22,7 @@ from app.embedded import free_port, moto_server
 from app.gateways import brcode
 from app.scheduler.jobs import JobContext, refund_late_payments
 from app.settings import Settings
+from gatewaysim.mercadopago.issuing import DECLINED_TOKEN, USED_TOKEN
 from tests.aws import CREDENTIALS, sqs_client
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
@@ -214,16 +215,14 @@ def test_a_merchant_with_its_own_order_is_charged_at_its_first_gateway(stack: St
 
 def test_a_hard_decline_fails_without_fallback(stack: Stack) -> None:
     intent_id = stack.create(
-        card_intent(
-            5000, payment_method={"type": "card", "card": {"token": "tok_test_declined_0002"}}
-        )
+        card_intent(5000, payment_method={"type": "card", "card": {"token": DECLINED_TOKEN}})
     )
     assert stack.settle([intent_id]) == ["failed"]
     assert stack.attempts(intent_id) == [("mercadopago", "declined")]
 
 
 def test_a_request_the_gateway_refuses_fails_without_fallback(stack: Stack) -> None:
-    card = {"type": "card", "card": {"token": "card-token-from-another-gateway"}}
+    card = {"type": "card", "card": {"token": USED_TOKEN}}
     intent_id = stack.create(card_intent(5000, payment_method=card))
     assert stack.settle([intent_id]) == ["failed"]
     assert stack.attempts(intent_id) == [("mercadopago", "declined")]

@@ -25,7 +25,12 @@ import uvicorn
 from app.embedded import free_port
 from app.gateways import brcode
 from gatewaysim import SimulatorConfig, create_simulator_app
-from tests.support import start_role, wait_for
+from gatewaysim.mercadopago.issuing import (
+    DECLINED_TOKEN,
+    GATEWAY_ERROR_TOKEN,
+    INSUFFICIENT_FUNDS_TOKEN,
+)
+from tests.support import ANOTHER_CARD_TOKEN, CARD_TOKEN, start_role, wait_for
 
 MP_SECRET = "test-mp-secret"
 EFI_HMAC = "test-efi-hmac"
@@ -286,11 +291,11 @@ def test_mp_refuses_missing_auth_key_and_bad_input(sim: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("token", "capture", "status", "detail"),
     [
-        ("tok_test_visa_4242", True, "approved", "accredited"),
-        ("tok_test_anything_else", True, "approved", "accredited"),
-        ("tok_test_visa_4242", False, "authorized", "pending_capture"),
-        ("tok_test_declined_0002", True, "rejected", "cc_rejected_other_reason"),
-        ("tok_test_insufficient_9995", True, "rejected", "cc_rejected_insufficient_amount"),
+        (CARD_TOKEN, True, "approved", "accredited"),
+        (ANOTHER_CARD_TOKEN, True, "approved", "accredited"),
+        (CARD_TOKEN, False, "authorized", "pending_capture"),
+        (DECLINED_TOKEN, True, "rejected", "cc_rejected_other_reason"),
+        (INSUFFICIENT_FUNDS_TOKEN, True, "rejected", "cc_rejected_insufficient_amount"),
     ],
 )
 def test_mp_card_tokens_decide_the_answer(
@@ -306,14 +311,14 @@ def test_mp_card_tokens_decide_the_answer(
 
 
 def test_mp_gateway_error_token_is_a_500_that_records_nothing(sim: httpx.Client) -> None:
-    response = mp_create(sim, mp_card("tok_test_gateway_error_0119"), "boom")
+    response = mp_create(sim, mp_card(GATEWAY_ERROR_TOKEN), "boom")
 
     assert mp_error_shape(response, 500)["error"] == "internal_server_error"
     assert ledger(sim)["charges"] == []
 
 
 def test_mp_capture_and_cancel_follow_the_rules(sim: httpx.Client) -> None:
-    authorized = mp_create(sim, mp_card("tok_test_visa_4242", capture=False), "auth").json()
+    authorized = mp_create(sim, mp_card(CARD_TOKEN, capture=False), "auth").json()
     pix = mp_create(sim, mp_payment(), "pix").json()
 
     too_much = mp_put(sim, authorized["id"], {"capture": True, "transaction_amount": 50.01})
@@ -340,7 +345,7 @@ def test_mp_expired_pix_cannot_be_paid(sim: httpx.Client) -> None:
 
 
 def test_mp_refunds_are_idempotent_and_bounded(sim: httpx.Client) -> None:
-    payment = mp_create(sim, mp_card("tok_test_visa_4242"), "card").json()
+    payment = mp_create(sim, mp_card(CARD_TOKEN), "card").json()
 
     first = mp_refund(sim, payment["id"], "r-1", {"amount": 7.5})
     again = mp_refund(sim, payment["id"], "r-1", {"amount": 7.5})
@@ -588,7 +593,7 @@ def test_error_rate_fails_without_work_and_updates_keep_other_faults(sim: httpx.
 def test_decline_rate_rejects_cards_as_high_risk(sim: httpx.Client) -> None:
     sim.put("/_sim/faults/mercadopago", json={"decline_rate": 1})
 
-    payment = mp_create(sim, mp_card("tok_test_visa_4242"), "risky").json()
+    payment = mp_create(sim, mp_card(CARD_TOKEN), "risky").json()
 
     assert (payment["status"], payment["status_detail"]) == ("rejected", "cc_rejected_high_risk")
 
@@ -634,7 +639,7 @@ def test_auto_pay_pays_new_pix_and_calls_back(sim: httpx.Client, receiver: Recei
 def test_ledger_reset_forgets_everything(sim: httpx.Client) -> None:
     auth = efi_auth(sim)
     efi_cob(sim, auth)
-    mp_create(sim, mp_card("tok_test_visa_4242"), "x")
+    mp_create(sim, mp_card(CARD_TOKEN), "x")
 
     cleared = sim.delete("/_sim/ledger").json()
 

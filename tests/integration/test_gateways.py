@@ -14,7 +14,13 @@ from app.gateways import brcode
 from app.gateways.efi import txid_for
 from app.gateways.port import ChargeRequest, Gateway, GatewayName, Payer, RefundRequest
 from app.gateways.registry import Gateways
+from gatewaysim.mercadopago.issuing import (
+    DECLINED_TOKEN,
+    GATEWAY_ERROR_TOKEN,
+    INSUFFICIENT_FUNDS_TOKEN,
+)
 from tests.gateway_sim import Simulator, running_simulator
+from tests.support import CARD_TOKEN
 
 PAYER = Payer(name="Maria Silva", document_type="cpf", document_number="52998224725")
 # Far below the simulator's hang: a "timeout" fault must look like a lost answer.
@@ -121,9 +127,9 @@ async def test_a_canceled_pix_charge_reads_as_canceled(
 @pytest.mark.parametrize(
     ("token", "outcome", "status"),
     [
-        ("tok_test_visa_4242", AttemptOutcome.SUCCEEDED, ChargeStatus.PAID),
-        ("tok_test_declined_0002", AttemptOutcome.DECLINED, ChargeStatus.DECLINED),
-        ("tok_test_insufficient_9995", AttemptOutcome.DECLINED, ChargeStatus.DECLINED),
+        (CARD_TOKEN, AttemptOutcome.SUCCEEDED, ChargeStatus.PAID),
+        (DECLINED_TOKEN, AttemptOutcome.DECLINED, ChargeStatus.DECLINED),
+        (INSUFFICIENT_FUNDS_TOKEN, AttemptOutcome.DECLINED, ChargeStatus.DECLINED),
     ],
 )
 async def test_card_tokens_approve_or_decline(
@@ -139,7 +145,7 @@ async def test_a_gateway_error_is_an_unknown_outcome_and_the_key_finds_nothing(
     gateways: Gateways,
 ) -> None:
     adapter = gateway(gateways, GatewayName.MERCADOPAGO)
-    request = card_request("tok_test_gateway_error_0119")
+    request = card_request(GATEWAY_ERROR_TOKEN)
     result = await adapter.create_charge(request)
     assert result.outcome is AttemptOutcome.UNKNOWN
     assert await adapter.find_charge(request.idempotency_key) is None
@@ -147,7 +153,7 @@ async def test_a_gateway_error_is_an_unknown_outcome_and_the_key_finds_nothing(
 
 async def test_a_manual_capture_card_is_authorized_then_captured(gateways: Gateways) -> None:
     adapter = gateway(gateways, GatewayName.MERCADOPAGO)
-    result = await adapter.create_charge(card_request("tok_test_visa_4242", capture=False))
+    result = await adapter.create_charge(card_request(CARD_TOKEN, capture=False))
     assert result.charge is not None
     assert result.charge.status is ChargeStatus.AUTHORIZED
     captured = await adapter.capture(result.charge.reference)
@@ -205,5 +211,5 @@ async def test_efi_reuses_its_access_token(sim: Simulator, gateways: Gateways) -
 async def test_efi_takes_no_cards(gateways: Gateways) -> None:
     adapter = gateway(gateways, GatewayName.EFI)
     assert not adapter.supports(PaymentMethodType.CARD)
-    result = await adapter.create_charge(card_request("tok_test_visa_4242"))
+    result = await adapter.create_charge(card_request(CARD_TOKEN))
     assert result.outcome is AttemptOutcome.DECLINED

@@ -61,7 +61,7 @@ def test_create_writes_one_created_event_carrying_the_public_object(
 
 def test_card_intent_shows_only_the_token_tail(api: ApiProcess, merchant: Merchant) -> None:
     intent = _create(api, merchant, card_intent(capture_method="manual"))
-    assert intent["payment_method"] == {"type": "card", "card": {"token_last4": "4242"}}
+    assert intent["payment_method"] == {"type": "card", "card": {"token_last4": "7b4d"}}
     assert intent["capture_method"] == "manual"
     assert intent["expires_at"] is None
 

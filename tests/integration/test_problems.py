@@ -67,7 +67,7 @@ JSON_CASES = [
         "raw card number",
         card_intent(payment_method={"type": "card", "card": {"token": "4242424242424242"}}),
         400,
-        "raw_card_data_forbidden",
+        "card_number_not_allowed",
         "payment_method.card.token",
     ),
     (
@@ -211,3 +211,12 @@ def test_unknown_route_and_method(api: ApiProcess, merchant: Merchant) -> None:
     _assert_problem(httpx.get(f"{api.url}/v1/nothing"), 404, "resource_missing", None)
     response = httpx.delete(f"{api.url}/v1/payment_intents", headers=merchant.headers)
     _assert_problem(response, 405, "http_405", None)
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_a_405_allows_every_method_of_the_path(api: ApiProcess, merchant: Merchant) -> None:
+    """The path's methods live on several routes; Allow names them all, not the first's."""
+    url = f"{api.url}/v1/webhook_endpoints/we_00000000000000000000000000"
+    response = httpx.request("PUT", url, headers=merchant.headers)
+    _assert_problem(response, 405, "http_405", None)
+    assert response.headers["allow"] == "DELETE, GET"

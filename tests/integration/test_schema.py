@@ -1,5 +1,8 @@
 """Property-based: schemathesis feeds every operation in /openapi.json generated and
-mutated input; no answer may be a 5xx or stray from the published schema."""
+mutated input, then follows the links between operations from the published request
+examples; no answer may be a 5xx or stray from the published schema. Bounded by a fixed
+number of examples per operation and a fixed seed, so the run is the same every time
+(about a minute here)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 
 from tests.support import ApiProcess, Merchant
 
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 10
 SEED = 20261121
 CHECKS = ",".join(
     [
@@ -18,6 +21,11 @@ CHECKS = ",".join(
         "content_type_conformance",
         "response_schema_conformance",
         "response_headers_conformance",
+        "negative_data_rejection",
+        "allow_header_conformance",
+        "unsupported_method",
+        "use_after_free",
+        "ensure_resource_availability",
     ]
 )
 

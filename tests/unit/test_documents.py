@@ -1,14 +1,22 @@
-"""CPF / CNPJ check digits and masking."""
+"""CPF / CNPJ: accepted forms, check digits (numeric and alphanumeric CNPJ) and masking."""
 
 from __future__ import annotations
 
-import pytest
+import string
 
-from app.domain.documents import PayerDocument, parse_document
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.domain.documents import PayerDocument, cnpj_check_digit, parse_document
 from app.domain.errors import InvalidRequest
 
 VALID_CPFS = ["52998224725", "11144477735"]
 VALID_CNPJ = "11222333000181"
+# The Receita Federal's example of an alphanumeric CNPJ (Nota Técnica COCAD/SUARA/RFB
+# nº 49/2024, and its SERPRO manual of the check digit calculation).
+RECEITA_ALPHANUMERIC_CNPJ = "12ABC34501DE35"
+CNPJ_CHARACTERS = string.digits + string.ascii_uppercase
 
 
 @pytest.mark.parametrize(
@@ -16,7 +24,6 @@ VALID_CNPJ = "11222333000181"
     [
         ("529.982.247-25", "52998224725"),
         ("52998224725", "52998224725"),
-        (" 529 982 247 25 ", "52998224725"),
         ("111.444.777-35", "11144477735"),
         ("11144477735", "11144477735"),
     ],
@@ -25,11 +32,35 @@ def test_valid_cpf(raw: str, digits: str) -> None:
     assert parse_document(raw) == PayerDocument("cpf", digits)
 
 
-@pytest.mark.parametrize(
-    "raw", ["11.222.333/0001-81", "11222333000181", "11.222.333.0001.81", "11 222 333 0001 81"]
-)
+@pytest.mark.parametrize("raw", ["11.222.333/0001-81", "11222333000181"])
 def test_valid_cnpj(raw: str) -> None:
     assert parse_document(raw) == PayerDocument("cnpj", VALID_CNPJ)
+
+
+@pytest.mark.parametrize("raw", ["12.ABC.345/01DE-35", "12ABC34501DE35"])
+def test_the_receitas_alphanumeric_cnpj_example(raw: str) -> None:
+    assert parse_document(raw) == PayerDocument("cnpj", RECEITA_ALPHANUMERIC_CNPJ)
+
+
+def test_alphanumeric_check_digits_value_each_character_at_its_code_minus_48() -> None:
+    # The example worked by hand: 1·5 + 2·4 + A(17)·3 + B(18)·2 + C(19)·9 + 3·8 + 4·7 + 5·6
+    # + 0·5 + 1·4 + D(20)·3 + E(21)·2 = 459; 459 mod 11 = 8; 11 - 8 = 3.
+    assert cnpj_check_digit("12ABC34501DE") == 3
+    assert cnpj_check_digit("12ABC34501DE3") == 5
+
+
+@given(st.text(CNPJ_CHARACTERS, min_size=12, max_size=12), st.integers(0, 99))
+def test_a_cnpj_is_valid_exactly_with_its_own_check_digits(body: str, digits: int) -> None:
+    first = cnpj_check_digit(body)
+    right = f"{first}{cnpj_check_digit(body + str(first))}"
+    candidate = f"{body}{digits:02d}"
+    if len(set(candidate)) == 1:
+        return  # one repeated character is never issued
+    if candidate.endswith(right):
+        assert parse_document(candidate) == PayerDocument("cnpj", candidate)
+    else:
+        with pytest.raises(InvalidRequest):
+            parse_document(candidate)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +82,19 @@ def test_valid_cnpj(raw: str) -> None:
         "11.111.111/1111-11",
         "",
         "not a document",
+        "CPF: 529.982.247-25 (Maria)",  # a label and a name around a valid CPF
+        "529.982.247-25 ",
+        " 529 982 247 25 ",
+        "529.982.24725",  # half punctuated
+        "529-982-247.25",
+        "11.222.333.0001.81",
+        "11 222 333 0001 81",
+        "11222333/0001-81",
+        "12.abc.345/01de-35",  # the letters of a CNPJ are upper case
+        "12.ABC.345/01DE-36",  # wrong second check digit
+        "12.ABC.345/01DE-3A",  # check digits are digits
+        "12ABC34501D35",  # 13 characters
+        "ABC.DEF.GHI-JK",  # letters in a CPF
     ],
 )
 def test_invalid_documents_rejected(raw: str) -> None:
@@ -88,20 +132,21 @@ def test_any_other_cnpj_check_digit_is_rejected(position: int) -> None:
         ("529.982.247-25", "***.982.247-**"),
         ("111.444.777-35", "***.444.777-**"),
         ("11.222.333/0001-81", "**.222.333/0001-**"),
+        ("12.ABC.345/01DE-35", "**.ABC.345/01DE-**"),
     ],
 )
 def test_masked(raw: str, masked: str) -> None:
     assert parse_document(raw).masked == masked
 
 
-@pytest.mark.parametrize("raw", [*VALID_CPFS, VALID_CNPJ])
+@pytest.mark.parametrize("raw", [*VALID_CPFS, VALID_CNPJ, RECEITA_ALPHANUMERIC_CNPJ])
 def test_masked_hides_the_document(raw: str) -> None:
     document = parse_document(raw)
     visible = "".join(ch for ch in document.masked if ch.isdigit())
     assert raw not in document.masked
-    assert visible != document.digits
-    assert not document.masked.startswith(document.digits[:2])
-    assert not document.masked.endswith(document.digits[-2:])
+    assert visible != document.number
+    assert not document.masked.startswith(document.number[:2])
+    assert not document.masked.endswith(document.number[-2:])
 
 
 @pytest.mark.parametrize(
