@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_limit_per_second: int = Field(default=100, ge=1)
+    # Failed authentications (bad API keys, forged callbacks) one client IP may make per
+    # minute; past that every request of that client is a 429 until the minute ends.
+    auth_failures_per_minute: int = Field(default=20, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
 
     # Relay.
@@ -98,6 +101,9 @@ class Settings(BaseSettings):
     efi_webhook_hmac: SecretStr | None = None
     # Seconds a gateway callback's timestamp may be off before it counts as a replay.
     callback_tolerance_seconds: int = Field(default=300, ge=1)
+    # Verified callbacks taken per gateway per minute (each one re-fetches its charge);
+    # past that a 429, and the gateway sends again later.
+    callback_rate_limit_per_minute: int = Field(default=6000, ge=1)
 
     # Merchant webhooks (`pixwave worker webhooks`).
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
@@ -110,7 +116,10 @@ class Settings(BaseSettings):
     webhook_max_in_flight_per_endpoint: int = Field(default=4, ge=1, le=100)
     # Hours the old secret keeps signing after POST /v1/webhook_endpoints/{id}/rotate_secret.
     webhook_secret_overlap_hours: int = Field(default=24, ge=0, le=168)
-    # Test mode only: let endpoints on loopback and private addresses through (development).
+    # Endpoints per merchant (each one is another POST for every event).
+    webhook_max_endpoints_per_merchant: int = Field(default=16, ge=1, le=1000)
+    # Test mode only: let endpoints on loopback addresses through (development). Live mode,
+    # and test mode without this, take globally routable addresses only.
     webhook_allow_private_urls: bool = False
 
     # Money rules.

@@ -9,7 +9,7 @@ import uuid
 from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.problems import problem_response
+from app.api.problems import internal_error_response, problem_response
 from app.domain.errors import PayloadTooLarge, PixWaveError, UnsupportedMediaType
 from app.logs import current_request_id
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -37,11 +37,12 @@ class RequestContextMiddleware:
         )
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER, request_id.encode()),
@@ -56,6 +57,13 @@ class RequestContextMiddleware:
                 await problem_response(refusal)(scope, receive, send_with_id)
             else:
                 await self._app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answered here, not by Starlette's outermost handler, so the problem and
+            # its header carry this request's id.
+            if responded:
+                raise
+            logger.opt(exception=exc).error("http.unhandled_error")
+            await internal_error_response()(scope, receive, send_with_id)
         finally:
             self._observe(scope, status, time.perf_counter() - started)
             current_traceparent.reset(trace_token)

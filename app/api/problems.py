@@ -86,11 +86,34 @@ def problem_response(exc: errors.PixWaveError) -> Response:
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return Response(
-        problem_body(status, exc.code, exc.message, exc.param),
+        problem_body(status, exc.code, _public_detail(exc), exc.param),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+def internal_error_response() -> Response:
+    return Response(
+        problem_body(500, "internal_error", "Something went wrong on our side.", None),
+        status_code=500,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _public_detail(exc: errors.PixWaveError) -> str:
+    """What went wrong, for the caller. A gateway's own answer stays in our logs: it
+    may carry the gateway's internals, and it is none of the caller's business."""
+    if not isinstance(exc, errors.GatewayError):
+        return exc.message
+    logger.warning(
+        "http.gateway_error",
+        gateway=exc.gateway,
+        code=exc.code,
+        status=exc.status,
+        error=exc.message,
+    )
+    return f"The {exc.gateway} gateway gave no usable answer; retry later."
 
 
 def _validation_problem(exc: RequestValidationError) -> errors.PixWaveError:
@@ -149,14 +172,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_unexpected_error(_: Request, exc: Exception) -> Response:
         logger.opt(exception=exc).error("http.unhandled_error")
-        return Response(
-            problem_body(500, "internal_error", "Something went wrong on our side.", None),
-            status_code=500,
-            media_type=PROBLEM_MEDIA_TYPE,
-        )
+        return internal_error_response()
 
     app.add_exception_handler(errors.PixWaveError, on_pixwave_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(Exception, on_unexpected_error)
+    # Any other exception is answered by RequestContextMiddleware, inside the request's id.

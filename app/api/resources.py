@@ -12,9 +12,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
+from app.api.ratelimit import RateCounter
 from app.db.session import create_engine, session_factory
 from app.db.uow import UnitOfWork
 from app.gateways.registry import Gateways, open_gateways
+from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.services.intents import IntentPolicy
 from app.services.webhook_endpoints import EndpointPolicy
@@ -27,6 +29,7 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
+    rates: RateCounter
     cipher: DocumentCipher
     policy: IntentPolicy
     gateways: Gateways
@@ -38,11 +41,13 @@ class Resources:
             raise ValueError("PIXWAVE_REDIS_URL is not set")
         engine = create_engine(settings)
         cipher = DocumentCipher(settings.document_key_bytes())
+        redis = open_redis(settings.redis_url)
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            redis=Redis.from_url(settings.redis_url),
+            redis=redis,
+            rates=RateCounter(redis, namespace=settings.name_prefix),
             cipher=cipher,
             policy=IntentPolicy(
                 max_amount=settings.max_amount,
@@ -53,6 +58,7 @@ class Resources:
                 cipher=cipher,
                 allow_private_urls_in_test=settings.webhook_allow_private_urls,
                 secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
+                max_endpoints_per_merchant=settings.webhook_max_endpoints_per_merchant,
             ),
         )
 

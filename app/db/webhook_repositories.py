@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +52,20 @@ class WebhookRepository:
             query = query.where(WebhookEndpoint.id < starting_after)
         query = query.order_by(WebhookEndpoint.id.desc()).limit(limit)
         return list((await self._session.execute(query)).scalars())
+
+    async def count_endpoints_locked(self, merchant_id: str) -> int:
+        """The merchant's endpoints (not deleted), counted under a lock held until commit,
+        so two creations at once cannot both pass a limit."""
+        lock = func.pg_advisory_xact_lock(
+            func.hashtext("webhook_endpoints"), func.hashtext(merchant_id)
+        )
+        await self._session.execute(select(lock))
+        count = await self._session.scalar(
+            select(func.count()).where(
+                WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.deleted_at.is_(None)
+            )
+        )
+        return int(count or 0)
 
     async def takers(self, *, merchant_id: str, livemode: bool, event_type: str) -> list[str]:
         """The enabled endpoints that take this event type."""

@@ -24,10 +24,20 @@ MAX_URL_CHARS = 2048
 # ChangeMessageVisibility accepts at most 12 hours, so no wait between tries is longer.
 MAX_RETRY_DELAY_SECONDS = 12 * 3600 - 1
 RETRY_GROWTH_FACTOR = 3
-# Cloud metadata services answer on these even where they are not link-local.
+# Cloud metadata services answer on these even where they are not link-local
+# (AWS 169.254.169.254 and fd00:ec2::254, Alibaba 100.100.100.200).
 METADATA_ADDRESSES = frozenset(
-    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+    ipaddress.ip_address(address)
+    for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
+# Carrier-grade NAT (RFC 6598): inside some provider, never on the internet.
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")
+# NAT64 (RFC 6052 well-known prefix, RFC 8215 local use): an IPv4 address in IPv6 form.
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+# Deprecated IPv4-compatible form ::a.b.c.d (RFC 4291 2.5.5.1).
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_IPV4_BITS = 0xFFFFFFFF
 
 
 class EndpointStatus(StrEnum):
@@ -128,13 +138,33 @@ def check_url(url: str, *, livemode: bool) -> str:
     return parts.hostname
 
 
-def address_refusal(address: str) -> str | None:
-    """Why PixWave will not call this address (loopback, private …), or None when it may."""
+def address_refusal(address: str, *, allow_loopback: bool = False) -> str | None:
+    """Why PixWave will not call this address, or None when it may: only globally
+    routable addresses, also when written as IPv6 around an IPv4 one (mapped, 6to4,
+    NAT64, Teredo), and loopback only where the caller allows it (test mode)."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    # A mapped address is the IPv4 socket itself; other forms reach some other host's.
+    mapped = isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None
+    for embedded in _embedded_ipv4(ip):
+        refusal = address_refusal(str(embedded), allow_loopback=allow_loopback and mapped)
+        if refusal is not None:
+            return f"{refusal} in IPv6 form"
+    if isinstance(ip, ipaddress.IPv6Address) and (
+        ip.ipv4_mapped is not None or ip in NAT64_WELL_KNOWN
+    ):
+        return None  # only a translation of the IPv4 address judged above
+    if allow_loopback and ip.is_loopback:
+        return None
+    return _refusal(ip)
+
+
+def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
+    if ip in SHARED_ADDRESS_SPACE:
+        return "a shared (carrier-grade NAT) address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip in NAT64_LOCAL_USE:
+        return "a local-use NAT64 address"
     for refusal, flagged in (
         ("an unspecified address", ip.is_unspecified),
         ("a loopback address", ip.is_loopback),
@@ -142,7 +172,25 @@ def address_refusal(address: str) -> str | None:
         ("a private address", ip.is_private),
         ("a multicast address", ip.is_multicast),
         ("a reserved address", ip.is_reserved),
+        ("not a globally routable address", not ip.is_global),
     ):
         if flagged:
             return refusal
     return None
+
+
+def _embedded_ipv4(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for, whichever way it wraps them."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if ip in NAT64_WELL_KNOWN or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & _IPV4_BITS)]
+    return []

@@ -23,6 +23,7 @@ from app.domain.errors import (
 )
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_pix_value
+from app.gateways.identifiers import efi_txid, pix_end_to_end_id
 from app.gateways.port import (
     CallbackEvent,
     CallbackNotice,
@@ -93,7 +94,9 @@ class Efi:
             if not self.supports(request.method):
                 raise GatewayRejected(NAME, f"Efí does not take {request.method} payments")
             txid = txid_for(request.idempotency_key)
-            response = await self._call("PUT", f"/v2/cob/{txid}", json=self._cob_body(request))
+            response = await self._call(
+                "PUT", f"/v2/cob/{efi_txid(txid)}", json=self._cob_body(request)
+            )
             if response.status_code == 409:  # this attempt's cob exists already: read it
                 charge = await self.get_charge(txid)
                 if charge is None:
@@ -105,7 +108,7 @@ class Efi:
         return await attempt(create)
 
     async def get_charge(self, reference: str) -> Charge | None:
-        response = await self._call("GET", f"/v2/cob/{reference}")
+        response = await self._call("GET", f"/v2/cob/{efi_txid(reference)}")
         return None if _names(response, COB_NOT_FOUND) else self._read(response)
 
     async def find_charge(self, idempotency_key: str) -> Charge | None:
@@ -113,7 +116,7 @@ class Efi:
 
     async def cancel(self, reference: str) -> Charge:
         body = {"status": REMOVED_BY_RECEIVER}
-        return self._read(await self._call("PATCH", f"/v2/cob/{reference}", json=body))
+        return self._read(await self._call("PATCH", f"/v2/cob/{efi_txid(reference)}", json=body))
 
     async def capture(self, reference: str, amount: int | None = None) -> Charge:
         raise GatewayRejected(NAME, "a PIX charge has no separate capture")
@@ -127,7 +130,7 @@ class Efi:
         e2e = request.charge.end_to_end_id
         if e2e is None:
             raise GatewayRejected(NAME, f"cob {request.charge.reference} was never paid")
-        path = f"/v2/pix/{e2e}/devolucao/{devolucao_id(request.refund_id)}"
+        path = f"/v2/pix/{pix_end_to_end_id(e2e)}/devolucao/{devolucao_id(request.refund_id)}"
         devolucao = await self._devolucao(path)
         if devolucao is None:
             devolucao = await self._ask_devolucao(path, request.amount)

@@ -14,6 +14,7 @@ import httpx
 from app.domain.errors import CallbackRejected, GatewayOutcomeUnknown
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_reais
+from app.gateways.identifiers import mercadopago_payment_id
 from app.gateways.port import (
     CallbackEvent,
     CallbackNotice,
@@ -77,7 +78,7 @@ class MercadoPago:
         return await attempt(create)
 
     async def get_charge(self, reference: str) -> Charge | None:
-        response = await self._call("GET", f"/v1/payments/{reference}")
+        response = await self._call("GET", f"/v1/payments/{mercadopago_payment_id(reference)}")
         if response.status_code == 404:
             return None
         return self._read(response)
@@ -96,7 +97,7 @@ class MercadoPago:
 
     async def cancel(self, reference: str) -> Charge:
         response = await self._call(
-            "PUT", f"/v1/payments/{reference}", json={"status": "cancelled"}
+            "PUT", f"/v1/payments/{mercadopago_payment_id(reference)}", json={"status": "cancelled"}
         )
         return self._read(response)
 
@@ -104,12 +105,14 @@ class MercadoPago:
         body: dict[str, Any] = {"capture": True}
         if amount is not None:
             body["transaction_amount"] = wire_amount(amount)
-        return self._read(await self._call("PUT", f"/v1/payments/{reference}", json=body))
+        return self._read(
+            await self._call("PUT", f"/v1/payments/{mercadopago_payment_id(reference)}", json=body)
+        )
 
     async def refund(self, request: RefundRequest) -> RefundResult:
         response = await self._call(
             "POST",
-            f"/v1/payments/{request.charge.reference}/refunds",
+            f"/v1/payments/{mercadopago_payment_id(request.charge.reference)}/refunds",
             json={"amount": wire_amount(request.amount)},
             key=request.refund_id,
         )

@@ -30,7 +30,12 @@ from app.domain.webhooks import (
 from app.encoding import render_json
 from app.security import DocumentCipher
 from app.services.endpoint_places import EndpointPlaces
-from app.services.webhook_endpoints import get_endpoint, refuse_unsafe_url, signing_secrets
+from app.services.webhook_endpoints import (
+    CheckedUrl,
+    check_webhook_url,
+    get_endpoint,
+    signing_secrets,
+)
 
 USER_AGENT = "PixWave-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
@@ -141,14 +146,12 @@ async def _post(
     }
     try:
         async with asyncio.timeout(sender.timeout_seconds):
-            await refuse_unsafe_url(
+            checked = await check_webhook_url(
                 endpoint.url,
                 livemode=endpoint.livemode,
                 allow_private_in_test=sender.allow_private_urls_in_test,
             )
-            response = await sender.client.post(
-                endpoint.url, content=outgoing.body, headers=headers
-            )
+            response = await post_pinned(sender.client, checked, outgoing.body, headers)
     except InvalidRequest as exc:
         return PostResult(None, exc.message)
     except TimeoutError:
@@ -158,6 +161,32 @@ async def _post(
     if response.is_success:
         return PostResult(response.status_code, None)
     return PostResult(response.status_code, f"HTTP {response.status_code}")
+
+
+def webhook_client() -> httpx.AsyncClient:
+    """Redirects are not followed (a 3xx is a failed try, never a hop to another host);
+    no connection is kept alive (see post_pinned)."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+async def post_pinned(
+    client: httpx.AsyncClient, checked: CheckedUrl, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the checked address itself, never to the name again: the URL carries the
+    IP, the Host header the name, and TLS sends and verifies the name (SNI, certificate).
+    The client must not keep connections alive: its pool is keyed by IP, so a kept
+    connection could carry another host's request under the first host's certificate."""
+    url = httpx.URL(checked.url)
+    return await client.post(
+        url.copy_with(host=checked.address),
+        content=body,
+        headers={**headers, "Host": url.netloc.decode("ascii")},
+        extensions={"sni_hostname": url.raw_host.decode("ascii")},
+    )
 
 
 async def _record(

@@ -11,7 +11,7 @@ from app.db.models import WebhookEndpoint
 from app.db.uow import UnitOfWork
 from app.domain.caller import Caller
 from app.domain.card_numbers import refuse_card_number
-from app.domain.errors import InvalidRequest, NotFound
+from app.domain.errors import ConflictError, InvalidRequest, NotFound
 from app.domain.events import MERCHANT_EVENTS
 from app.domain.ids import new_id
 from app.domain.webhooks import ALL_EVENTS, EndpointStatus, address_refusal, check_url, new_secret
@@ -28,33 +28,53 @@ class EndpointPolicy:
     cipher: DocumentCipher
     allow_private_urls_in_test: bool
     secret_overlap: timedelta
+    max_endpoints_per_merchant: int
 
 
 class UnsafeWebhookUrl(InvalidRequest):
     code = "url_not_allowed"
 
 
-async def refuse_unsafe_url(url: str, *, livemode: bool, allow_private_in_test: bool) -> None:
-    """Checked at creation and again before every delivery (DNS may have changed)."""
+class TooManyEndpoints(ConflictError):
+    """Every endpoint is one more POST per event: a merchant has a bounded number."""
+
+    code = "webhook_endpoint_limit_reached"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUrl:
+    """A webhook URL and the one address of its host that was checked: the POST goes
+    there, so a DNS answer that changes after the check (rebinding) is never used."""
+
+    url: str
+    address: str
+
+
+async def check_webhook_url(url: str, *, livemode: bool, allow_private_in_test: bool) -> CheckedUrl:
+    """Checked at creation and again before every delivery (DNS may have changed).
+    Every address the host resolves to must be globally routable; a test-mode endpoint
+    may also be on loopback when `allow_private_in_test` (development)."""
     host = check_url(url, livemode=livemode)
-    if allow_private_in_test and not livemode:
-        return
-    for address in await _resolve(host):
-        refusal = address_refusal(address)
+    allow_loopback = allow_private_in_test and not livemode
+    addresses = await _resolve(host)
+    for address in addresses:
+        refusal = address_refusal(address, allow_loopback=allow_loopback)
         if refusal is not None:
             raise UnsafeWebhookUrl(
                 f"url's host {host} resolves to {address}, {refusal}.", param="url"
             )
+    return CheckedUrl(url=url, address=addresses[0])
 
 
-async def _resolve(host: str) -> set[str]:
+async def _resolve(host: str) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, TimeoutError, UnicodeError) as exc:
         raise UnsafeWebhookUrl(f"url's host {host} does not resolve.", param="url") from exc
-    return {str(info[4][0]) for info in infos}
+    # In the resolver's order (it puts the preferred address first), once each.
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def create_endpoint(
@@ -67,11 +87,17 @@ async def create_endpoint(
             f"Unknown event types {unknown}; use event types from GET /v1/events or '*'.",
             param="enabled_events",
         )
-    await refuse_unsafe_url(
+    await check_webhook_url(
         command.url,
         livemode=caller.livemode,
         allow_private_in_test=policy.allow_private_urls_in_test,
     )
+    existing = await uow.webhooks.count_endpoints_locked(caller.merchant_id)
+    if existing >= policy.max_endpoints_per_merchant:
+        raise TooManyEndpoints(
+            f"A merchant has at most {policy.max_endpoints_per_merchant} webhook endpoints; "
+            "delete one first."
+        )
     secret = new_secret()
     endpoint = WebhookEndpoint(
         id=new_id("we"),

@@ -28,6 +28,7 @@ def chaos(
     primary_outage: Annotated[
         float, typer.Option(min=0, help="Seconds the primary gateway is down")
     ] = 30.0,
+    redis_outage: Annotated[float, typer.Option(min=0, help="Seconds Redis is cut")] = 30.0,
     settle_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait after")] = 900.0,
 ) -> None:
     """Run the whole system on embedded services in a scratch directory, break it while
@@ -42,6 +43,7 @@ def chaos(
         kill_every_seconds=kill_every,
         aws_outage_seconds=aws_outage,
         primary_outage_seconds=primary_outage,
+        redis_outage_seconds=redis_outage,
         settle_timeout_seconds=settle_timeout,
     )
     with (

@@ -1,5 +1,6 @@
 """The whole system in one scratch directory, each role a process that can be SIGKILLed
-and started again, with the AWS API server behind a proxy that can be cut."""
+and started again, with the AWS API server behind a proxy that can be cut and a Redis
+that can be stopped."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from app.supervisor import (
     simulated_gateways,
     wait_until_ready,
 )
-from devtools.chaos.outage import OutageProxy
+from devtools.chaos.outage import OutageProxy, RedisOutage
 from outbox.service import apply_topology
 
 CHARGE_WORKERS = 2
@@ -56,6 +57,7 @@ class Fleet:
         # Roles that exited without being killed: each one is a bug the run reports.
         self.crashes: list[str] = []
         self._closing = False
+        self._redis: RedisOutage | None = None
 
     def __enter__(self) -> Self:
         try:
@@ -76,12 +78,13 @@ class Fleet:
     def _start(self) -> None:
         moto = self._embedded.start_aws()
         self.aws = OutageProxy(int(moto.rsplit(":", 1)[1]))
+        self._redis = RedisOutage(self.data_dir / "redis")
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         self.env = {
             **os.environ,
             "PIXWAVE_DATABASE_URL": self._embedded.start_postgres(),
-            "PIXWAVE_REDIS_URL": self._embedded.start_redis(),
+            "PIXWAVE_REDIS_URL": self._redis.url,
             "PIXWAVE_DOCUMENT_KEY": base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode(),
             "PIXWAVE_AWS_ENDPOINT_URL": self.aws.url,
             **EMBEDDED_AWS_CREDENTIALS,
@@ -111,6 +114,11 @@ class Fleet:
         wait_until_ready(f"{self.api_url}/readyz", list(self.processes.values()))
         wait_until_ready(f"{self.sim_url}/_sim/faults", list(self.processes.values()))
 
+    @property
+    def redis(self) -> RedisOutage:
+        assert self._redis is not None, "the fleet is not started"
+        return self._redis
+
     def start(self, name: str) -> None:
         if not self._closing:  # a kill thread still running after Ctrl-C must not restart
             self.processes[name] = RoleProcess(self.roles[name], self.env)
@@ -138,6 +146,8 @@ class Fleet:
             process.ask_to_stop()
         for process in self.processes.values():
             process.wait_or_kill()
+        if self._redis is not None:
+            self._redis.cut()
         self._embedded.close()
 
 

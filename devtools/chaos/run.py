@@ -1,7 +1,7 @@
 """A chaos run: PIX intents flow (simulated payers pay them), and manual-capture card
 intents are captured amid resent gateway notifications, while relay and workers are
-SIGKILLed at random, the AWS API server is unreachable for a while and the primary
-gateway is down; then every invariant that keeps money safe is checked."""
+SIGKILLed at random, the AWS API server and Redis are unreachable for a while and the
+primary gateway is down; then every invariant that keeps money safe is checked."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class ChaosPlan:
     kill_every_seconds: float = 3.0
     aws_outage_seconds: float = 10.0
     primary_outage_seconds: float = 10.0
+    redis_outage_seconds: float = 10.0
     settle_timeout_seconds: float = 300.0
     seed: int = 20261122
 
@@ -68,6 +69,7 @@ class ChaosReport:
     kills: int
     aws_outage_seconds: float
     primary_outage_seconds: float
+    redis_outage_seconds: float
     seconds: float
     violations: list[str] = field(default_factory=list)
 
@@ -112,6 +114,7 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
                 kills=fleet.kills,
                 aws_outage_seconds=plan.aws_outage_seconds,
                 primary_outage_seconds=plan.primary_outage_seconds,
+                redis_outage_seconds=plan.redis_outage_seconds,
                 seconds=round(time.monotonic() - started, 1),
             )
             report.violations = await asyncio.to_thread(_violations, fleet, receiver, ids, captures)
@@ -122,10 +125,14 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
 
 async def _break_things(fleet: Fleet, plan: ChaosPlan) -> None:
     """Kill a random role every few seconds for as long as intents are being created; cut
-    AWS a third of the way in and the primary gateway halfway, each for its outage."""
+    Redis a quarter of the way in, AWS a third and the primary gateway halfway, each for
+    its outage."""
     rng = random.Random(plan.seed)  # noqa: S311 - chaos, not cryptography
     creating_seconds = plan.intents / plan.rate_per_second
     outages = asyncio.gather(
+        _outage(
+            creating_seconds / 4, plan.redis_outage_seconds, fleet.redis.cut, fleet.redis.restore
+        ),
         _outage(creating_seconds / 3, plan.aws_outage_seconds, fleet.aws.cut, fleet.aws.restore),
         _outage(
             creating_seconds / 2,

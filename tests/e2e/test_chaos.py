@@ -1,7 +1,7 @@
 """The chaos suite, short: a few hundred PIX intents, and card intents captured amid
-resent gateway notifications, while the relay and workers are SIGKILLed, the AWS API is
-cut and the primary gateway is down. `pixwave chaos` runs the long version
-(docs/reliability.md)."""
+resent gateway notifications, while the relay and workers are SIGKILLed, the AWS API
+and Redis are cut and the primary gateway is down. `pixwave chaos` runs the long
+version (docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ PLAN = ChaosPlan(
     kill_every_seconds=2.0,
     aws_outage_seconds=5.0,
     primary_outage_seconds=5.0,
+    redis_outage_seconds=5.0,
     settle_timeout_seconds=300.0,
 )
 

@@ -75,13 +75,15 @@ class Scene:
             await uow.commit()
         return intent.id
 
-    async def charge(self, intent_id: str, *priority: GatewayName) -> None:
+    async def charge(
+        self, intent_id: str, *priority: GatewayName, redis_url: str | None = None
+    ) -> None:
         """One round of the charge worker; what a failed try leaves behind commits too,
         as the worker's RetryLater(keep_progress) does."""
         context = charge_context(
             self.sim.gateway_settings(
                 database_url=self.database_url,
-                redis_url=os.environ["PIXWAVE_REDIS_URL"],
+                redis_url=redis_url or os.environ["PIXWAVE_REDIS_URL"],
                 document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
                 name_prefix=self.prefix,
                 gateway_priority=",".join(g.value for g in priority),

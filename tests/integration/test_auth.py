@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tests.support import ApiProcess, Merchant, create_merchant, pix_intent, start_api
 
 RATE_LIMIT_PER_SECOND = 5
+AUTH_FAILURES_PER_MINUTE = 3
 
 
 @pytest.mark.parametrize(
@@ -86,3 +88,25 @@ def test_rate_limit_answers_429_with_retry_after(merchant: Merchant) -> None:
     assert statuses.count(200) >= RATE_LIMIT_PER_SECOND
     assert refused.json()["code"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_a_client_failing_to_authenticate_too_often_is_refused_for_the_minute(
+    merchant: Merchant,
+) -> None:
+    overrides = {
+        "PIXWAVE_AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES_PER_MINUTE),
+        "PIXWAVE_NAME_PREFIX": f"auth{uuid.uuid4().hex[:8]}",  # counters of its own
+    }
+    bad = {"Authorization": "Bearer sk_test_guess"}
+    with start_api(overrides) as limited, httpx.Client(base_url=limited.url) as client:
+        guesses = [client.get("/v1/payment_intents", headers=bad) for _ in range(2)]
+        guesses.append(client.get("/v1/payment_intents"))  # no key at all fails too
+        refused = client.get("/v1/payment_intents", headers=bad)
+        # Even the right key is refused now: a guesser must not learn it worked.
+        right = client.get("/v1/payment_intents", headers=merchant.headers)
+
+    assert [g.status_code for g in guesses] == [401] * AUTH_FAILURES_PER_MINUTE
+    for answer in (refused, right):
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["code"] == "rate_limited"
+        assert 1 <= int(answer.headers["Retry-After"]) <= 60

@@ -217,6 +217,57 @@ async def test_an_unknown_txid_is_acknowledged_and_changes_nothing(shop: Shop) -
     assert shop.rows("SELECT count(*) FROM outbox WHERE aggregate_id = %s", ("z" * 32,)) == [(0,)]
 
 
+@pytest.mark.parametrize(
+    ("txid", "end_to_end_id", "param"),
+    [
+        ("../../oauth/token", "E" + "3" * 31, "txid"),
+        ("a" * 25, "E" + "3" * 31, "txid"),
+        ("x" * 32, "../../v2/webhook/x", "endToEndId"),
+    ],
+)
+async def test_a_callback_identifier_out_of_form_is_refused_before_any_gateway_call(
+    shop: Shop, txid: str, end_to_end_id: str, param: str
+) -> None:
+    pix = {"endToEndId": end_to_end_id, "txid": txid, "valor": "19.90", "horario": "x"}
+    response = post_efi(shop.api, {"pix": [pix]})
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert (problem["code"], problem["param"]) == ("gateway_identifier_invalid", param)
+    assert shop.callback_results(txid) == []
+
+
+async def test_what_a_failing_gateway_said_never_reaches_the_caller(shop: Shop) -> None:
+    shop.sim.faults("efi", outage=True)
+    pix = {"endToEndId": "E" + "4" * 31, "txid": "y" * 32, "valor": "19.90", "horario": "x"}
+    response = post_efi(shop.api, {"pix": [pix]})
+    assert response.status_code == 503, response.text
+    problem = response.json()
+    assert problem["code"] == "gateway_not_attempted"
+    assert problem["detail"] == "The efi gateway gave no usable answer; retry later."
+    assert problem["request_id"] is not None
+
+
+def test_callbacks_are_limited_per_gateway(sim: Simulator) -> None:
+    sim.admin("DELETE", "/faults")
+    limit = 2
+    overrides = {
+        **sim.gateway_env(),
+        "PIXWAVE_CALLBACK_RATE_LIMIT_PER_MINUTE": str(limit),
+        "PIXWAVE_NAME_PREFIX": f"cb{uuid.uuid4().hex[:8]}",  # counters of its own
+    }
+    pix = {"endToEndId": "E" + "5" * 31, "txid": "w" * 32, "valor": "19.90", "horario": "x"}
+    with start_api(overrides) as limited:
+        # 2·limit + 1 within seconds: at most one minute boundary passes, so one is refused.
+        answers = [post_efi(limited, {"pix": [pix]}) for _ in range(2 * limit + 1)]
+        forged = post_efi(limited, {"pix": [pix]}, token="guessed")
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused, [a.status_code for a in answers]
+    assert {a.status_code for a in answers} <= {200, 429}
+    assert refused[0].json()["code"] == "rate_limited"
+    assert int(refused[0].headers["Retry-After"]) >= 1
+    assert forged.status_code == 401  # verification comes first: forgeries use no budget
+
+
 async def test_an_amount_mismatch_moves_nothing_and_raises_an_alert(shop: Shop) -> None:
     intent_id = shop.create_pix_intent(1990)
     reference = await shop.charge(intent_id, GatewayName.EFI)

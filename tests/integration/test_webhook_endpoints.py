@@ -3,19 +3,37 @@ the events list and its filters. Delivery itself is in test_webhooks.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import ApiProcess, Merchant, card_intent, create_merchant
+from tests.support import ApiProcess, Merchant, card_intent, create_merchant, start_api
 
 RECEIVER = "https://hooks.shop.example/pixwave"
+ENDPOINT_LIMIT = 3
 
 
 @pytest.fixture(scope="module")
 def live_merchant(service_env: dict[str, str]) -> Merchant:
     return create_merchant("Loja Real", live=True)
+
+
+@pytest.fixture(scope="module")
+def development_api(service_env: dict[str, str]) -> Iterator[ApiProcess]:
+    """An API as `pixwave up` runs it: test-mode endpoints may be on loopback."""
+    overrides = {
+        "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "PIXWAVE_WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT": str(ENDPOINT_LIMIT),
+    }
+    with start_api(overrides) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def local_merchant(service_env: dict[str, str]) -> Merchant:
+    return create_merchant("Loja Local")
 
 
 def post(api: ApiProcess, merchant: Merchant, path: str, body: Any = None) -> httpx.Response:
@@ -104,6 +122,10 @@ def test_bad_endpoints_are_refused_with_the_offending_param(
         ("https://169.254.169.254/latest/meta-data", "metadata"),
         ("https://169.254.1.1/hooks", "link-local"),
         ("https://[::ffff:10.0.0.1]/hooks", "private"),
+        ("https://100.100.100.200/latest/meta-data", "metadata"),
+        ("https://100.64.0.1/hooks", "carrier-grade NAT"),
+        ("https://[2002:a9fe:a9fe::1]/hooks", "metadata address in IPv6 form"),
+        ("https://[64:ff9b::a9fe:a9fe]/hooks", "metadata address in IPv6 form"),
         ("https://does-not-resolve.invalid/hooks", "does not resolve"),
     ],
 )
@@ -125,6 +147,58 @@ def test_live_mode_takes_https_on_a_public_address(
     response = post(api, live_merchant, "/v1/webhook_endpoints", endpoint_body("https://8.8.8.8/h"))
     assert response.status_code == 201, response.text
     assert response.json()["livemode"] is True
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://[fd00:ec2::254]/latest/meta-data", "metadata"),
+        ("http://100.100.100.200/latest/meta-data", "metadata"),
+        ("http://169.254.1.1/hooks", "link-local"),
+        ("http://10.0.0.8/hooks", "private"),
+        ("http://[2002:a9fe:a9fe::1]/hooks", "metadata address in IPv6 form"),
+    ],
+)
+def test_test_mode_allowing_private_urls_still_refuses_all_but_loopback(
+    development_api: ApiProcess, local_merchant: Merchant, url: str, reason: str
+) -> None:
+    response = post(development_api, local_merchant, "/v1/webhook_endpoints", endpoint_body(url))
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "url_not_allowed"
+    assert reason in response.json()["detail"]
+
+
+def test_test_mode_allowing_private_urls_takes_loopback(
+    development_api: ApiProcess, local_merchant: Merchant
+) -> None:
+    for url in ("http://127.0.0.1:9/hooks", "http://localhost:9/hooks", "http://[::1]:9/h"):
+        response = post(
+            development_api, local_merchant, "/v1/webhook_endpoints", endpoint_body(url)
+        )
+        assert response.status_code == 201, response.text
+
+
+def test_a_merchant_has_a_bounded_number_of_endpoints(development_api: ApiProcess) -> None:
+    merchant = create_merchant("Loja Muitos Ganchos")
+    made = [
+        post(development_api, merchant, "/v1/webhook_endpoints", endpoint_body())
+        for _ in range(ENDPOINT_LIMIT)
+    ]
+    assert [r.status_code for r in made] == [201] * ENDPOINT_LIMIT
+    refused = post(development_api, merchant, "/v1/webhook_endpoints", endpoint_body())
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "webhook_endpoint_limit_reached"
+    listed = get(development_api, merchant, "/v1/webhook_endpoints").json()["data"]
+    assert len(listed) == ENDPOINT_LIMIT  # nothing was written
+
+    first = made[0].json()["id"]
+    deleted = httpx.delete(
+        f"{development_api.url}/v1/webhook_endpoints/{first}", headers=merchant.headers
+    )
+    assert deleted.status_code == 200
+    again = post(development_api, merchant, "/v1/webhook_endpoints", endpoint_body())
+    assert again.status_code == 201, again.text
 
 
 def test_events_list_filter_and_page(api: ApiProcess, other_merchant: Merchant) -> None:

@@ -125,6 +125,19 @@ def test_check_url_returns_the_host() -> None:
         ("::ffff:127.0.0.1", "loopback"),
         ("0.0.0.0", "unspecified"),
         ("224.0.0.1", "multicast"),
+        ("100.100.100.200", "metadata"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("100.127.255.254", "carrier-grade NAT"),
+        ("2002:a9fe:a9fe::1", "metadata address in IPv6 form"),
+        ("2002:0a00:0001::1", "private address in IPv6 form"),
+        ("64:ff9b::a9fe:a9fe", "metadata address in IPv6 form"),
+        ("64:ff9b::7f00:1", "loopback address in IPv6 form"),
+        ("64:ff9b:1::808:808", "NAT64"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "IPv6 form"),
+        ("::a9fe:a9fe", "metadata address in IPv6 form"),
+        ("::808:808", "reserved"),
+        ("192.0.2.1", "private"),
+        ("198.18.0.1", "private"),
     ],
 )
 def test_address_refusals(address: str, refusal: str) -> None:
@@ -133,6 +146,30 @@ def test_address_refusals(address: str, refusal: str) -> None:
     assert refusal in reason
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "2001:4860:4860::8888", "200.147.3.157"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8.8.8.8",
+        "2001:4860:4860::8888",
+        "200.147.3.157",
+        "::ffff:8.8.8.8",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ],
+)
 def test_public_addresses_pass(address: str) -> None:
     assert address_refusal(address) is None
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_loopback_passes_only_where_allowed(address: str) -> None:
+    assert address_refusal(address, allow_loopback=True) is None
+    assert address_refusal(address) is not None
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.1.1", "fe80::1", "10.0.0.1"],
+)
+def test_allowing_loopback_allows_nothing_else(address: str) -> None:
+    assert address_refusal(address, allow_loopback=True) is not None

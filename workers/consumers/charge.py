@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
-
 from app.db.uow import UnitOfWork
 from app.domain.errors import InvalidRequest
 from app.domain.events import EventType
 from app.gateways.health import GatewayHealth
 from app.gateways.registry import open_gateways
+from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.services.charge_actions import cancel_live_charges, capture_intent, refund_charge
 from app.services.charging import ChargeContext, charge_intent
@@ -36,7 +35,7 @@ def charge_context(settings: Settings) -> ChargeContext:
     return ChargeContext(
         gateways=open_gateways(settings),
         health=GatewayHealth(
-            Redis.from_url(settings.redis_url),
+            open_redis(settings.redis_url),
             namespace=settings.name_prefix,
             open_seconds=settings.gateway_circuit_open_seconds,
         ),

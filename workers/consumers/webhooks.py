@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
 from loguru import logger
-from redis.asyncio import Redis
 
 from app.db.uow import UnitOfWork
 from app.domain.events import MERCHANT_EVENTS, EventType
+from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.services.endpoint_places import EndpointPlaces
-from app.services.webhook_delivery import WebhookSender, deliver_event
+from app.services.webhook_delivery import WebhookSender, deliver_event, webhook_client
 from app.settings import Settings
 from workers.runtime.consumer import Consumer
 from workers.runtime.envelope import Event
@@ -28,14 +27,13 @@ def webhook_sender(settings: Settings) -> WebhookSender:
     if settings.redis_url is None:
         raise ValueError("PIXWAVE_REDIS_URL is not set")
     return WebhookSender(
-        # Redirects are not followed: a 3xx is a failed try, never a hop to another host.
-        client=httpx.AsyncClient(follow_redirects=False, trust_env=False),
+        client=webhook_client(),
         cipher=DocumentCipher(settings.document_key_bytes()),
         timeout_seconds=settings.webhook_timeout_seconds,
         retry_base_seconds=settings.webhook_retry_base_seconds,
         retry_horizon=timedelta(seconds=settings.webhook_retry_horizon_seconds),
         places=EndpointPlaces(
-            Redis.from_url(settings.redis_url),
+            open_redis(settings.redis_url),
             namespace=settings.name_prefix,
             limit=settings.webhook_max_in_flight_per_endpoint,
             hold_seconds=settings.webhook_timeout_seconds,

@@ -12,15 +12,19 @@ from fastapi import APIRouter, Request
 from loguru import logger
 from starlette.responses import Response
 
+from app.api.auth import note_failed_authentication, refuse_a_guessing_client
 from app.api.problems import json_response
+from app.api.ratelimit import Window
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import problem_responses
-from app.domain.errors import CallbackRejected, NotFound
+from app.domain.errors import CallbackRejected, NotFound, RateLimited
+from app.gateways.identifiers import check_callback_event
 from app.gateways.port import Gateway, GatewayName, IncomingCallback
 from app.services.callbacks import apply_callback
 
 router = APIRouter(prefix="/v1/callbacks", tags=["gateway callbacks"])
-CALLBACK_ERRORS = problem_responses(400, 401, 404, 413, 415, 503)
+CALLBACK_WINDOW_SECONDS = 60
+CALLBACK_ERRORS = problem_responses(400, 401, 404, 413, 415, 429, 503)
 
 
 @router.post("/mercadopago", responses=CALLBACK_ERRORS)
@@ -41,6 +45,7 @@ router.post("/efi/pix", responses=CALLBACK_ERRORS, include_in_schema=False)(efi)
 
 async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response:
     gateway = _configured(request, name)
+    await refuse_a_guessing_client(request)
     body = await request.body()
     callback = IncomingCallback(
         body=body,
@@ -51,7 +56,11 @@ async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response
         notice = gateway.verify_callback(callback, datetime.now(UTC))
     except CallbackRejected as exc:
         logger.warning("callback.rejected", gateway=name.value, reason=exc.message)
+        await note_failed_authentication(request)
         raise
+    await _enforce_callback_limit(request, name)
+    for event in notice.events:
+        check_callback_event(name, event)
     # Fetch before the transaction opens: no row lock waits on a gateway's latency.
     charges = [await gateway.get_charge(event.reference) for event in notice.events]
     results = [
@@ -60,6 +69,15 @@ async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response
     ]
     await uow.commit()
     return json_response({"received": len(results), "results": results})
+
+
+async def _enforce_callback_limit(request: Request, name: GatewayName) -> None:
+    """Each callback costs a re-fetch from the gateway: at most so many a minute each."""
+    resources = resources_of(request)
+    window = Window.now(CALLBACK_WINDOW_SECONDS)
+    count = await resources.rates.hit(f"callbacks:{name.value}", window)
+    if count > resources.settings.callback_rate_limit_per_minute:
+        raise RateLimited(retry_after_seconds=window.remaining_seconds)
 
 
 def _configured(request: Request, name: GatewayName) -> Gateway:
