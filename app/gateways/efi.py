@@ -23,7 +23,7 @@ from app.domain.errors import (
 )
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_pix_value
-from app.gateways.identifiers import efi_txid, pix_end_to_end_id
+from app.gateways.identifiers import EFI_KEY_SEPARATOR, efi_txid, pix_end_to_end_id
 from app.gateways.port import (
     CallbackEvent,
     CallbackNotice,
@@ -257,7 +257,7 @@ def callback_events(body: bytes) -> tuple[CallbackEvent, ...]:
 
 def _event(pix: dict[str, Any]) -> CallbackEvent:
     returns = sorted(f"{d['id']}={d['status']}" for d in pix.get("devolucoes") or ())
-    key = ";".join([str(pix["endToEndId"]), *returns])
+    key = EFI_KEY_SEPARATOR.join([str(pix["endToEndId"]), *returns])
     return CallbackEvent(key, str(pix["txid"]))
 
 

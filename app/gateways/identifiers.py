@@ -22,6 +22,7 @@ from app.gateways.port import CallbackEvent, GatewayName
 EFI_TXID = re.compile(r"[a-zA-Z0-9]{26,35}")
 PIX_END_TO_END_ID = re.compile(r"[a-zA-Z0-9]{32}")
 MERCADOPAGO_PAYMENT_ID = re.compile(r"[0-9]{1,19}")
+EFI_KEY_SEPARATOR = ";"
 
 
 class InvalidGatewayIdentifier(InvalidRequest):
@@ -52,6 +53,7 @@ def check_callback_event(gateway: GatewayName, event: CallbackEvent) -> None:
     """Refuse a callback naming a charge in a form its gateway never issues."""
     if gateway is GatewayName.EFI:
         efi_txid(event.reference)
-        pix_end_to_end_id(event.key)
+        # The key is the pix's endToEndId, then its devoluções (app/gateways/efi.py).
+        pix_end_to_end_id(event.key.split(EFI_KEY_SEPARATOR, 1)[0])
     else:
         mercadopago_payment_id(event.reference)
