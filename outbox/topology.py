@@ -30,8 +30,8 @@ CHARGE_EVENTS: tuple[EventType, ...] = (
     EventType.PAYMENT_INTENT_CANCELED,
     EventType.REFUND_CREATED,
 )
-# What merchants hear about, and the command to send one of them again.
-WEBHOOK_EVENTS: tuple[EventType, ...] = (*MERCHANT_EVENTS, EventType.WEBHOOK_REDELIVERY_REQUESTED)
+# What merchants hear about (a redelivery needs no message: the dispatcher finds it).
+WEBHOOK_EVENTS: tuple[EventType, ...] = MERCHANT_EVENTS
 
 
 @dataclass(frozen=True, slots=True)

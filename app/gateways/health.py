@@ -5,7 +5,8 @@ Closed: calls go through. The circuit opens for OPEN_SECONDS after FAILURE_THRES
 consecutive failures (refused, timed out, 5xx), or when at least WINDOW_MIN_CALLS
 calls in the last WINDOW_SECONDS failed at FAILURE_RATE_TO_OPEN or more. Then it is
 half-open: one worker at a time gets a probe call; its failure opens the circuit
-again at once, its success closes it.
+again at once, its success closes it. Opening a closed circuit and closing a tripped
+one are transitions, each reported to exactly one caller (the alerts).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class GatewayHealth:
         self._open_seconds = open_seconds
         self._window_min_calls = window_min_calls
 
+    @property
+    def open_seconds(self) -> int:
+        return self._open_seconds
+
     def _key(self, gateway: str, part: str) -> str:
         return f"{self._namespace}:gateway:{gateway}:{part}"
 
@@ -89,16 +94,18 @@ class GatewayHealth:
             await self._redis.set(self._key(gateway, "probe"), 1, ex=PROBE_SECONDS, nx=True)
         )
 
-    async def record_success(self, gateway: str, seconds: float = 0.0) -> None:
+    async def record_success(self, gateway: str, seconds: float = 0.0) -> bool:
+        """Count a success; True for the one caller whose success closed the circuit."""
         await self._count(gateway, "ok", seconds)
-        await self._redis.delete(
-            self._key(gateway, "failures"),
-            self._key(gateway, "tripped"),
-            self._key(gateway, "probe"),
-        )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(gateway, "tripped"))
+            pipe.delete(self._key(gateway, "failures"), self._key(gateway, "probe"))
+            was_tripped, _ = await pipe.execute()
+        return bool(was_tripped)
 
     async def record_failure(self, gateway: str, seconds: float = 0.0) -> bool:
-        """Count a failure; True when this one opened the circuit."""
+        """Count a failure; True for the one caller whose failure opened a closed circuit
+        (a half-open probe that fails reopens it without another transition)."""
         await self._count(gateway, "fail", seconds)
         failures_key, tripped_key = self._key(gateway, "failures"), self._key(gateway, "tripped")
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -108,10 +115,9 @@ class GatewayHealth:
             failures, _, half_open = await pipe.execute()
         if failures < self._threshold and not half_open and not await self._window_failing(gateway):
             return False
-        opened = await self._redis.set(
-            self._key(gateway, "open"), 1, ex=self._open_seconds, nx=True
-        )
-        await self._redis.set(tripped_key, 1)
+        await self._redis.set(self._key(gateway, "open"), 1, ex=self._open_seconds, nx=True)
+        # SET NX: of a whole fleet, only the caller that tripped it sees the transition.
+        opened = await self._redis.set(tripped_key, 1, nx=True)
         await self._redis.delete(failures_key, self._key(gateway, "probe"))
         return bool(opened)
 

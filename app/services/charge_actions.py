@@ -89,6 +89,7 @@ async def _refund_failed(
     refund.failure_reason = reason[:500]
     intent.amount_refunded -= refund.amount  # the reservation goes back
     await record_event(uow, refund, EventType.REFUND_FAILED)
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
 
 
 def _last_with(attempts: list[PaymentAttempt], charge_status: str) -> PaymentAttempt | None:

@@ -55,6 +55,7 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
     )
     uow.refunds.add(refund)
     await record_event(uow, refund, EventType.REFUND_CREATED)
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
     return refund
 
 
