@@ -38,7 +38,10 @@ def webhook_sender(settings: Settings) -> WebhookSender:
         raise ValueError("PIXWAVE_REDIS_URL is not set")
     return WebhookSender(
         # Redirects are not followed: a 3xx is a failed try, never a hop to another host.
-        client=httpx.AsyncClient(follow_redirects=False, trust_env=False),
+        # httpx's own 5 s default would cut a try short of the configured timeout.
+        client=httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, timeout=settings.webhook_timeout_seconds
+        ),
         cipher=DocumentCipher(settings.document_key_bytes()),
         timeout_seconds=settings.webhook_timeout_seconds,
         retry_base_seconds=settings.webhook_retry_base_seconds,
