@@ -84,9 +84,9 @@ class PostResult:
         return self.error is None
 
 
-async def fan_out(uow: UnitOfWork, envelope: dict[str, Any]) -> int:
+async def fan_out(uow: UnitOfWork, envelope: dict[str, Any]) -> None:
     """A pending delivery of this event for every endpoint that takes it and existed
-    when it was created; how many endpoints that is."""
+    when it was created (the dispatcher sends them)."""
     stored = await uow.events.stored(envelope["id"])
     created_at = stored.created_at if stored else datetime.fromtimestamp(envelope["created"], UTC)
     takers = await uow.webhooks.takers(
@@ -98,7 +98,6 @@ async def fan_out(uow: UnitOfWork, envelope: dict[str, Any]) -> int:
     await uow.webhooks.add_deliveries(
         event_id=envelope["id"], event_type=envelope["type"], endpoint_ids=takers
     )
-    return len(takers)
 
 
 async def claim_due(

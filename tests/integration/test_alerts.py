@@ -10,8 +10,6 @@ from typing import Any
 import boto3
 from redis import Redis
 
-from app.domain.alerts import MAX_SUBJECT_CHARS
-from app.domain.events import EventType
 from app.gateways.port import GatewayName
 from tests.aws import drain, sqs_client
 from tests.integration.charge_scene import Scene
@@ -20,10 +18,8 @@ from tests.support import wait_for
 
 MERCADOPAGO = GatewayName.MERCADOPAGO
 FAILURES_TO_OPEN = 5  # app/gateways/health.py FAILURE_THRESHOLD
-CIRCUIT_ALERTS = (
-    EventType.ALERT_GATEWAY_CIRCUIT_OPENED.value,
-    EventType.ALERT_GATEWAY_CIRCUIT_CLOSED.value,
-)
+CIRCUIT_ALERTS = ("alert.gateway_circuit_opened", "alert.gateway_circuit_closed")
+SUBJECT_LIMIT = 99  # SNS: "less than 100 characters long"
 PUBLISH_TIMEOUT_SECONDS = 60.0
 
 
@@ -77,7 +73,7 @@ async def test_an_outage_raises_one_alert_when_it_opens_and_one_when_it_recovers
     assert closed["data"]["object"]["payment_intent"] == recovered_by
     for alert in (opened, closed):
         assert alert["subject"].startswith("PixWave: gateway mercadopago")
-        assert len(alert["subject"]) <= MAX_SUBJECT_CHARS
+        assert len(alert["subject"]) <= SUBJECT_LIMIT
         assert "\n" not in alert["data"]["object"]["summary"]
 
 
