@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.aws import AWS_CALL_ERRORS
+from app.domain.events import visibility_of
 from outbox.repository import ClaimedEvent
 
 # SNS quotas: 10 entries and 256 KiB of payload per PublishBatch call.
@@ -41,7 +42,11 @@ class EntryFailure:
 
 def prepare(row: ClaimedEvent, *, fifo: bool) -> PreparedMessage:
     body = row.payload_text
-    attributes = {"event_type": row.event_type, "merchant_id": row.merchant_id}
+    attributes = {
+        "event_type": row.event_type,
+        "merchant_id": row.merchant_id,
+        "visibility": visibility_of(row.event_type).value,
+    }
     if row.traceparent:
         attributes["traceparent"] = row.traceparent
     entry: dict[str, Any] = {
@@ -52,11 +57,15 @@ def prepare(row: ClaimedEvent, *, fifo: bool) -> PreparedMessage:
             name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
         },
     }
+    if row.subject:
+        entry["Subject"] = row.subject
     if fifo:
         entry["MessageGroupId"] = row.aggregate_id
         entry["MessageDeduplicationId"] = row.id
-    size = len(body.encode()) + sum(
-        len(name) + len("String") + len(value.encode()) for name, value in attributes.items()
+    size = (
+        len(body.encode())
+        + len((row.subject or "").encode())
+        + sum(len(name) + len("String") + len(value.encode()) for name, value in attributes.items())
     )
     return PreparedMessage(position=row.position, topic=row.topic, entry=entry, size_bytes=size)
 

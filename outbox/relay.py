@@ -19,7 +19,8 @@ from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.domain.events import Aggregate, EventType
+from app.domain.alerts import alert
+from app.domain.events import EventType
 from app.roles import periodically, sleep_unless
 from outbox import metrics
 from outbox.breaker import CircuitBreaker
@@ -255,15 +256,14 @@ class Relay:
 
 async def _raise_parked_alert(writer: OutboxWriter, row: ClaimedEvent, reason: str) -> None:
     logger.error("relay.event_parked", event_id=row.id, event_type=row.event_type, reason=reason)
-    await writer.add_event(
-        event_type=EventType.ALERT_OUTBOX_EVENT_PARKED,
+    facts = {
+        "event_id": row.id,
+        "event_type": row.event_type,
+        "aggregate_id": row.aggregate_id,
+        "reason": reason[:1000],
+    }
+    await writer.add_alert(
+        alert(EventType.ALERT_OUTBOX_EVENT_PARKED, row.id, facts),
         merchant_id=row.merchant_id,
         livemode=bool(json.loads(row.payload_text).get("livemode", False)),
-        aggregate=Aggregate("outbox_event", row.id, 1),
-        data_object={
-            "event_id": row.id,
-            "event_type": row.event_type,
-            "aggregate_id": row.aggregate_id,
-            "reason": reason[:1000],
-        },
     )

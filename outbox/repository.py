@@ -27,6 +27,7 @@ class ClaimedEvent:
     payload_text: str
     created_at: datetime
     publish_attempts: int
+    subject: str | None = None
 
 
 _CLAIMED_COLUMNS = (
@@ -40,6 +41,7 @@ _CLAIMED_COLUMNS = (
     cast(OutboxEvent.payload, Text).label("payload_text"),
     OutboxEvent.created_at,
     OutboxEvent.publish_attempts,
+    OutboxEvent.subject,
 )
 
 

@@ -19,8 +19,9 @@ FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600
 # Largest receive count a consumer retries up to, per queue. maxReceiveCount sits
 # above it so a message is dead-lettered by the consumer's decision, not by accident.
 CHARGE_MAX_RETRIES = 12
-# About 12 failed tries fill a webhook's 3-day schedule; the rest is room for tries put
-# off because the endpoint already has its share of deliveries in flight.
+# A webhooks message only fans out into delivery rows (retries of a delivery live in
+# its row, not in the queue), so it is retried only while the database is away: at
+# the consumer's 5-minute cap, 50 receives wait out about 3.5 hours of that.
 WEBHOOK_MAX_RETRIES = 50
 REDRIVE_HEADROOM = 3
 
@@ -30,8 +31,8 @@ CHARGE_EVENTS: tuple[EventType, ...] = (
     EventType.PAYMENT_INTENT_CANCELED,
     EventType.REFUND_CREATED,
 )
-# What merchants hear about, and the command to send one of them again.
-WEBHOOK_EVENTS: tuple[EventType, ...] = (*MERCHANT_EVENTS, EventType.WEBHOOK_REDELIVERY_REQUESTED)
+# What merchants hear about (a redelivery needs no message: the dispatcher finds it).
+WEBHOOK_EVENTS: tuple[EventType, ...] = MERCHANT_EVENTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 The row commits or rolls back with the business rows beside it; a trigger
 (see the migration) sends ``NOTIFY pixwave_outbox`` on insert so a relay wakes.
+Every row carries the trace context of the work that wrote it, as a new span.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import time
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import OutboxEvent
-from app.domain.events import Aggregate, EventType, build_envelope, topic_for
+from app.db.models import AlertSequence, OutboxEvent
+from app.domain.alerts import ALERT_AGGREGATE_TYPE, Alert
+from app.domain.events import Aggregate, EventType, Topic, build_envelope, topic_for
 from app.domain.ids import new_id
-from app.tracing import current_traceparent, new_traceparent
+from app.tracing import outgoing_traceparent
 
 NOTIFY_CHANNEL = "pixwave_outbox"
 
@@ -32,6 +35,41 @@ class OutboxWriter:
         livemode: bool,
         aggregate: Aggregate,
         data_object: dict[str, Any],
+    ) -> str:
+        if topic_for(event_type) is Topic.ALERTS:
+            raise ValueError(f"{event_type} is an alert: write it with add_alert")
+        return await self._insert(event_type, merchant_id, livemode, aggregate, data_object)
+
+    async def add_alert(self, alert: Alert, *, merchant_id: str, livemode: bool) -> str:
+        """An alert, sequenced within its own aggregate, with the Subject SNS sends."""
+        aggregate = Aggregate(
+            ALERT_AGGREGATE_TYPE, alert.aggregate_id, await self._next_sequence(alert)
+        )
+        return await self._insert(
+            alert.type, merchant_id, livemode, aggregate, alert.data_object, alert.subject
+        )
+
+    async def _next_sequence(self, alert: Alert) -> int:
+        statement = (
+            upsert(AlertSequence)
+            .values(aggregate_id=alert.aggregate_id, sequence=1)
+            .on_conflict_do_update(
+                index_elements=[AlertSequence.aggregate_id],
+                set_={"sequence": AlertSequence.sequence + 1},
+            )
+            .returning(AlertSequence.sequence)
+        )
+        sequence: int = (await self._session.execute(statement)).scalar_one()
+        return sequence
+
+    async def _insert(
+        self,
+        event_type: EventType,
+        merchant_id: str,
+        livemode: bool,
+        aggregate: Aggregate,
+        data_object: dict[str, Any],
+        subject: str | None = None,
     ) -> str:
         event_id = new_id("evt")
         envelope = build_envelope(
@@ -55,7 +93,8 @@ class OutboxWriter:
                 aggregate_id=aggregate.id,
                 aggregate_sequence=aggregate.sequence,
                 payload=envelope,
-                traceparent=current_traceparent.get() or new_traceparent(),
+                traceparent=outgoing_traceparent(),
+                subject=subject,
             )
         )
         return event_id

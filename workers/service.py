@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from app.aws import async_client
 from app.db.session import session_factory
 from app.roles import background_role
@@ -16,10 +18,11 @@ async def serve_worker(settings: Settings, consumer: Consumer) -> None:
         background_role(settings, metrics_port=settings.worker_metrics_port) as (engine, stop),
         async_client("sqs", settings) as sqs,
     ):
+        sessions = session_factory(engine)
         worker = Worker(
             consumer,
             sqs=sqs,
-            sessions=session_factory(engine),
+            sessions=sessions,
             queue_name=queue_name(settings, consumer),
             options=WorkerOptions(
                 concurrency=settings.worker_concurrency,
@@ -28,4 +31,7 @@ async def serve_worker(settings: Settings, consumer: Consumer) -> None:
                 receive_wait_seconds=settings.worker_receive_wait_seconds,
             ),
         )
-        await worker.run(stop)
+        roles = [worker.run(stop)]
+        if consumer.companion is not None:
+            roles.append(consumer.companion.run(sessions, stop))
+        await asyncio.gather(*roles)

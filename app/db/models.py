@@ -107,6 +107,8 @@ class PaymentIntent(Base):
     cancellation_reason: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime | None]
     sequence: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # The W3C trace context of the request that created it: callbacks continue that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -184,6 +186,8 @@ class OutboxEvent(Base):
     aggregate_sequence: Mapped[int] = mapped_column(Integer)
     payload: Mapped[Json]
     traceparent: Mapped[str | None] = mapped_column(String(64))
+    # The SNS Subject of an alert (e-mail subscribers read it first); None for events.
+    subject: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     published_at: Mapped[datetime | None]
     # Set when the row can never be published (too large, rejected); it waits for an operator.
@@ -311,6 +315,12 @@ class WebhookDelivery(Base):
     __table_args__ = (
         Index("uq_webhook_deliveries_event_id_endpoint_id", "event_id", "endpoint_id", unique=True),
         Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+        # The dispatcher's work list: pending deliveries by when they are due.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -343,3 +353,13 @@ class StuckCheck(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     alerted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class AlertSequence(Base):
+    """The last sequence given to an alert aggregate (``alr_…``), so each alert stream
+    counts up however many workers raise its alerts."""
+
+    __tablename__ = "alert_sequences"
+
+    aggregate_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,15 @@ _MERCHANT_EVENT_TYPES = [event.value for event in MERCHANT_EVENTS]
 class PendingDelivery:
     delivery: WebhookDelivery
     endpoint: WebhookEndpoint
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A merchant-visible event as the outbox keeps it."""
+
+    envelope: dict[str, Any]
+    traceparent: str | None
+    created_at: datetime
 
 
 class WebhookRepository:
@@ -67,8 +77,11 @@ class WebhookRepository:
         )
         return int(count or 0)
 
-    async def takers(self, *, merchant_id: str, livemode: bool, event_type: str) -> list[str]:
-        """The enabled endpoints that take this event type."""
+    async def takers(
+        self, *, merchant_id: str, livemode: bool, event_type: str, event_created_at: datetime
+    ) -> list[str]:
+        """The enabled endpoints that take this event type and existed when it was
+        created: a new endpoint hears only of events after it."""
         ids = await self._session.scalars(
             select(WebhookEndpoint.id).where(
                 WebhookEndpoint.merchant_id == merchant_id,
@@ -76,6 +89,7 @@ class WebhookRepository:
                 WebhookEndpoint.status == EndpointStatus.ENABLED.value,
                 WebhookEndpoint.deleted_at.is_(None),
                 WebhookEndpoint.enabled_events.has_any(array([ALL_EVENTS, event_type])),
+                WebhookEndpoint.created_at <= event_created_at,
             )
         )
         return list(ids)
@@ -130,24 +144,44 @@ class WebhookRepository:
             )
         )
 
-    async def pending_deliveries(
-        self, event_id: str, *, endpoint_ids: list[str] | None
-    ) -> list[PendingDelivery]:
-        """An event's pending deliveries, locked; one another worker holds is skipped
-        (that worker settles it)."""
+    async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+        """Take up to ``limit`` due deliveries for one try each: their next try moves to
+        ``lease_until``, so no other dispatcher takes them meanwhile, and a dispatcher
+        that dies mid-try leaves them due again then."""
+        due = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                or_(
+                    WebhookDelivery.next_attempt_at.is_(None),
+                    WebhookDelivery.next_attempt_at <= now,
+                ),
+            )
+            .order_by(WebhookDelivery.next_attempt_at.asc().nulls_first(), WebhookDelivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = await self._session.scalars(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=lease_until)
+            .returning(WebhookDelivery.id)
+        )
+        return list(claimed)
+
+    async def pending_delivery(self, delivery_id: str) -> PendingDelivery | None:
+        """A pending delivery and its endpoint, the delivery locked."""
         query = (
             select(WebhookDelivery, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
             .where(
-                WebhookDelivery.event_id == event_id,
+                WebhookDelivery.id == delivery_id,
                 WebhookDelivery.status == DeliveryStatus.PENDING.value,
             )
-            .with_for_update(of=WebhookDelivery, skip_locked=True)
+            .with_for_update(of=WebhookDelivery)
         )
-        if endpoint_ids is not None:
-            query = query.where(WebhookDelivery.endpoint_id.in_(endpoint_ids))
-        rows = (await self._session.execute(query)).all()
-        return [PendingDelivery(delivery, endpoint) for delivery, endpoint in rows]
+        row = (await self._session.execute(query)).one_or_none()
+        return None if row is None else PendingDelivery(row[0], row[1])
 
     async def deliveries(
         self, endpoint_id: str, *, starting_after: str | None, limit: int
@@ -164,6 +198,13 @@ class EventRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def stored(self, event_id: str) -> StoredEvent | None:
+        query = select(OutboxEvent.payload, OutboxEvent.traceparent, OutboxEvent.created_at).where(
+            OutboxEvent.id == event_id, OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES)
+        )
+        row = (await self._session.execute(query)).one_or_none()
+        return None if row is None else StoredEvent(row[0], row[1], row[2])
 
     async def get(self, merchant_id: str | None, event_id: str) -> dict[str, Any] | None:
         query = select(OutboxEvent.payload).where(

@@ -17,30 +17,46 @@ class EventType(StrEnum):
     PAYMENT_INTENT_SUCCEEDED = "payment_intent.succeeded"
     PAYMENT_INTENT_PAYMENT_FAILED = "payment_intent.payment_failed"
     PAYMENT_INTENT_CANCELED = "payment_intent.canceled"
+    # amount_refunded moved: a refund reserved it, or a failed refund gave it back.
+    PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED = "payment_intent.amount_refunded_updated"
     PAYMENT_INTENT_CAPTURE_REQUESTED = "payment_intent.capture_requested"
     REFUND_CREATED = "refund.created"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
     ALERT_PAYMENT_FAILED_ALL_GATEWAYS = "alert.payment_failed_all_gateways"
     ALERT_GATEWAY_CIRCUIT_OPENED = "alert.gateway_circuit_opened"
+    ALERT_GATEWAY_CIRCUIT_CLOSED = "alert.gateway_circuit_closed"
     ALERT_RECONCILIATION_MISMATCH = "alert.reconciliation_mismatch"
     ALERT_OUTBOX_EVENT_PARKED = "alert.outbox_event_parked"
     ALERT_PAYMENT_INTENT_STUCK = "alert.payment_intent_stuck"
     ALERT_LATE_PAYMENT_REFUNDED = "alert.late_payment_refunded"
     ALERT_WEBHOOK_ENDPOINT_DISABLED = "alert.webhook_endpoint_disabled"
-    # A command to the webhook worker (POST /v1/events/{id}/redeliver), never sent to merchants.
-    WEBHOOK_REDELIVERY_REQUESTED = "webhook.redelivery_requested"
 
 
-_INTERNAL_EVENTS = frozenset(
-    {EventType.PAYMENT_INTENT_CAPTURE_REQUESTED, EventType.WEBHOOK_REDELIVERY_REQUESTED}
-)
+# Commands between PixWave's own roles: on the events topic, never sent to merchants.
+INTERNAL_EVENTS = frozenset({EventType.PAYMENT_INTENT_CAPTURE_REQUESTED})
 # What merchants see, in webhooks and in GET /v1/events: all but commands and alerts.
 MERCHANT_EVENTS: tuple[EventType, ...] = tuple(
     event
     for event in EventType
-    if event not in _INTERNAL_EVENTS and not event.value.startswith("alert.")
+    if event not in INTERNAL_EVENTS and not event.value.startswith("alert.")
 )
+
+
+class Visibility(StrEnum):
+    """The ``visibility`` message attribute: who a message is for, to filter on."""
+
+    MERCHANT = "merchant"  # the merchant-visible events: webhooks, GET /v1/events
+    INTERNAL = "internal"  # commands between PixWave's roles
+    OPERATOR = "operator"  # alerts, on the alerts topic
+
+
+def visibility_of(event_type: str) -> Visibility:
+    if event_type.startswith("alert."):
+        return Visibility.OPERATOR
+    if event_type in INTERNAL_EVENTS:
+        return Visibility.INTERNAL
+    return Visibility.MERCHANT
 
 
 class Topic(StrEnum):

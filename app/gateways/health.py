@@ -6,7 +6,8 @@ Closed: calls go through. The circuit opens for OPEN_SECONDS after FAILURE_THRES
 consecutive failures (refused, timed out, 5xx), or when at least WINDOW_MIN_CALLS
 calls in the last WINDOW_SECONDS failed at FAILURE_RATE_TO_OPEN or more. Then it is
 half-open: one worker at a time gets a probe call; its failure opens the circuit
-again at once, its success closes it.
+again at once, its success closes it. Opening a closed circuit and closing a tripped
+one are transitions, each reported to exactly one caller (the alerts).
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ class HealthStore(Protocol):
 
     async def count(self, gateway: str, outcome: str, ms: int) -> None: ...
 
-    async def close(self, gateway: str) -> None:
-        """Forget the failure streak, the trip and the probe."""
+    async def close(self, gateway: str) -> bool:
+        """Forget the failure streak, the trip and the probe; True if it was tripped."""
         ...
 
     async def add_failure(self, gateway: str) -> tuple[int, bool]:
@@ -78,7 +79,7 @@ class HealthStore(Protocol):
         ...
 
     async def open(self, gateway: str, seconds: int) -> bool:
-        """Open for `seconds` (True when this call opened it) and mark it tripped."""
+        """Open for `seconds` and mark it tripped; True for the call that tripped it."""
         ...
 
     async def buckets(self, gateway: str) -> list[tuple[int, int, int]]:
@@ -116,8 +117,12 @@ class RedisHealthStore:
             pipe.expire(bucket, WINDOW_SECONDS + BUCKET_SECONDS)
             await pipe.execute()
 
-    async def close(self, gateway: str) -> None:
-        await self._redis.delete(*(self._key(gateway, p) for p in ("failures", "tripped", "probe")))
+    async def close(self, gateway: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(gateway, "tripped"))
+            pipe.delete(self._key(gateway, "failures"), self._key(gateway, "probe"))
+            was_tripped, _ = await pipe.execute()
+        return bool(was_tripped)
 
     async def add_failure(self, gateway: str) -> tuple[int, bool]:
         failures_key = self._key(gateway, "failures")
@@ -129,10 +134,11 @@ class RedisHealthStore:
         return int(failures), bool(half_open)
 
     async def open(self, gateway: str, seconds: int) -> bool:
-        opened = await self._redis.set(self._key(gateway, "open"), 1, ex=seconds, nx=True)
-        await self._redis.set(self._key(gateway, "tripped"), 1)
+        await self._redis.set(self._key(gateway, "open"), 1, ex=seconds, nx=True)
+        # SET NX: of a whole fleet, only the caller that tripped it sees the transition.
+        tripped = await self._redis.set(self._key(gateway, "tripped"), 1, nx=True)
         await self._redis.delete(self._key(gateway, "failures"), self._key(gateway, "probe"))
-        return bool(opened)
+        return bool(tripped)
 
     async def buckets(self, gateway: str) -> list[tuple[int, int, int]]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -180,9 +186,11 @@ class MemoryHealthStore:
         counts[0 if outcome == "ok" else 1] += 1
         counts[2] += ms
 
-    async def close(self, gateway: str) -> None:
+    async def close(self, gateway: str) -> bool:
         state = self._of(gateway)
+        was_tripped = state.tripped
         state.failures, state.tripped, state.probe_until = 0, False, 0.0
+        return was_tripped
 
     async def add_failure(self, gateway: str) -> tuple[int, bool]:
         state, now = self._of(gateway), time.monotonic()
@@ -193,11 +201,11 @@ class MemoryHealthStore:
 
     async def open(self, gateway: str, seconds: int) -> bool:
         state, now = self._of(gateway), time.monotonic()
-        opened = state.open_until <= now
-        if opened:
+        if state.open_until <= now:
             state.open_until = now + seconds
+        tripped = not state.tripped
         state.tripped, state.failures, state.probe_until = True, 0, 0.0
-        return opened
+        return tripped
 
     async def buckets(self, gateway: str) -> list[tuple[int, int, int]]:
         state = self._of(gateway)
@@ -225,6 +233,10 @@ class GatewayHealth:
         self._open_seconds = open_seconds
         self._window_min_calls = window_min_calls
 
+    @property
+    def open_seconds(self) -> int:
+        return self._open_seconds
+
     async def _on_store(self, operation: Callable[[HealthStore], Awaitable[T]]) -> T:
         return await self._shared.run(
             lambda: operation(self._redis_store), lambda: operation(self._memory_store)
@@ -244,15 +256,18 @@ class GatewayHealth:
 
         return await self._on_store(find)
 
-    async def record_success(self, gateway: str, seconds: float = 0.0) -> None:
-        async def record(store: HealthStore) -> None:
-            await store.count(gateway, "ok", round(seconds * 1000))
-            await store.close(gateway)
+    async def record_success(self, gateway: str, seconds: float = 0.0) -> bool:
+        """Count a success; True for the one caller whose success closed the circuit."""
 
-        await self._on_store(record)
+        async def record(store: HealthStore) -> bool:
+            await store.count(gateway, "ok", round(seconds * 1000))
+            return await store.close(gateway)
+
+        return await self._on_store(record)
 
     async def record_failure(self, gateway: str, seconds: float = 0.0) -> bool:
-        """Count a failure; True when this one opened the circuit."""
+        """Count a failure; True for the one caller whose failure opened a closed circuit
+        (a half-open probe that fails reopens it without another transition)."""
 
         async def record(store: HealthStore) -> bool:
             await store.count(gateway, "fail", round(seconds * 1000))

@@ -12,6 +12,7 @@ from app.gateways.efi import Efi
 from app.gateways.mercadopago import MercadoPago
 from app.gateways.port import Gateway, GatewayName
 from app.settings import Settings
+from app.tracing import send_traceparent
 
 # Connecting is quick or the gateway is down: fail fast and fall back.
 CONNECT_TIMEOUT_SECONDS = 3.0
@@ -75,4 +76,6 @@ def _client(settings: Settings, base_url: str, *, cert: Path | None = None) -> h
     tls = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE when set
     if cert is not None:
         tls.load_cert_chain(cert)
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls)
+    # Every gateway call carries the W3C trace of the work that makes it.
+    hooks = {"request": [send_traceparent]}
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls, event_hooks=hooks)

@@ -10,9 +10,11 @@ from app.db.models import GatewayCallback, PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
 from app.domain.charge_views import ChargeMoney, IntentMoney, reconciliation_mismatch
 from app.domain.errors import ServiceUnavailable
-from app.domain.events import Aggregate, EventType
+from app.domain.events import EventType
 from app.gateways.port import CallbackEvent, Charge, GatewayName
 from app.services.charges import apply_attempt_charge, behind_attempt, note_charge
+from app.services.events import record_alert
+from app.tracing import continue_trace
 
 DUPLICATE = "duplicate"
 UNKNOWN_CHARGE = "unknown_charge"
@@ -56,14 +58,16 @@ async def _apply(
             f"{gateway.value} charge {charge.reference} is not matched to an intent yet"
         )
     stale = behind_attempt(attempt, charge)
-    mismatch = None if stale else _amount_mismatch(intent, attempt, charge)
-    if mismatch is not None:
-        note_charge(attempt, charge)
-        await _alert(uow, charge, intent, mismatch)
-        return AMOUNT_MISMATCH, mismatch
-    # A late payment is marked for the scheduler, which refunds it and alerts.
-    applied = await apply_attempt_charge(uow, intent, attempt, charge)
-    return applied.value, None
+    # What the callback causes belongs to the intent's trace, not the gateway's request.
+    with continue_trace(intent.traceparent):
+        mismatch = None if stale else _amount_mismatch(intent, attempt, charge)
+        if mismatch is not None:
+            note_charge(attempt, charge)
+            await _alert(uow, charge, intent, mismatch)
+            return AMOUNT_MISMATCH, mismatch
+        # A late payment is marked for the scheduler, which refunds it and alerts.
+        applied = await apply_attempt_charge(uow, intent, attempt, charge)
+        return applied.value, None
 
 
 async def _intent_of(uow: UnitOfWork, attempt: PaymentAttempt | None) -> PaymentIntent | None:
@@ -90,18 +94,16 @@ async def _alert(uow: UnitOfWork, charge: Charge, intent: PaymentIntent, reason:
         reference=charge.reference,
         reason=reason,
     )
-    await uow.outbox.add_event(
-        event_type=EventType.ALERT_RECONCILIATION_MISMATCH,
-        merchant_id=intent.merchant_id,
-        livemode=intent.livemode,
-        aggregate=Aggregate("gateway_charge", f"{charge.gateway.value}:{charge.reference}", 1),
-        data_object={
+    await record_alert(
+        uow,
+        EventType.ALERT_RECONCILIATION_MISMATCH,
+        intent,
+        {
             "gateway": charge.gateway.value,
             "reference": charge.reference,
             "gateway_status": charge.gateway_status,
-            "amount": charge.amount,
+            "amount_charged": charge.amount,
             "amount_paid": charge.amount_paid,
-            "payment_intent": intent.id,
             "reason": reason,
         },
     )

@@ -16,9 +16,10 @@ from loguru import logger
 
 from app.db.models import PaymentAttempt, PaymentIntent
 from app.db.uow import UnitOfWork
+from app.domain.alerts import alert, gateway_about
 from app.domain.charges import UNPAYABLE_CHARGE_STATUSES, AttemptOutcome, ChargeStatus
 from app.domain.errors import RetryLater
-from app.domain.events import Aggregate, EventType
+from app.domain.events import EventType
 from app.domain.intents import (
     CaptureMethod,
     IntentStatus,
@@ -206,9 +207,10 @@ async def _after_attempt(
         reason=result.reason,
     )
     if result.outcome in (AttemptOutcome.SUCCEEDED, AttemptOutcome.DECLINED):
-        await context.health.record_success(gateway.value, seconds)
+        if await context.health.record_success(gateway.value, seconds):
+            await _alert_circuit(uow, context, intent, gateway, None)
     elif await context.health.record_failure(gateway.value, seconds):
-        await _alert_circuit_opened(uow, intent, gateway)
+        await _alert_circuit(uow, context, intent, gateway, result.reason or result.outcome.value)
     unsettled = result.charge is not None and result.charge.status in _UNSETTLED
     if result.outcome in (AttemptOutcome.NOT_ATTEMPTED, AttemptOutcome.UNKNOWN) or unsettled:
         raise RetryLater(f"{gateway.value}: {result.outcome.value}", keep_progress=True)
@@ -266,15 +268,30 @@ async def fail_intent(
         )
 
 
-async def _alert_circuit_opened(
-    uow: UnitOfWork, intent: PaymentIntent, gateway: GatewayName
+async def _alert_circuit(
+    uow: UnitOfWork,
+    context: ChargeContext,
+    intent: PaymentIntent,
+    gateway: GatewayName,
+    error: str | None,
 ) -> None:
-    logger.error("gateway.circuit_opened", gateway=gateway.value)
-    metrics.CIRCUITS_OPENED.labels(gateway.value).inc()
-    await uow.outbox.add_event(
-        event_type=EventType.ALERT_GATEWAY_CIRCUIT_OPENED,
+    """One alert per transition of the circuit: opened (with the error), or closed."""
+    facts = {
+        "gateway": gateway.value,
+        "payment_intent": intent.id,
+        "amount": intent.amount,
+        "currency": intent.currency,
+    }
+    if error is None:
+        event_type = EventType.ALERT_GATEWAY_CIRCUIT_CLOSED
+        logger.warning("gateway.circuit_closed", gateway=gateway.value)
+    else:
+        event_type = EventType.ALERT_GATEWAY_CIRCUIT_OPENED
+        facts |= {"error": error[:500], "open_seconds": context.health.open_seconds}
+        logger.error("gateway.circuit_opened", gateway=gateway.value, error=error)
+        metrics.CIRCUITS_OPENED.labels(gateway.value).inc()
+    await uow.outbox.add_alert(
+        alert(event_type, gateway_about(gateway.value), facts),
         merchant_id=intent.merchant_id,
         livemode=intent.livemode,
-        aggregate=Aggregate("gateway", gateway.value, 1),
-        data_object={"gateway": gateway.value, "seen_on": intent.id},
     )

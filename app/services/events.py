@@ -7,9 +7,11 @@ from typing import Any
 
 from app.db.models import PaymentIntent, Refund
 from app.db.uow import UnitOfWork
+from app.domain.alerts import alert
 from app.domain.events import Aggregate, EventType
 from app.gateways.metrics import SECONDS_TO_TERMINAL
 from app.services.views import intent_view, refund_view
+from app.tracing import current_traceparent
 
 
 async def record_event(
@@ -20,6 +22,8 @@ async def record_event(
     if isinstance(record, PaymentIntent):
         aggregate_type, view = "payment_intent", intent_view(record)
         _observe_end(record, event_type)
+        # The trace it was created in: callbacks about it continue that trace.
+        record.traceparent = record.traceparent or current_traceparent.get()
     else:
         aggregate_type, view = "refund", refund_view(record)
     return await uow.outbox.add_event(
@@ -34,13 +38,20 @@ async def record_event(
 async def record_alert(
     uow: UnitOfWork, event_type: EventType, intent: PaymentIntent, details: dict[str, Any]
 ) -> str:
-    """An operator alert about an intent, for the alerts topic, in the same transaction."""
-    return await uow.outbox.add_event(
-        event_type=event_type,
+    """An operator alert about an intent, for the alerts topic, in the same transaction:
+    the intent's facts (amount, status, merchant), then the ``details`` of this alert."""
+    facts = {
+        "payment_intent": intent.id,
+        "merchant": intent.merchant_id,
+        "amount": intent.amount,
+        "currency": intent.currency,
+        "status": intent.status,
+        **details,
+    }
+    return await uow.outbox.add_alert(
+        alert(event_type, intent.id, facts),
         merchant_id=intent.merchant_id,
         livemode=intent.livemode,
-        aggregate=Aggregate("payment_intent_alert", intent.id, intent.sequence),
-        data_object={"payment_intent": intent.id, **details},
     )
 
 

@@ -80,6 +80,7 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
     )
     uow.refunds.add(refund)
     await record_event(uow, refund, EventType.REFUND_CREATED)
+    await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
     return refund
 
 
@@ -124,6 +125,7 @@ async def settle_refund(
         refund.failure_reason = outcome[:500]
         intent.amount_refunded -= refund.amount  # the reservation goes back
         await record_event(uow, refund, EventType.REFUND_FAILED)
+        await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
         return True
     if not outcome.settled:
         logger.info("refund.pending_at_gateway", refund=refund.id, amount=refund.amount)

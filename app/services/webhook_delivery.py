@@ -1,10 +1,15 @@
-"""Delivering an event to the merchant's endpoints: sign, POST, record, schedule the
-next try, and after the retry horizon give up and disable the endpoint."""
+"""Delivering events to the merchant's endpoints, each delivery on its own.
+
+A merchant-visible event only fans out into one pending delivery per endpoint (the
+webhook worker acknowledges its message at once). A dispatcher then takes due
+deliveries, one try each: sign, POST, record, schedule the next try, and after the
+retry horizon give up and disable the endpoint. So one endpoint's retries never hold
+back another endpoint's deliveries, nor the queue's other messages.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,13 +17,15 @@ from typing import Any
 
 import httpx
 from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.db.uow import UnitOfWork
-from app.db.webhook_repositories import PendingDelivery
+from app.db.webhook_repositories import PendingDelivery, StoredEvent
+from app.domain.alerts import alert
 from app.domain.caller import Caller
-from app.domain.errors import InvalidRequest, NotFound, RetryLater
-from app.domain.events import Aggregate, EventType
+from app.domain.errors import InvalidRequest, NotFound
+from app.domain.events import EventType
 from app.domain.webhooks import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -36,13 +43,18 @@ from app.services.webhook_endpoints import (
     get_endpoint,
     signing_secrets,
 )
+from app.tracing import TRACEPARENT_HEADER, continue_trace
 
 USER_AGENT = "PixWave-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
 # A delivery whose endpoint has every in-flight place taken waits this long for one
-# (a busy endpoint frees places within milliseconds), then comes back later.
+# (a busy endpoint frees places within milliseconds), then is due again a little later.
 PLACE_WAIT_SECONDS = 2.0
 PLACE_POLL_SECONDS = 0.05
+PLACE_RETRY_SECONDS = 1.0
+# A claimed delivery is nobody else's for its try's longest run plus this margin; a
+# dispatcher that dies mid-try leaves it due again after that.
+LEASE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +67,16 @@ class WebhookSender:
     places: EndpointPlaces
     allow_private_urls_in_test: bool
 
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.timeout_seconds + PLACE_WAIT_SECONDS + LEASE_MARGIN_SECONDS)
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     event_id: str
     body: bytes
+    traceparent: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,43 +89,79 @@ class PostResult:
         return self.error is None
 
 
-async def deliver_event(
-    uow: UnitOfWork,
-    sender: WebhookSender,
-    envelope: dict[str, Any],
-    *,
-    endpoint_ids: list[str] | None = None,
-) -> None:
-    """Try every due delivery of this event (all its endpoints, or the ones named), and
-    raise RetryLater, keeping what was done, while any is still pending."""
-    if endpoint_ids is None:
-        takers = await uow.webhooks.takers(
-            merchant_id=envelope["merchant_id"],
-            livemode=envelope["livemode"],
-            event_type=envelope["type"],
-        )
-        await uow.webhooks.add_deliveries(
-            event_id=envelope["id"], event_type=envelope["type"], endpoint_ids=takers
-        )
-    pending = await uow.webhooks.pending_deliveries(envelope["id"], endpoint_ids=endpoint_ids)
+async def fan_out(uow: UnitOfWork, envelope: dict[str, Any]) -> None:
+    """A pending delivery of this event for every endpoint that takes it and existed
+    when it was created (the dispatcher sends them)."""
+    stored = await uow.events.stored(envelope["id"])
+    created_at = stored.created_at if stored else datetime.fromtimestamp(envelope["created"], UTC)
+    takers = await uow.webhooks.takers(
+        merchant_id=envelope["merchant_id"],
+        livemode=envelope["livemode"],
+        event_type=envelope["type"],
+        event_created_at=created_at,
+    )
+    await uow.webhooks.add_deliveries(
+        event_id=envelope["id"], event_type=envelope["type"], endpoint_ids=takers
+    )
+
+
+async def claim_due(
+    sessions: async_sessionmaker[AsyncSession], sender: WebhookSender, limit: int
+) -> list[str]:
+    """Deliveries due now, each taken for one try (see ``attempt_delivery``)."""
     now = datetime.now(UTC)
-    # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
-    outgoing = Outgoing(envelope["id"], render_json(envelope))
-    due = [item for item in pending if _is_due(item, now)]
-    results = await asyncio.gather(*(_try(sender, item.endpoint, outgoing, now) for item in due))
-    for item, result in zip(due, results, strict=True):
-        if result is not None:
-            await _record(uow, sender, item, result, now)
-    _come_back_for(pending, now)
+    async with UnitOfWork(sessions) as uow:
+        claimed = await uow.webhooks.claim_due(now=now, lease_until=now + sender.lease, limit=limit)
+        await uow.commit()
+    return claimed
 
 
-def _is_due(item: PendingDelivery, now: datetime) -> bool:
-    delivery, endpoint = item.delivery, item.endpoint
-    if endpoint.status != EndpointStatus.ENABLED.value:
-        delivery.status = DeliveryStatus.FAILED.value
-        delivery.last_error = f"endpoint disabled ({endpoint.disabled_reason})"
-        return False
-    return delivery.next_attempt_at is None or delivery.next_attempt_at <= now
+async def attempt_delivery(
+    sessions: async_sessionmaker[AsyncSession], sender: WebhookSender, delivery_id: str
+) -> None:
+    """One try of one claimed delivery: the POST runs outside any transaction."""
+    async with UnitOfWork(sessions) as uow:
+        item = await uow.webhooks.pending_delivery(delivery_id)
+        if item is None:
+            return
+        stored = await uow.events.stored(item.delivery.event_id)
+        if stored is None or _given_up(item):
+            _fail(item.delivery, _why_not(item, stored))
+            await uow.commit()
+            return
+    now = datetime.now(UTC)
+    with continue_trace(stored.traceparent) as traceparent:
+        # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
+        outgoing = Outgoing(item.delivery.event_id, render_json(stored.envelope), traceparent)
+        result = await _try(sender, item.endpoint, outgoing, now)
+        async with UnitOfWork(sessions) as uow:
+            item = await uow.webhooks.pending_delivery(delivery_id)
+            if item is None:  # settled meanwhile (its endpoint was disabled)
+                return
+            if result is None:
+                item.delivery.next_attempt_at = now + timedelta(seconds=PLACE_RETRY_SECONDS)
+            else:
+                await _record(uow, sender, item, result, now)
+            await uow.commit()
+
+
+def _given_up(item: PendingDelivery) -> bool:
+    endpoint = item.endpoint
+    return endpoint.status != EndpointStatus.ENABLED.value or endpoint.deleted_at is not None
+
+
+def _why_not(item: PendingDelivery, stored: StoredEvent | None) -> str:
+    if stored is None:
+        return "the event is past the events retention"
+    if item.endpoint.deleted_at is not None:
+        return "endpoint deleted"
+    return f"endpoint disabled ({item.endpoint.disabled_reason})"
+
+
+def _fail(delivery: WebhookDelivery, reason: str) -> None:
+    delivery.status = DeliveryStatus.FAILED.value
+    delivery.next_attempt_at = None
+    delivery.last_error = reason
 
 
 async def _try(
@@ -143,6 +196,7 @@ async def _post(
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: signature_header(secrets, timestamp, outgoing.body),
         EVENT_ID_HEADER: outgoing.event_id,
+        TRACEPARENT_HEADER: outgoing.traceparent,
     }
     try:
         async with asyncio.timeout(sender.timeout_seconds):
@@ -163,12 +217,14 @@ async def _post(
     return PostResult(response.status_code, f"HTTP {response.status_code}")
 
 
-def webhook_client() -> httpx.AsyncClient:
+def webhook_client(timeout_seconds: float) -> httpx.AsyncClient:
     """Redirects are not followed (a 3xx is a failed try, never a hop to another host);
-    no connection is kept alive (see post_pinned)."""
+    no connection is kept alive (see post_pinned). httpx's own 5 s default would cut a
+    try short of the configured timeout."""
     return httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
+        timeout=timeout_seconds,
         limits=httpx.Limits(max_keepalive_connections=0),
     )
 
@@ -233,41 +289,28 @@ async def _disable(
     if not await uow.webhooks.disable_endpoint(endpoint.id, reason):
         return
     logger.error("webhook.endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
-    await uow.outbox.add_event(
-        event_type=EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED,
+    facts = {
+        "webhook_endpoint": endpoint.id,
+        "merchant": endpoint.merchant_id,
+        "url": endpoint.url,
+        "reason": reason,
+        "event": delivery.event_id,
+    }
+    await uow.outbox.add_alert(
+        alert(EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED, endpoint.id, facts),
         merchant_id=endpoint.merchant_id,
         livemode=endpoint.livemode,
-        # Alerts carry no state to order: every one is sequence 1 of its endpoint.
-        aggregate=Aggregate("webhook_endpoint", endpoint.id, 1),
-        data_object={
-            "webhook_endpoint": endpoint.id,
-            "url": endpoint.url,
-            "reason": reason,
-            "event": delivery.event_id,
-        },
-    )
-
-
-def _come_back_for(pending: list[PendingDelivery], now: datetime) -> None:
-    waiting = [item.delivery for item in pending if item.delivery.status == DeliveryStatus.PENDING]
-    if not waiting:
-        return
-    scheduled = [d.next_attempt_at for d in waiting if d.next_attempt_at is not None]
-    delay: int | None = None  # one waits for an in-flight place: the consumer's backoff
-    if len(scheduled) == len(waiting) and min(scheduled) > now:
-        delay = max(1, math.ceil((min(scheduled) - now).total_seconds()))
-    raise RetryLater(
-        f"{len(waiting)} webhook deliveries pending", delay_seconds=delay, keep_progress=True
     )
 
 
 async def request_redelivery(
     uow: UnitOfWork, caller: Caller, event_id: str, endpoint_id: str | None
 ) -> list[str]:
-    """Start a fresh round of deliveries of a past event; the webhook worker sends it."""
-    envelope = await uow.events.get(caller.merchant_id, event_id)
-    if envelope is None:
+    """Start a fresh round of deliveries of a past event; the dispatcher sends it."""
+    stored = await uow.events.stored(event_id)
+    if stored is None or stored.envelope["merchant_id"] != caller.merchant_id:
         raise NotFound(f"No event {event_id}.", param="id")
+    event_type = stored.envelope["type"]
     if endpoint_id is not None:
         endpoint = await get_endpoint(uow, caller, endpoint_id)
         if endpoint.status != EndpointStatus.ENABLED.value:
@@ -275,16 +318,12 @@ async def request_redelivery(
         endpoint_ids = [endpoint.id]
     else:
         endpoint_ids = await uow.webhooks.takers(
-            merchant_id=caller.merchant_id, livemode=caller.livemode, event_type=envelope["type"]
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
+            event_type=event_type,
+            event_created_at=stored.created_at,
         )
     await uow.webhooks.restart_deliveries(
-        event_id=event_id, event_type=envelope["type"], endpoint_ids=endpoint_ids
-    )
-    await uow.outbox.add_event(
-        event_type=EventType.WEBHOOK_REDELIVERY_REQUESTED,
-        merchant_id=caller.merchant_id,
-        livemode=caller.livemode,
-        aggregate=Aggregate("event", event_id, 1),
-        data_object={"event": event_id, "webhook_endpoints": endpoint_ids},
+        event_id=event_id, event_type=event_type, endpoint_ids=endpoint_ids
     )
     return endpoint_ids

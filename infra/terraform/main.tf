@@ -24,6 +24,7 @@ locals {
       topic = "events"
       event_types = [
         "payment_intent.amount_capturable_updated",
+        "payment_intent.amount_refunded_updated",
         "payment_intent.canceled",
         "payment_intent.created",
         "payment_intent.payment_failed",
@@ -33,7 +34,6 @@ locals {
         "refund.created",
         "refund.failed",
         "refund.succeeded",
-        "webhook.redelivery_requested",
       ]
     }
   }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -46,10 +47,11 @@ async def test_half_open_lets_one_probe_through_and_its_failure_reopens(
     await redis.delete(f"{namespace}:gateway:efi:open")  # the open period ends: half-open
     assert await health.available(["efi"]) == {"efi"}  # this caller holds the probe
     assert await health.available(["efi"]) == set()  # every other caller waits for it
-    assert await health.record_failure("efi") is True  # the probe failed: open at once
+    assert await health.record_failure("efi") is False  # the probe failed: open again
+    assert await health.available(["efi"]) == set()
     await redis.delete(f"{namespace}:gateway:efi:open")
     assert await health.available(["efi"]) == {"efi"}
-    await health.record_success("efi")  # the probe succeeded: closed
+    assert await health.record_success("efi") is True  # the probe succeeded: closed
     assert await health.available(["efi"]) == {"efi"}
     assert await health.available(["efi"]) == {"efi"}
     assert await health.record_failure("efi") is False  # closed again: a streak is needed
@@ -74,4 +76,23 @@ async def test_a_failure_rate_over_the_window_opens_it_without_a_streak(
         "success_rate": 0.5,
         "mean_ms": 150,
     }
+    await redis.aclose()
+
+
+async def test_a_fleet_sees_each_transition_once_through_a_whole_outage(
+    service_env: dict[str, str],
+) -> None:
+    """Workers share the circuit: of all their calls, one opened it and one closed it,
+    however often the open period ended and a probe failed in between."""
+    redis = Redis.from_url(service_env["PIXWAVE_REDIS_URL"])
+    namespace = f"t{uuid.uuid4().hex}"
+    fleet = [GatewayHealth(redis, namespace=namespace, threshold=THRESHOLD) for _ in range(4)]
+    opened = await asyncio.gather(*(w.record_failure("efi") for w in fleet for _ in range(3)))
+    for _ in range(3):  # the open period ends, and the probe fails again
+        await redis.delete(f"{namespace}:gateway:efi:open")
+        opened += await asyncio.gather(*(w.record_failure("efi") for w in fleet))
+    await redis.delete(f"{namespace}:gateway:efi:open")
+    closed = await asyncio.gather(*(w.record_success("efi") for w in fleet))
+    assert (opened.count(True), closed.count(True)) == (1, 1)
+    assert await fleet[0].available(["efi"]) == {"efi"}
     await redis.aclose()

@@ -67,3 +67,27 @@ def test_refund_of_an_unknown_intent_names_the_param(api: ApiProcess, merchant: 
     response = _refund(api, merchant, {"payment_intent": "pi_00000000000000000000000000"})
     assert response.status_code == 404
     assert response.json()["param"] == "payment_intent"
+
+
+def test_every_refund_moves_the_intents_sequence_with_an_event(
+    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any]
+) -> None:
+    """A subscriber following the intent alone sees amount_refunded change."""
+    intent_id = _succeeded_intent(api, merchant, db)
+    for amount in (3000, 2000):
+        assert _refund(api, merchant, {"payment_intent": intent_id, "amount": amount}).is_success
+    events = db.execute(
+        "SELECT event_type, aggregate_sequence, payload FROM outbox WHERE aggregate_id = %s "
+        "ORDER BY position",
+        (intent_id,),
+    ).fetchall()
+    refunded = [
+        (sequence, payload["data"]["object"]["amount_refunded"])
+        for event_type, sequence, payload in events
+        if event_type == "payment_intent.amount_refunded_updated"
+    ]
+    assert refunded == [(2, 3000), (3, 5000)]
+    [(sequence,)] = db.execute(
+        "SELECT sequence FROM payment_intents WHERE id = %s", (intent_id,)
+    ).fetchall()
+    assert sequence == 3

@@ -124,7 +124,7 @@ async def test_an_intent_stuck_past_the_schedule_raises_one_alert(scene: Scene) 
     assert alerted_at is not None
     alerts = scene.rows(
         "SELECT payload->'data'->'object' FROM outbox WHERE event_type = %s AND aggregate_id = %s",
-        (EventType.ALERT_PAYMENT_INTENT_STUCK.value, intent_id),
+        (EventType.ALERT_PAYMENT_INTENT_STUCK.value, f"alr_{intent_id}"),
     )
     assert [alert["status"] for (alert,) in alerts] == ["processing"]
 

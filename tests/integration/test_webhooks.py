@@ -3,28 +3,37 @@ worker → a small HTTP receiver standing in for the merchant."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
+from app.db.session import create_engine, session_factory
+from app.db.uow import UnitOfWork
+from app.domain.caller import Caller
 from app.domain.events import EventType
 from app.embedded import free_port, moto_server
+from app.services.commands import CreatePaymentIntent
+from app.services.intents import create_intent
+from app.settings import Settings
 from devtools.demo.receiver import Receiver, new_receiver, serving
-from tests.integration.relay_support import RelayWorld, new_world, running_relay
+from tests.integration.relay_support import CIPHER, POLICY, RelayWorld, new_world, running_relay
 from tests.support import ApiProcess, Merchant, card_intent, start_api, start_role, wait_for
 
 DELIVERY_TIMEOUT_SECONDS = 60.0
 RETRY_BASE_SECONDS = 1  # tries after 1 s, 3 s, 9 s …
 RETRY_HORIZON_SECONDS = 3  # the try at 4 s that fails disables the endpoint
 MAX_IN_FLIGHT_PER_ENDPOINT = 2
+PATIENT_RETRY_BASE_SECONDS = 600
+PATIENT_RETRY_HORIZON_SECONDS = 3600
 TOLERANCE_SECONDS = 300
 
 
@@ -44,12 +53,17 @@ class Stack:
             method, f"{self.api.url}{path}", headers=merchant.headers, timeout=10, **kwargs
         )
 
-    def endpoint(self, merchant: Merchant, receiver: Receiver) -> dict[str, Any]:
+    def endpoint(
+        self,
+        merchant: Merchant,
+        receiver: Receiver,
+        events: tuple[str, ...] = ("payment_intent.created",),
+    ) -> dict[str, Any]:
         response = self.call(
             merchant,
             "POST",
             "/v1/webhook_endpoints",
-            json={"url": receiver.url, "enabled_events": ["payment_intent.created"]},
+            json={"url": receiver.url, "enabled_events": list(events)},
         )
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
@@ -69,15 +83,21 @@ class Stack:
         return data
 
 
-@pytest.fixture(scope="module")
-def stack(service_env: dict[str, str]) -> Iterator[Stack]:
+@contextmanager
+def running_stack(
+    service_env: dict[str, str],
+    *,
+    fifo: bool = False,
+    retry_base_seconds: int = RETRY_BASE_SECONDS,
+    retry_horizon_seconds: int = RETRY_HORIZON_SECONDS,
+) -> Iterator[Stack]:
     with ExitStack() as stack:
-        world = new_world(service_env, stack.enter_context(moto_server()))
+        world = new_world(service_env, stack.enter_context(moto_server()), fifo=fifo)
         env = {
             **world.env,
             "PIXWAVE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
-            "PIXWAVE_WEBHOOK_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
-            "PIXWAVE_WEBHOOK_RETRY_HORIZON_SECONDS": str(RETRY_HORIZON_SECONDS),
+            "PIXWAVE_WEBHOOK_RETRY_BASE_SECONDS": str(retry_base_seconds),
+            "PIXWAVE_WEBHOOK_RETRY_HORIZON_SECONDS": str(retry_horizon_seconds),
             "PIXWAVE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": str(MAX_IN_FLIGHT_PER_ENDPOINT),
             "PIXWAVE_WEBHOOK_TIMEOUT_SECONDS": "30",
         }
@@ -99,6 +119,12 @@ def stack(service_env: dict[str, str]) -> Iterator[Stack]:
             for name in ("Loja Azul", "Loja Verde")
         )
         yield Stack(world, api, (merchants[0], merchants[1]))
+
+
+@pytest.fixture(scope="module")
+def stack(service_env: dict[str, str]) -> Iterator[Stack]:
+    with running_stack(service_env) as stack:
+        yield stack
 
 
 @pytest.fixture
@@ -195,9 +221,11 @@ def test_past_the_retry_horizon_the_endpoint_is_disabled_with_an_alert(
     assert "HTTP 503" in stack.call(merchant, "GET", path).json()["disabled_reason"]
     alerts = stack.world.rows(
         "SELECT payload FROM outbox WHERE event_type = %s AND aggregate_id = %s",
-        (EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED.value, endpoint["id"]),
+        (EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED.value, f"alr_{endpoint['id']}"),
     )
     assert len(alerts) == 1
+    [(alert,)] = alerts
+    assert endpoint["id"] in alert["data"]["object"]["summary"]
     # A disabled endpoint gets no new deliveries.
     stack.new_event(merchant)
     assert len(stack.deliveries(merchant, endpoint["id"])) == 1
@@ -258,3 +286,87 @@ def test_a_stuck_endpoint_does_not_hold_up_other_merchants(
             timeout=DELIVERY_TIMEOUT_SECONDS,
         )
     assert slow.most_in_flight <= MAX_IN_FLIGHT_PER_ENDPOINT
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["standard", "fifo"])
+def patient_stack(request: pytest.FixtureRequest, service_env: dict[str, str]) -> Iterator[Stack]:
+    """A failed try is retried after 10 minutes here (the default is 1): a test sees
+    whether anything else waits for that retry."""
+    with running_stack(
+        service_env,
+        fifo=request.param,
+        retry_base_seconds=PATIENT_RETRY_BASE_SECONDS,
+        retry_horizon_seconds=PATIENT_RETRY_HORIZON_SECONDS,
+    ) as stack:
+        yield stack
+
+
+def test_a_failing_endpoint_holds_back_none_of_the_merchants_other_endpoints(
+    patient_stack: Stack,
+) -> None:
+    """On FIFO topics too: the intent's next event reaches the working endpoint while
+    the dead one's delivery of the first still waits for its retry."""
+    stack, merchant = patient_stack, patient_stack.merchants[0]
+    refused = new_receiver()  # never served: every connection is refused
+    with serving(new_receiver()) as working:
+        dead = stack.endpoint(merchant, refused, ("*",))
+        stack.endpoint(merchant, working, ("*",))
+        created = stack.call(merchant, "POST", "/v1/payment_intents", json=card_intent()).json()
+        wait_for(
+            lambda: [d["attempts"] for d in stack.deliveries(merchant, dead["id"])] == [1],
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+        )
+        path = f"/v1/payment_intents/{created['id']}/cancel"
+        assert stack.call(merchant, "POST", path, json={}).status_code == 200
+        wait_for(
+            lambda: (
+                sorted(r.event["type"] for r in working.received)
+                == ["payment_intent.canceled", "payment_intent.created"]
+            ),
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+        )
+    first_try = {d["event_type"]: d for d in stack.deliveries(merchant, dead["id"])}[
+        "payment_intent.created"
+    ]
+    assert first_try["status"] == "pending"  # its retries go on, on its own schedule
+    assert "ConnectError" in first_try["last_error"]
+
+
+def test_a_new_endpoint_hears_only_of_events_created_after_it(
+    stack: Stack, merchant: Merchant
+) -> None:
+    """An event written before the endpoint existed, though it reaches the worker after."""
+    caller = Caller(merchant.merchant_id, livemode=False, api_key_id=merchant.key_id)
+    with serving(new_receiver()) as receiver:
+        older = asyncio.run(
+            _create_intent_around(stack, caller, lambda: stack.endpoint(merchant, receiver))
+        )
+        [(older_event,)] = stack.world.rows(
+            "SELECT id FROM outbox WHERE aggregate_id = %s", (older,)
+        )
+        wait_for(
+            lambda: stack.world.rows(
+                "SELECT 1 FROM inbox WHERE consumer = 'webhooks' AND event_id = %s",
+                (older_event,),
+            ),
+            timeout=DELIVERY_TIMEOUT_SECONDS,
+        )
+        newer = stack.new_event(merchant)
+        wait_for(lambda: newer in receiver.event_ids(), timeout=DELIVERY_TIMEOUT_SECONDS)
+    assert receiver.event_ids() == [newer]
+
+
+async def _create_intent_around(stack: Stack, caller: Caller, meanwhile: Any) -> str:
+    """Create an intent in a transaction that commits only after ``meanwhile`` ran."""
+    engine = create_engine(Settings(database_url=stack.world.database_url))
+    try:
+        async with UnitOfWork(session_factory(engine)) as uow:
+            intent = await create_intent(
+                uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER
+            )
+            await uow.flush()
+            await asyncio.to_thread(meanwhile)
+            await uow.commit()
+        return intent.id
+    finally:
+        await engine.dispose()

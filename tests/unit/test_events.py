@@ -109,6 +109,7 @@ def test_only_operator_alerts_go_to_the_alerts_topic() -> None:
     assert alerts == {
         EventType.ALERT_PAYMENT_FAILED_ALL_GATEWAYS,
         EventType.ALERT_GATEWAY_CIRCUIT_OPENED,
+        EventType.ALERT_GATEWAY_CIRCUIT_CLOSED,
         EventType.ALERT_RECONCILIATION_MISMATCH,
         EventType.ALERT_OUTBOX_EVENT_PARKED,
         EventType.ALERT_PAYMENT_INTENT_STUCK,
@@ -121,7 +122,6 @@ def test_merchants_see_neither_commands_nor_alerts() -> None:
     hidden = set(EventType) - set(MERCHANT_EVENTS)
     assert hidden == {
         EventType.PAYMENT_INTENT_CAPTURE_REQUESTED,
-        EventType.WEBHOOK_REDELIVERY_REQUESTED,
         *(t for t in EventType if topic_for(t) is Topic.ALERTS),
     }
 

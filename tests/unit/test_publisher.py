@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from outbox.publisher import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, PreparedMessage, batches, prepare
@@ -33,8 +34,29 @@ def test_prepare_carries_string_attributes_and_the_envelope() -> None:
         "event_type": "String",
         "merchant_id": "String",
         "traceparent": "String",
+        "visibility": "String",
     }
+    assert entry["MessageAttributes"]["visibility"]["StringValue"] == "merchant"
     assert "MessageGroupId" not in entry
+    assert "Subject" not in entry
+
+
+def test_commands_and_alerts_say_who_they_are_for() -> None:
+    """A subscriber filters on `visibility`: internal commands never reach merchants."""
+    command = replace(_row(), event_type="payment_intent.capture_requested")
+    alert = replace(_row(), topic="alerts", event_type="alert.gateway_circuit_opened")
+    seen = [
+        prepare(row, fifo=False).entry["MessageAttributes"]["visibility"]["StringValue"]
+        for row in (command, alert)
+    ]
+    assert seen == ["internal", "operator"]
+
+
+def test_an_alert_goes_with_its_subject() -> None:
+    row = replace(_row(), topic="alerts", subject="PixWave: gateway efi circuit OPEN")
+    message = prepare(row, fifo=True)
+    assert message.entry["Subject"] == "PixWave: gateway efi circuit OPEN"
+    assert message.size_bytes > prepare(_row(), fifo=True).size_bytes
 
 
 def test_prepare_for_fifo_groups_by_aggregate_and_dedups_by_event() -> None:

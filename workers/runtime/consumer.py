@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.uow import UnitOfWork
 from workers.runtime.envelope import Event
@@ -15,6 +19,17 @@ from workers.runtime.envelope import Event
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
 
+class Companion(Protocol):
+    """Work a consumer's process runs beside the queue (the webhook dispatcher): it
+    runs until ``stop`` is set, and hears of every message whose handler committed."""
+
+    async def run(
+        self, sessions: async_sessionmaker[AsyncSession], stop: asyncio.Event
+    ) -> None: ...
+
+    def wake(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Consumer:
     name: str
@@ -22,3 +37,4 @@ class Consumer:
     handlers: Mapping[str, Handler]
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 300.0
+    companion: Companion | None = None

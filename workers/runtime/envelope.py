@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from app.domain.errors import PoisonMessage
 
 SNS_NOTIFICATION = "Notification"
+TRACEPARENT_ATTRIBUTE = "traceparent"
 
 
 class AggregateRef(BaseModel):
@@ -56,3 +57,19 @@ def _json(text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise PoisonMessage(f"body is not JSON: {exc}") from exc
+
+
+def message_traceparent(message: dict[str, Any]) -> str | None:
+    """The ``traceparent`` the relay sent: an SQS message attribute under raw delivery,
+    or inside the SNS notification otherwise."""
+    attribute = message.get("MessageAttributes", {}).get(TRACEPARENT_ATTRIBUTE)
+    if attribute is not None:
+        return str(attribute.get("StringValue", "")) or None
+    try:
+        document = json.loads(message.get("Body", ""))
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or document.get("Type") != SNS_NOTIFICATION:
+        return None
+    wrapped = document.get("MessageAttributes", {}).get(TRACEPARENT_ATTRIBUTE, {})
+    return str(wrapped.get("Value", "")) or None

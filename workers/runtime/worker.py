@@ -25,10 +25,11 @@ from app.db.models import MessageFailure
 from app.db.uow import UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
 from app.roles import periodically, when_reachable
+from app.tracing import continue_trace
 from workers.runtime import metrics
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer
-from workers.runtime.envelope import Event, parse_event
+from workers.runtime.envelope import Event, message_traceparent, parse_event
 
 MAX_RECEIVE_BATCH = 10
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
@@ -212,6 +213,11 @@ class Worker:
                 self._release(held)
 
     async def _settle(self, queue: QueueInfo, held: _Held) -> None:
+        # The handler, its log lines and the events it writes join the message's trace.
+        with continue_trace(message_traceparent(held.message)):
+            await self._settle_traced(queue, held)
+
+    async def _settle_traced(self, queue: QueueInfo, held: _Held) -> None:
         started = time.perf_counter()
         event: Event | None = None
         try:
@@ -242,6 +248,8 @@ class Worker:
                         await uow.commit()
                     raise
             await uow.commit()
+        if first_time and self._consumer.companion is not None:
+            self._consumer.companion.wake()
         counter = metrics.SUCCEEDED if first_time else metrics.DUPLICATES
         counter.labels(self._consumer.name).inc()
 
