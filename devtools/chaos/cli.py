@@ -30,12 +30,22 @@ def chaos(
     ] = 30.0,
     redis_outage: Annotated[float, typer.Option(min=0, help="Seconds Redis is cut")] = 30.0,
     settle_timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait after")] = 900.0,
+    realistic: Annotated[
+        bool,
+        typer.Option(
+            help="Gateways as they really are: lagging search, 409/423/424, refunds that "
+            "settle late, callbacks sent twice and again out of order (docs/reliability.md)"
+        ),
+    ] = False,
+    refunds: Annotated[
+        int, typer.Option(min=0, help="With --realistic: payments to refund afterwards")
+    ] = 50,
 ) -> None:
     """Run the whole system on embedded services in a scratch directory, break it while
     PIX intents flow and card intents are captured, then check: every intent ended,
     every event published and delivered, no intent paid twice, every capture answered
-    200 captured with its amount, no intent moved backwards, no DLQ message but the
-    injected poison."""
+    200 captured with its amount, no intent moved backwards, every refund counted once
+    (--realistic), no DLQ message but the injected poison."""
     plan = ChaosPlan(
         intents=intents,
         rate_per_second=rate,
@@ -45,6 +55,8 @@ def chaos(
         primary_outage_seconds=primary_outage,
         redis_outage_seconds=redis_outage,
         settle_timeout_seconds=settle_timeout,
+        realistic=realistic,
+        refunds=refunds,
     )
     with (
         tempfile.TemporaryDirectory() as scratch,

@@ -1,7 +1,9 @@
 """A chaos run: PIX intents flow (simulated payers pay them), and manual-capture card
 intents are captured amid resent gateway notifications, while relay and workers are
 SIGKILLed at random, the AWS API server and Redis are unreachable for a while and the
-primary gateway is down; then every invariant that keeps money safe is checked."""
+primary gateway is down; then every invariant that keeps money safe is checked. In the
+realistic-gateway mode the gateways also lag, refuse for a while and settle refunds
+late, and some payments are refunded (devtools/chaos/refunds.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,13 @@ from devtools.chaos.captures import (
     moved_backwards,
 )
 from devtools.chaos.fleet import KILLABLE, Fleet
+from devtools.chaos.refunds import (
+    RefundRun,
+    realistic_gateways,
+    refund_some,
+    refund_violations,
+    resend_first_callbacks,
+)
 from devtools.demo.driver import (
     GATEWAYS,
     Plan,
@@ -59,6 +68,9 @@ class ChaosPlan:
     redis_outage_seconds: float = 10.0
     settle_timeout_seconds: float = 300.0
     seed: int = 20261122
+    # The gateways' awkward documented behaviours on, and this many payments refunded.
+    realistic: bool = False
+    refunds: int = 20
 
 
 @dataclass(slots=True)
@@ -66,6 +78,7 @@ class ChaosReport:
     intents: int
     by_status: dict[str, int]
     captures_answered: int
+    refunds: int
     kills: int
     aws_outage_seconds: float
     primary_outage_seconds: float
@@ -93,6 +106,8 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
     async with httpx.AsyncClient(base_url=fleet.api_url, headers=headers, timeout=30) as api:
         with serving(new_receiver()) as receiver:
             async with registered_endpoint(api, receiver), simulated_faults(drive):
+                if plan.realistic:
+                    await realistic_gateways(fleet.sim_url)
                 await asyncio.to_thread(_send_poison, fleet)
                 chaos = asyncio.create_task(_break_things(fleet, plan))
                 creating_seconds = plan.intents / plan.rate_per_second
@@ -103,7 +118,11 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
                 await chaos
                 captures = await cards
                 ids = [run.id for run in runs] + [run.id for run in captures]
-                await _settle(fleet, receiver, ids, plan.settle_timeout_seconds)
+                await _settle(fleet, receiver, ids, [], plan.settle_timeout_seconds)
+                refunds = await _refund(fleet, api, [run.id for run in runs], plan)
+                await _settle(
+                    fleet, receiver, ids, [r.id for r in refunds], plan.settle_timeout_seconds
+                )
                 statuses = [
                     (await call_api(api, "GET", f"/v1/payment_intents/{i}"))["status"] for i in ids
                 ]
@@ -111,16 +130,31 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
                 intents=len(ids),
                 by_status=dict(Counter(statuses)),
                 captures_answered=sum(run.captured for run in captures),
+                refunds=len(refunds),
                 kills=fleet.kills,
                 aws_outage_seconds=plan.aws_outage_seconds,
                 primary_outage_seconds=plan.primary_outage_seconds,
                 redis_outage_seconds=plan.redis_outage_seconds,
                 seconds=round(time.monotonic() - started, 1),
             )
-            report.violations = await asyncio.to_thread(_violations, fleet, receiver, ids, captures)
+            report.violations = await asyncio.to_thread(
+                _violations, fleet, receiver, ids, captures, refunds
+            )
             fleet.restart_crashed()
             report.violations += fleet.crashes
     return report
+
+
+async def _refund(
+    fleet: Fleet, api: httpx.AsyncClient, intent_ids: list[str], plan: ChaosPlan
+) -> list[RefundRun]:
+    """In the realistic mode, refund some payments, then resend their first callbacks."""
+    if not plan.realistic:
+        return []
+    refunds = await refund_some(api, intent_ids, plan.refunds)
+    charges = await asyncio.to_thread(_paid_charge_of, fleet, [r.intent_id for r in refunds])
+    await resend_first_callbacks(fleet.sim_url, charges)
+    return refunds
 
 
 async def _break_things(fleet: Fleet, plan: ChaosPlan) -> None:
@@ -171,34 +205,45 @@ def _send_poison(fleet: Fleet) -> None:
     sqs.send_message(QueueUrl=queue, MessageBody=POISON_BODY)
 
 
-async def _settle(fleet: Fleet, receiver: Receiver, ids: list[str], within: float) -> None:
-    """Wait until the invariants can be judged: every intent ended, every event published
-    and delivered. Past `within` seconds the checks report what is missing."""
+async def _settle(
+    fleet: Fleet, receiver: Receiver, ids: list[str], refund_ids: list[str], within: float
+) -> None:
+    """Wait until the invariants can be judged: every intent and refund ended, every
+    event published and delivered. Past `within` seconds the checks report what is
+    missing."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         fleet.restart_crashed()
-        if not await asyncio.to_thread(_unsettled, fleet, receiver, ids):
+        if not await asyncio.to_thread(_unsettled, fleet, receiver, ids, refund_ids):
             return
         await asyncio.sleep(SETTLE_POLL_SECONDS)
 
 
-def _unsettled(fleet: Fleet, receiver: Receiver, ids: list[str]) -> list[str]:
+def _unsettled(
+    fleet: Fleet, receiver: Receiver, ids: list[str], refund_ids: list[str]
+) -> list[str]:
     with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
         open_intents = db.execute(
             "SELECT count(*) FROM payment_intents WHERE id = ANY(%s) AND status <> ALL(%s)",
             (ids, list(TERMINAL)),
+        ).fetchone()
+        open_refunds = db.execute(
+            "SELECT count(*) FROM refunds WHERE id = ANY(%s) AND status = 'pending'",
+            (refund_ids,),
         ).fetchone()
         unpublished = db.execute(
             "SELECT count(*) FROM outbox WHERE published_at IS NULL"
         ).fetchone()
         events = db.execute(
             "SELECT id FROM outbox WHERE aggregate_id = ANY(%s) AND event_type = ANY(%s)",
-            (ids, [e.value for e in MERCHANT_EVENTS]),
+            (ids + refund_ids, [e.value for e in MERCHANT_EVENTS]),
         ).fetchall()
     missing = {event_id for (event_id,) in events} - set(receiver.event_ids())
     problems = []
     if open_intents and open_intents[0]:
         problems.append(f"{open_intents[0]} intents not terminal")
+    if open_refunds and open_refunds[0]:
+        problems.append(f"{open_refunds[0]} refunds still pending")
     if unpublished and unpublished[0]:
         problems.append(f"{unpublished[0]} outbox rows unpublished")
     if missing:
@@ -207,10 +252,15 @@ def _unsettled(fleet: Fleet, receiver: Receiver, ids: list[str]) -> list[str]:
 
 
 def _violations(
-    fleet: Fleet, receiver: Receiver, ids: list[str], captures: list[CaptureRun]
+    fleet: Fleet,
+    receiver: Receiver,
+    ids: list[str],
+    captures: list[CaptureRun],
+    refunds: list[RefundRun],
 ) -> list[str]:
-    problems = _unsettled(fleet, receiver, ids)
-    paid = _paid_charges(fleet, ids)
+    problems = _unsettled(fleet, receiver, ids, [r.id for r in refunds])
+    ledger = httpx.get(f"{fleet.sim_url}/_sim/ledger", timeout=30).json()
+    paid = _paid_charges(ledger, ids)
     problems += [
         f"{intent} was paid {len(amounts)} times"
         for intent, amounts in paid.items()
@@ -225,14 +275,45 @@ def _violations(
     intents = {str(i): (str(status), int(received)) for i, status, received in rows}
     problems += capture_violations(captures, intents, paid)
     problems += moved_backwards(order)
+    problems += _refund_violations(fleet, refunds, ledger)
     problems += _dead_letters(fleet)
     return problems
 
 
-def _paid_charges(fleet: Fleet, ids: list[str]) -> dict[str, list[int]]:
+def _refund_violations(fleet: Fleet, refunds: list[RefundRun], ledger: dict[str, Any]) -> list[str]:
+    intent_ids = [r.intent_id for r in refunds]
+    with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
+        rows = db.execute(
+            "SELECT id, status, amount FROM refunds WHERE id = ANY(%s)", ([r.id for r in refunds],)
+        ).fetchall()
+        refunded = db.execute(
+            "SELECT id, amount_refunded FROM payment_intents WHERE id = ANY(%s)", (intent_ids,)
+        ).fetchall()
+    return refund_violations(
+        refunds,
+        {str(i): (str(status), int(amount)) for i, status, amount in rows},
+        {str(i): int(amount) for i, amount in refunded},
+        _paid_charge_of(fleet, intent_ids),
+        ledger,
+    )
+
+
+def _paid_charge_of(fleet: Fleet, intent_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Each intent's (gateway, reference) of the charge that paid it."""
+    with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
+        rows = db.execute(
+            "SELECT DISTINCT ON (payment_intent_id) payment_intent_id, gateway, "
+            "gateway_reference FROM payment_attempts WHERE payment_intent_id = ANY(%s) "
+            "AND charge_status = 'paid' AND late_payment IS NULL "
+            "ORDER BY payment_intent_id, number DESC",
+            (intent_ids,),
+        ).fetchall()
+    return {str(i): (str(gateway), str(reference)) for i, gateway, reference in rows}
+
+
+def _paid_charges(ledger: dict[str, Any], ids: list[str]) -> dict[str, list[int]]:
     """The amounts of each intent's paid, unrefunded gateway charges: more than one is
     money moved twice."""
-    ledger = httpx.get(f"{fleet.sim_url}/_sim/ledger", timeout=30).json()
     owner = {}
     for intent_id in ids:
         for number in range(1, MAX_ATTEMPTS + 1):
