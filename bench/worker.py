@@ -41,7 +41,8 @@ from tests.aws import CREDENTIALS
 from tests.services import fresh_database
 from workers.runtime.consumer import Consumer
 from workers.runtime.envelope import Event
-from workers.runtime.worker import MAX_RECEIVE_BATCH, Worker, WorkerOptions
+from workers.runtime.queues import MAX_RECEIVE_BATCH
+from workers.runtime.worker import Worker, WorkerOptions
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 EVENT_TYPE = "bench.noop"

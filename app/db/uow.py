@@ -12,14 +12,16 @@ from app.db.repositories import (
     ApiKeyRepository,
     AttemptRepository,
     CallbackRepository,
-    FailureLedgerRepository,
-    IdempotencyRepository,
-    InboxRepository,
     IntentRepository,
     JobLockRepository,
     MerchantRepository,
     RefundRepository,
     StuckCheckRepository,
+)
+from app.db.runtime_repositories import (
+    FailureLedgerRepository,
+    IdempotencyRepository,
+    InboxRepository,
 )
 from app.db.webhook_repositories import EventRepository, WebhookRepository
 from app.domain.errors import StaleVersion

@@ -31,12 +31,12 @@ from app.operators.queues import (
     release,
 )
 from app.settings import Settings
-from workers.runtime.worker import (
-    MAX_RECEIVE_BATCH,
+from workers.runtime.dead_letters import (
     REASON_ATTRIBUTE,
     SOURCE_MESSAGE_ID_ATTRIBUTE,
     SOURCE_QUEUE_ATTRIBUTE,
 )
+from workers.runtime.queues import MAX_RECEIVE_BATCH
 
 # Messages a scan passes over stay hidden until it ends, or at most this long.
 REDRIVE_HOLD_SECONDS = 300

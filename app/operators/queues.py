@@ -9,12 +9,12 @@ from typing import Any
 
 from app.domain.errors import InvalidRequest, NotFound, PoisonMessage
 from outbox.topology import FIFO_SUFFIX, QueueSpec, Topology
-from workers.runtime.envelope import Event, parse_event
-from workers.runtime.worker import (
-    MAX_RECEIVE_BATCH,
+from workers.runtime.dead_letters import (
     REASON_ATTRIBUTE,
     SOURCE_MESSAGE_ID_ATTRIBUTE,
 )
+from workers.runtime.envelope import Event, parse_event
+from workers.runtime.queues import MAX_RECEIVE_BATCH
 
 # A long poll: an empty answer means nothing is visible (a short poll may miss messages).
 RECEIVE_WAIT_SECONDS = 1

@@ -17,13 +17,13 @@ from app.db import migrate
 from app.embedded import EmbeddedServices, free_port
 from app.settings import DOCUMENT_KEY_BYTES, Settings
 from app.supervisor import (
-    EMBEDDED_AWS_CREDENTIALS,
     Role,
     RoleProcess,
     ensure_demo_merchant,
     simulated_gateways,
     wait_until_ready,
 )
+from app.up_environment import EMBEDDED_AWS_CREDENTIALS
 from devtools.chaos.outage import OutageProxy, RedisOutage
 from outbox.service import apply_topology
 

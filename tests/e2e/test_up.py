@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from app.embedded import free_port
-from app.supervisor import WEBHOOKS_METRICS_PORT_OFFSET, port_is_free
+from app.supervisor import WEBHOOKS_METRICS_PORT_OFFSET
+from app.up_environment import port_is_free
 from devtools.demo.receiver import new_receiver, serving
 from tests.support import card_intent, pix_intent, wait_for
 

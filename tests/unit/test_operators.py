@@ -21,7 +21,7 @@ from app.operators.dlq import (
 from app.operators.ledger import Ledger, reason_for
 from app.operators.queues import DeadLetter, find_spec, oldest_age_seconds, read_dead_letter
 from outbox.topology import declare
-from workers.runtime.worker import REASON_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE
+from workers.runtime.dead_letters import REASON_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE
 
 SENT_MS = 1_763_700_000_000
 

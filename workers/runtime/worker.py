@@ -29,21 +29,12 @@ from app.tracing import continue_trace
 from workers.runtime import metrics
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer
+from workers.runtime.dead_letters import MAX_REASON_CHARS, dead_letter_copy
 from workers.runtime.envelope import Event, message_traceparent, parse_event
+from workers.runtime.queues import MAX_RECEIVE_BATCH, QueueInfo, poll_depth
 
-MAX_RECEIVE_BATCH = 10
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 DEPTH_POLL_SECONDS = 15.0
-MAX_REASON_CHARS = 1000
-# Attributes of a copy the worker dead-letters itself: why, and which message it was.
-REASON_ATTRIBUTE = "pixwave_failure_reason"
-SOURCE_QUEUE_ATTRIBUTE = "pixwave_source_queue"
-SOURCE_MESSAGE_ID_ATTRIBUTE = "pixwave_source_message_id"
-_DEPTH_ATTRIBUTES = {
-    "ApproximateNumberOfMessages": "visible",
-    "ApproximateNumberOfMessagesNotVisible": "in_flight",
-    "ApproximateNumberOfMessagesDelayed": "delayed",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +45,6 @@ class WorkerOptions:
     max_hold_seconds: float = 3600.0
     receive_wait_seconds: int = 20
     jitter: Callable[[], float] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    name: str
-    url: str
-    visibility_seconds: int
-    dlq_name: str | None
-    dlq_url: str | None
 
 
 @dataclass(slots=True, eq=False)
@@ -136,7 +118,9 @@ class Worker:
         )
         background = [
             asyncio.create_task(self._heartbeat(queue)),
-            asyncio.create_task(periodically(DEPTH_POLL_SECONDS, partial(self._poll_depth, queue))),
+            asyncio.create_task(
+                periodically(DEPTH_POLL_SECONDS, partial(poll_depth, self._sqs, queue))
+            ),
         ]
         try:
             await self._dispatch(queue, stop)
@@ -292,7 +276,10 @@ class Worker:
         if queue.dlq_url is None:
             await self._retry_later(queue, held, event, RetryLater(f"{queue.name} has no DLQ"))
             return
-        await self._sqs.send_message(**_dead_letter_copy(queue, held.message, exc.message))
+        copy = dead_letter_copy(
+            held.message, exc.message, source_queue=queue.name, dlq_url=queue.dlq_url
+        )
+        await self._sqs.send_message(**copy)
         await self._sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=held.receipt)
         metrics.DEAD_LETTERED.labels(self._consumer.name).inc()
 
@@ -382,37 +369,6 @@ class Worker:
                 logger.warning("worker.visibility_failed", error=repr(exc))
 
     # -- housekeeping --------------------------------------------------------------
-
-    async def _poll_depth(self, queue: QueueInfo) -> None:
-        urls = {queue.name: queue.url}
-        if queue.dlq_url is not None and queue.dlq_name is not None:
-            urls[queue.dlq_name] = queue.dlq_url
-        for name, url in urls.items():
-            attributes = (
-                await self._sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=list(_DEPTH_ATTRIBUTES)
-                )
-            )["Attributes"]
-            for attribute, state in _DEPTH_ATTRIBUTES.items():
-                metrics.QUEUE_DEPTH.labels(name, state).set(int(attributes[attribute]))
-
-
-def _dead_letter_copy(queue: QueueInfo, message: dict[str, Any], reason: str) -> dict[str, Any]:
-    attributes = dict(message.get("MessageAttributes", {}))
-    attributes |= {
-        REASON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:MAX_REASON_CHARS]},
-        SOURCE_QUEUE_ATTRIBUTE: {"DataType": "String", "StringValue": queue.name},
-        SOURCE_MESSAGE_ID_ATTRIBUTE: {"DataType": "String", "StringValue": message["MessageId"]},
-    }
-    copy: dict[str, Any] = {
-        "QueueUrl": queue.dlq_url,
-        "MessageBody": message["Body"],
-        "MessageAttributes": attributes,
-    }
-    group = message.get("Attributes", {}).get("MessageGroupId")
-    if group is not None:
-        copy |= {"MessageGroupId": group, "MessageDeduplicationId": message["MessageId"]}
-    return copy
 
 
 async def _stopped_first(task: asyncio.Task[Any], stop: asyncio.Event) -> bool:
