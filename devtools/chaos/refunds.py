@@ -104,6 +104,9 @@ def refund_violations(
             succeeded[run.intent_id] += amount
     returned = _returned_by_gateway(ledger)
     for intent_id in dict.fromkeys(run.intent_id for run in runs):
+        if intent_id not in charges:
+            problems.append(f"{intent_id}: no paying charge found for its refunds")
+            continue
         gateway_returned = returned.get(charges[intent_id], 0)
         if gateway_returned != succeeded[intent_id]:
             problems.append(

@@ -299,12 +299,13 @@ def _refund_violations(fleet: Fleet, refunds: list[RefundRun], ledger: dict[str,
 
 
 def _paid_charge_of(fleet: Fleet, intent_ids: list[str]) -> dict[str, tuple[str, str]]:
-    """Each intent's (gateway, reference) of the charge that paid it."""
+    """Each intent's (gateway, reference) of the charge that paid it (refunded since,
+    perhaps)."""
     with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
         rows = db.execute(
             "SELECT DISTINCT ON (payment_intent_id) payment_intent_id, gateway, "
             "gateway_reference FROM payment_attempts WHERE payment_intent_id = ANY(%s) "
-            "AND charge_status = 'paid' AND late_payment IS NULL "
+            "AND charge_status IN ('paid', 'refunded') AND late_payment IS NULL "
             "ORDER BY payment_intent_id, number DESC",
             (intent_ids,),
         ).fetchall()

@@ -182,7 +182,8 @@ async def test_a_timeout_after_charging_is_unknown_and_the_key_finds_the_charge(
 ) -> None:
     adapter = gateway(gateways, name)
     request = pix_request(4200)
-    await adapter.find_charge("warm-up-token")  # Efí: the token call must not be the one hung
+    if name is GatewayName.EFI:  # its token call must not be the one hung
+        await adapter.find_charge("warm-up-token")
     sim.faults(name.value, timeout_rate=1.0)
     result = await adapter.create_charge(request)
     sim.faults(name.value, timeout_rate=0.0)
