@@ -40,6 +40,7 @@ from app.services.intents import get_intent
 # for refusing it.
 RefundOutcome = RefundResult | str
 NO_PAID_CHARGE = "no paid charge to refund"
+_MONEY_TAKEN_STATUSES = frozenset({ChargeStatus.PAID.value, ChargeStatus.REFUNDED.value})
 
 
 async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) -> Refund:
@@ -94,8 +95,12 @@ async def get_refund(uow: UnitOfWork, caller: Caller, refund_id: str) -> Refund:
 
 
 def paid_attempt(attempts: list[PaymentAttempt]) -> PaymentAttempt | None:
-    """The try whose charge took the intent's money (the last one paid)."""
-    paid = [a for a in attempts if a.charge_status == ChargeStatus.PAID.value]
+    """The try whose charge took the intent's money: paid, or refunded since (by this
+    very refund, perhaps, whose gateway callback came first); never a late payment,
+    which is given back on its own."""
+    paid = [
+        a for a in attempts if a.charge_status in _MONEY_TAKEN_STATUSES and a.late_payment is None
+    ]
     return paid[-1] if paid and paid[-1].gateway_reference is not None else None
 
 

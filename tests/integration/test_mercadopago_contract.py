@@ -15,7 +15,7 @@ from app.db.uow import UnitOfWork
 from app.domain.charges import AttemptOutcome, ChargeStatus
 from app.domain.intents import PaymentMethodType
 from app.gateways.port import ChargeRequest, Gateway, GatewayName, Payer
-from app.scheduler.jobs import refund_late_payments, resolve_stuck_intents
+from app.scheduler.jobs import follow_up_refunds, refund_late_payments, resolve_stuck_intents
 from app.services.charges import ChargeApplied, apply_attempt_charge
 from gatewaysim.mercadopago.issuing import UNINFERABLE_TOKEN
 from tests.integration.charge_scene import Scene
@@ -307,3 +307,31 @@ async def test_a_merchant_refund_mercado_pago_rejects_fails_and_frees_its_amount
     failed = refund_row(scene, refund_id)
     assert (failed["status"], failed["amount_refunded"]) == ("failed", 0)
     assert "rejected" in str(failed["failure_reason"])
+
+
+async def test_a_full_refund_whose_callback_came_first_still_succeeds(scene: Scene) -> None:
+    # Found by the realistic chaos run: the refund's own notification re-fetches the
+    # payment as "refunded" while the refund is still in process at PixWave; the
+    # follow-up then found no paid charge, failed the refund and freed its amount
+    # while Mercado Pago had returned the money (a second refund could follow).
+    intent_id = await scene.new_intent(real_card_intent())
+    await scene.charge(intent_id, MP)
+    scene.sim.faults("mercadopago", refund_status="in_process")
+    refund_id = await new_refund(scene, intent_id)
+    assert await deliver_refund_created(scene, refund_id)
+    reference = scene.attempt(intent_id)["reference"]
+    await adapter(scene).get_refund(reference, refunds_of(scene, reference)[0]["refund_id"])
+    refunded = await adapter(scene).get_charge(reference)
+    assert refunded is not None
+    assert refunded.status is ChargeStatus.REFUNDED
+    async with UnitOfWork(scene.sessions) as uow:
+        intent = await uow.intents.get_for_update(intent_id)
+        [attempt] = await uow.attempts.for_intent(intent_id)
+        assert intent is not None
+        await apply_attempt_charge(uow, intent, attempt, refunded)
+        await uow.commit()
+
+    assert await follow_up_refunds(scene.context(refund_follow_up_after=timedelta(0)), 50) == 1
+
+    done = refund_row(scene, refund_id)
+    assert (done["status"], done["amount_refunded"]) == ("succeeded", 5000)
