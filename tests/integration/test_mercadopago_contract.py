@@ -245,7 +245,7 @@ async def test_a_rejected_refund_ends_failed_and_alerts(scene: Scene) -> None:
     assert await refund_late_payments(scene.context(), 50) == 1
 
     assert scene.attempt(intent_id)["late_payment"] == "refund_failed"
-    assert "alert.reconciliation_mismatch" in scene.events(intent_id)
+    assert "alert.reconciliation_mismatch" in scene.events(f"alr_{intent_id}")
     assert scene.sim_charge(reference)["status"] == "approved"  # the money is still there
 
 
