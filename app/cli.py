@@ -17,15 +17,16 @@ from app.db.session import open_uow
 from app.domain.errors import InvalidRequest, NotFound
 from app.gateways_cli import gateways_cli
 from app.logs import configure_logging
-from app.operators.cli import dlq_cli, queues_cli
-from app.scheduler.service import scheduler
-from app.services.merchants import (
+from app.merchants.repository import ApiKeyRepository, MerchantRepository
+from app.merchants.service import (
     IssuedKey,
     create_merchant,
     issue_api_key,
     set_gateway_priority,
 )
-from app.webhooks_cli import webhooks_cli
+from app.operators.cli import dlq_cli, queues_cli
+from app.scheduler.service import scheduler
+from app.webhooks.cli import webhooks_cli
 from devtools.chaos.cli import chaos
 from devtools.demo.cli import demo
 from gatewaysim.cli import faults_cli, gateway_sim, gateway_sim_pay
@@ -134,7 +135,7 @@ def merchants_priority(
     async def apply() -> list[str] | None:
         async with open_uow(settings) as uow:
             if gateways is None and not clear:
-                merchant = await uow.merchants.get(merchant_id)
+                merchant = await uow.repository(MerchantRepository).get(merchant_id)
                 if merchant is None:
                     raise NotFound(f"No merchant {merchant_id}.", param="merchant")
                 return merchant.gateway_priority
@@ -159,7 +160,7 @@ def keys_create(merchant_id: str, as_json: Annotated[bool, typer.Option("--json"
 
     async def create() -> IssuedKey:
         async with open_uow(settings) as uow:
-            merchant = await uow.merchants.get(merchant_id)
+            merchant = await uow.repository(MerchantRepository).get(merchant_id)
             if merchant is None:
                 raise NotFound(f"No merchant {merchant_id}.", param="merchant")
             issued = issue_api_key(uow, merchant.id, livemode=merchant.livemode)
@@ -186,7 +187,7 @@ def keys_revoke(key_id: str) -> None:
 
     async def revoke() -> bool:
         async with open_uow(settings) as uow:
-            revoked = await uow.api_keys.revoke(key_id)
+            revoked = await uow.repository(ApiKeyRepository).revoke(key_id)
             await uow.commit()
         return revoked
 

@@ -33,7 +33,7 @@ from app.lifecycle import (
     up_lock,
     write_private,
 )
-from app.services.merchants import authenticate, create_merchant
+from app.merchants.service import authenticate, create_merchant
 from app.settings import RUNTIME_ENV_FILE, Settings
 from app.up_environment import (
     load_or_create_simulator_secrets,

@@ -56,7 +56,7 @@ DEFAULT_WARMUP_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 # High enough that the per-key limiter never answers 429 during the run.
 UNTHROTTLED_RATE_PER_SECOND = "1000000000"
-# The same column values the API writes for a PIX intent (see app/services/intents.py).
+# The same column values the API writes for a PIX intent (see app/payments/intents.py).
 PAYER_NAME = "Maria Silva"
 MASKED_CPF = "***.982.247-**"
 SEALED_DOCUMENT_BYTES = 1 + 12 + 11 + 16  # version + nonce + 11 digits + GCM tag

@@ -9,20 +9,18 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from app.api import health
 from app.api.input_rules import check_request_input
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.api.resources import Resources
-from app.api.routes import (
-    callbacks,
-    events,
-    gateway_priority,
-    health,
-    payment_intents,
-    refunds,
-    webhook_endpoints,
-)
+from app.merchants import routes as gateway_priority
+from app.payments import callback_routes as callbacks
+from app.payments import routes as payment_intents
+from app.refunds import routes as refunds
 from app.settings import Settings
+from app.webhooks import event_routes as events
+from app.webhooks import routes as webhook_endpoints
 
 DESCRIPTION = (
     "Payment intents (PIX and cards) charged through several gateways, with every "

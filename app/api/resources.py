@@ -14,13 +14,13 @@ from starlette.requests import Request
 
 from app.api.ratelimit import RateCounter
 from app.db.session import create_engine, session_factory
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork, UnitOfWork
 from app.gateways.registry import Gateways, open_gateways
+from app.payments.intents import IntentPolicy
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
-from app.services.intents import IntentPolicy
-from app.services.webhook_endpoints import EndpointPolicy
 from app.settings import Settings
+from app.webhooks.service import EndpointPolicy
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ class Resources:
         )
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.sessions)
 
     async def close(self) -> None:
         await self.gateways.close()

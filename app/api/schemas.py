@@ -1,5 +1,5 @@
 """Response shapes, published in /openapi.json. Handlers render views directly
-(app/services/views.py); the schema test proves the two agree."""
+(app/payments/views.py); the schema test proves the two agree."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Queries of the plumbing every area shares: stored idempotent answers, the consumers'
-inbox and their failure ledger."""
+inbox, their failure ledger and the scheduler's job locks."""
 
 from __future__ import annotations
 
@@ -180,3 +180,14 @@ class FailureLedgerRepository:
             .order_by(MessageFailure.last_seen.desc())
         )
         return list(rows)
+
+
+class JobLockRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def try_lock(self, key: int) -> bool:
+        """Take a job's lock until this transaction ends; False while another holds it.
+        The one-bigint form: a separate key space from the idempotency locks' two ints."""
+        locked = await self._session.execute(select(func.pg_try_advisory_xact_lock(key)))
+        return bool(locked.scalar_one())

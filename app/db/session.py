@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork, UnitOfWork
 from app.settings import Settings, sqlalchemy_url
 
 POOL_OVERFLOW = 10
@@ -41,7 +41,7 @@ async def open_uow(settings: Settings) -> AsyncIterator[UnitOfWork]:
     """A unit of work on a short-lived engine, for one-shot commands (CLI, startup)."""
     engine = create_engine(settings)
     try:
-        async with UnitOfWork(session_factory(engine)) as uow:
+        async with SqlUnitOfWork(session_factory(engine)) as uow:
             yield uow
     finally:
         await engine.dispose()

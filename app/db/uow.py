@@ -1,70 +1,90 @@
-"""Unit of work: one transaction, rolled back unless ``commit()`` is called."""
+"""Unit of work: one transaction, rolled back unless ``commit()`` is called.
+
+``UnitOfWork`` is what a use case holds (tests/unit/fakes.py has an in-memory one);
+``SqlUnitOfWork`` is the one on PostgreSQL. The plumbing every area shares (outbox,
+idempotency, inbox, failure ledger, job locks) is an attribute; an area's own queries
+come from ``repository(TheAreaRepository)``, built on the same session once per unit,
+so this core module imports no area.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.repositories import (
-    ApiKeyRepository,
-    AttemptRepository,
-    CallbackRepository,
-    IntentRepository,
-    JobLockRepository,
-    MerchantRepository,
-    RefundRepository,
-    StuckCheckRepository,
-)
 from app.db.runtime_repositories import (
     FailureLedgerRepository,
     IdempotencyRepository,
     InboxRepository,
+    JobLockRepository,
 )
-from app.db.webhook_repositories import EventRepository, WebhookRepository
 from app.domain.errors import StaleVersion
 from outbox.writer import OutboxWriter
 
+R = TypeVar("R")
 
-class UnitOfWork:
+
+class UnitOfWork(Protocol):
     session: AsyncSession
-    merchants: MerchantRepository
-    api_keys: ApiKeyRepository
-    intents: IntentRepository
-    refunds: RefundRepository
-    attempts: AttemptRepository
-    callbacks: CallbackRepository
+    outbox: OutboxWriter
     idempotency: IdempotencyRepository
     inbox: InboxRepository
     failures: FailureLedgerRepository
-    webhooks: WebhookRepository
-    events: EventRepository
-    stuck_checks: StuckCheckRepository
+    job_locks: JobLockRepository
+
+    def repository(self, kind: Callable[[AsyncSession], R]) -> R:
+        """The area repository ``kind`` on this unit's session (one per unit)."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""What jobs, services and the webhook dispatcher take to open units of work."""
+
+
+class SqlUnitOfWork:
+    session: AsyncSession
+    idempotency: IdempotencyRepository
+    inbox: InboxRepository
+    failures: FailureLedgerRepository
     job_locks: JobLockRepository
     outbox: OutboxWriter
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._repositories: dict[object, object] = {}
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        self.merchants = MerchantRepository(self.session)
-        self.api_keys = ApiKeyRepository(self.session)
-        self.intents = IntentRepository(self.session)
-        self.refunds = RefundRepository(self.session)
-        self.attempts = AttemptRepository(self.session)
-        self.callbacks = CallbackRepository(self.session)
+        self._repositories = {}
         self.idempotency = IdempotencyRepository(self.session)
         self.inbox = InboxRepository(self.session)
         self.failures = FailureLedgerRepository(self.session)
-        self.webhooks = WebhookRepository(self.session)
-        self.events = EventRepository(self.session)
-        self.stuck_checks = StuckCheckRepository(self.session)
         self.job_locks = JobLockRepository(self.session)
         self.outbox = OutboxWriter(self.session)
         return self
+
+    def repository(self, kind: Callable[[AsyncSession], R]) -> R:
+        if kind not in self._repositories:
+            self._repositories[kind] = kind(self.session)
+        return cast(R, self._repositories[kind])
 
     async def __aexit__(
         self,
@@ -92,3 +112,8 @@ class UnitOfWork:
         """Undo everything so far and keep going in a fresh transaction."""
         self.session.expunge_all()
         await self.session.rollback()
+
+
+def unit_of_work_factory(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWorkFactory:
+    """Units of work on ``sessions``, one per call."""
+    return lambda: SqlUnitOfWork(sessions)

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.uow import UnitOfWork
+from app.db.uow import UnitOfWorkFactory
 from app.domain.errors import PixWaveError
 from app.gateways.registry import Gateways
-from app.services.expiry import expire_intent
-from app.services.late_payments import refund_late_payment
-from app.services.refunds import follow_up_refund
-from app.services.resolution import STUCK_CHECK_BACKOFF, check_stuck_intent
+from app.payments.expiry import expire_intent
+from app.payments.late_payments import refund_late_payment
+from app.payments.repository import AttemptRepository, IntentRepository, StuckCheckRepository
+from app.payments.resolution import STUCK_CHECK_BACKOFF, check_stuck_intent
+from app.refunds.repository import RefundRepository
+from app.refunds.service import follow_up_refund
 
 # An intent is stuck after this long without progress: well past the ~3 minutes the
 # charge worker retries a message (15 receives, 1 to 10 s apart) before it dead-letters.
@@ -50,7 +51,7 @@ FOLLOW_UP_REFUNDS_LOCK_KEY = 7_301_006
 
 @dataclass(frozen=True)
 class JobContext:
-    sessions: async_sessionmaker[AsyncSession]
+    new_uow: UnitOfWorkFactory
     gateways: Gateways
     stop: asyncio.Event
     inbox_retention: timedelta
@@ -70,25 +71,25 @@ class Job:
 
 async def expire_pix_intents(context: JobContext, limit: int) -> int:
     """Cancel unpaid PIX intents past their expiry (and their charges): intents ended."""
-    async with UnitOfWork(context.sessions) as uow:
-        due = await uow.intents.past_expiry(limit)
+    async with context.new_uow() as uow:
+        due = await uow.repository(IntentRepository).past_expiry(limit)
 
     async def expire(intent_id: str) -> bool:
-        return await expire_intent(context.sessions, context.gateways, intent_id)
+        return await expire_intent(context.new_uow, context.gateways, intent_id)
 
     return await _each(context, due, expire)
 
 
 async def resolve_stuck_intents(context: JobContext, limit: int) -> int:
     """Ask the gateways about intents that stopped moving: intents that moved on."""
-    async with UnitOfWork(context.sessions) as uow:
-        await uow.stuck_checks.forget_unstuck()
-        due = await uow.intents.stuck(context.stuck_after, limit)
+    async with context.new_uow() as uow:
+        await uow.repository(StuckCheckRepository).forget_unstuck()
+        due = await uow.repository(IntentRepository).stuck(context.stuck_after, limit)
         await uow.commit()
 
     async def check(intent_id: str) -> bool:
         return await check_stuck_intent(
-            context.sessions, context.gateways, intent_id, context.stuck_backoff
+            context.new_uow, context.gateways, intent_id, context.stuck_backoff
         )
 
     return await _each(context, due, check)
@@ -96,11 +97,11 @@ async def resolve_stuck_intents(context: JobContext, limit: int) -> int:
 
 async def refund_late_payments(context: JobContext, limit: int) -> int:
     """Return payments intents could not take: payments settled."""
-    async with UnitOfWork(context.sessions) as uow:
-        due = await uow.attempts.refunds_due(limit)
+    async with context.new_uow() as uow:
+        due = await uow.repository(AttemptRepository).refunds_due(limit)
 
     async def refund(attempt_id: str) -> bool:
-        return await refund_late_payment(context.sessions, context.gateways, attempt_id)
+        return await refund_late_payment(context.new_uow, context.gateways, attempt_id)
 
     return await _each(context, due, refund)
 
@@ -108,18 +109,18 @@ async def refund_late_payments(context: JobContext, limit: int) -> int:
 async def follow_up_refunds(context: JobContext, limit: int) -> int:
     """Ask the gateways about refunds still pending there: refunds made final."""
     before = datetime.now(UTC) - context.refund_follow_up_after
-    async with UnitOfWork(context.sessions) as uow:
-        due = await uow.refunds.pending_since(before, limit)
+    async with context.new_uow() as uow:
+        due = await uow.repository(RefundRepository).pending_since(before, limit)
 
     async def follow_up(refund_id: str) -> bool:
-        return await follow_up_refund(context.sessions, context.gateways, refund_id)
+        return await follow_up_refund(context.new_uow, context.gateways, refund_id)
 
     return await _each(context, due, follow_up)
 
 
 async def purge_idempotency_keys(context: JobContext, limit: int) -> int:
     """Delete stored answers past their ``expires_at``."""
-    async with UnitOfWork(context.sessions) as uow:
+    async with context.new_uow() as uow:
         deleted = await uow.idempotency.delete_expired(limit)
         await uow.commit()
     return deleted
@@ -128,7 +129,7 @@ async def purge_idempotency_keys(context: JobContext, limit: int) -> int:
 async def purge_inbox(context: JobContext, limit: int) -> int:
     """Delete consumers' dedup rows older than the inbox retention."""
     cutoff = datetime.now(UTC) - context.inbox_retention
-    async with UnitOfWork(context.sessions) as uow:
+    async with context.new_uow() as uow:
         deleted = await uow.inbox.delete_before(cutoff, limit)
         await uow.commit()
     return deleted

@@ -10,7 +10,6 @@ from enum import StrEnum
 
 from loguru import logger
 
-from app.db.uow import UnitOfWork
 from app.roles import sleep_unless
 from app.scheduler import metrics
 from app.scheduler.jobs import Job, JobContext
@@ -76,7 +75,7 @@ class Scheduler:
         """Batches until one comes back short, holding the job's lock in a transaction
         of its own (it only takes the lock: no snapshot, no row locks, no vacuum held
         back); None if another replica holds it."""
-        async with UnitOfWork(self._context.sessions) as lock:
+        async with self._context.new_uow() as lock:
             if not await lock.job_locks.try_lock(job.lock_key):
                 return None
             rows = 0

@@ -9,6 +9,7 @@ import typer
 
 from app.cli_support import settings_with
 from app.db.session import session_factory
+from app.db.uow import unit_of_work_factory
 from app.gateways.registry import open_gateways
 from app.logs import configure_logging
 from app.roles import background_role
@@ -38,7 +39,7 @@ async def serve_scheduler(settings: Settings) -> None:
     ):
         gateways = open_gateways(settings)
         context = JobContext(
-            sessions=session_factory(engine),
+            new_uow=unit_of_work_factory(session_factory(engine)),
             gateways=gateways,
             stop=stop,
             inbox_retention=settings.inbox_retention,

@@ -21,7 +21,7 @@ from app.aws import sync_client
 from app.domain.events import MERCHANT_EVENTS
 from app.gateways.efi import txid_for
 from app.gateways.port import GatewayName
-from app.services.charges import attempt_key
+from app.payments.charges import attempt_key
 from devtools.chaos.captures import (
     CaptureRun,
     capture_intents,

@@ -18,22 +18,22 @@ from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.session import create_engine, session_factory
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork, unit_of_work_factory
 from app.domain.caller import Caller
 from app.domain.errors import RetryLater
 from app.gateways.port import GatewayName
 from app.gateways.registry import Gateways
+from app.merchants.service import create_merchant
+from app.payments.charging import charge_intent
+from app.payments.consumer import charge_context
+from app.payments.intents import create_intent
+from app.payments.schemas import CreatePaymentIntent
 from app.scheduler.jobs import JobContext
-from app.services.charging import charge_intent
-from app.services.commands import CreatePaymentIntent
-from app.services.intents import create_intent
-from app.services.merchants import create_merchant
 from app.settings import Settings
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.relay_support import CIPHER, POLICY
 from tests.integration.world import isolated
 from tests.support import pix_intent
-from workers.consumers.charge import charge_context
 
 GATEWAY_TIMEOUT_SECONDS = 1
 SIM_HANG_SECONDS = 2  # longer than the gateway timeout: a "timeout" loses the answer
@@ -53,7 +53,7 @@ class Scene:
     def context(self, **overrides: Any) -> JobContext:
         """What the scheduler's jobs run with."""
         context = JobContext(
-            sessions=self.sessions,
+            new_uow=unit_of_work_factory(self.sessions),
             gateways=self.gateways,
             stop=asyncio.Event(),
             inbox_retention=INBOX_RETENTION,
@@ -68,7 +68,7 @@ class Scene:
         return await self.new_intent(pix_intent())
 
     async def new_intent(self, body: dict[str, Any]) -> str:
-        async with UnitOfWork(self.sessions) as uow:
+        async with SqlUnitOfWork(self.sessions) as uow:
             intent = await create_intent(
                 uow, self.caller, CreatePaymentIntent(**body), POLICY, CIPHER
             )
@@ -91,7 +91,7 @@ class Scene:
             )
         )
         try:
-            async with UnitOfWork(self.sessions) as uow:
+            async with SqlUnitOfWork(self.sessions) as uow:
                 try:
                     await charge_intent(uow, context, intent_id)
                 except RetryLater as exc:
@@ -167,7 +167,7 @@ async def open_scene(service_env: dict[str, str], sim: Simulator) -> AsyncIterat
     engine = create_engine(Settings(database_url=database_url))
     sessions = session_factory(engine)
     gateways = sim.open_gateways(gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS)
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         issued = await create_merchant(uow, "Loja Cena")
         await uow.commit()
     caller = Caller(issued.merchant_id, livemode=False, api_key_id=issued.key_id)

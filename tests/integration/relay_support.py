@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.db.session import create_engine, session_factory
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork
 from app.domain.caller import Caller
 from app.embedded import free_port
+from app.merchants.service import create_merchant
+from app.payments.intents import IntentPolicy, cancel_intent, create_intent
+from app.payments.schemas import CancelPaymentIntent, CreatePaymentIntent
 from app.security import DocumentCipher
-from app.services.commands import CancelPaymentIntent, CreatePaymentIntent
-from app.services.intents import IntentPolicy, cancel_intent, create_intent
-from app.services.merchants import create_merchant
 from app.settings import Settings
 from outbox.topology import resource_name
 from tests.integration.world import World, isolated
@@ -92,19 +92,19 @@ async def write_intents(world: RelayWorld, count: int, *, cancel: bool) -> list[
     engine = create_engine(Settings(database_url=world.database_url))
     sessions = session_factory(engine)
     try:
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             issued = await create_merchant(uow, "Loja Relay")
             await uow.commit()
         caller = Caller(issued.merchant_id, livemode=False, api_key_id=issued.key_id)
         ids = []
         for _ in range(count):
-            async with UnitOfWork(sessions) as uow:
+            async with SqlUnitOfWork(sessions) as uow:
                 intent = await create_intent(
                     uow, caller, CreatePaymentIntent(**pix_intent()), POLICY, CIPHER
                 )
                 await uow.commit()
             if cancel:
-                async with UnitOfWork(sessions) as uow:
+                async with SqlUnitOfWork(sessions) as uow:
                     await cancel_intent(uow, caller, intent.id, CancelPaymentIntent())
                     await uow.commit()
             ids.append(intent.id)

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork
 from app.domain.charges import ChargeStatus
 from app.domain.events import EventType
 from app.gateways.port import Charge, GatewayName
+from app.payments.charges import ChargeApplied, apply_attempt_charge
+from app.payments.repository import AttemptRepository, IntentRepository
 from app.scheduler.jobs import refund_late_payments
-from app.services.charges import ChargeApplied, apply_attempt_charge
 from tests.integration.charge_scene import Scene
 
 MP, EFI = GatewayName.MERCADOPAGO, GatewayName.EFI
@@ -80,10 +81,10 @@ async def test_money_reaching_a_replaced_charge_is_not_taken_and_goes_back(
     await scene.charge(intent_id, MP, EFI)  # Mercado Pago's charge canceled, Efí's issued
     # Yet Mercado Pago reports it paid (a PIX already on its way when the cob went).
     paid = Charge(MP, first, ChargeStatus.PAID, "approved", 1990, paid_at=datetime.now(UTC))
-    async with UnitOfWork(scene.sessions) as uow:
-        intent = await uow.intents.get_for_update(intent_id)
+    async with SqlUnitOfWork(scene.sessions) as uow:
+        intent = await uow.repository(IntentRepository).get_for_update(intent_id)
         assert intent is not None
-        replaced = (await uow.attempts.for_intent(intent_id))[0]
+        replaced = (await uow.repository(AttemptRepository).for_intent(intent_id))[0]
         applied = await apply_attempt_charge(uow, intent, replaced, paid)
         await uow.commit()
 

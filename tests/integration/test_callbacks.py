@@ -18,11 +18,12 @@ from app.db.session import open_uow
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import GatewayName, RefundRequest
-from app.services.charging import charge_intent
+from app.payments.charging import charge_intent
+from app.payments.consumer import charge_context
+from app.payments.repository import AttemptRepository
 from gatewaysim.mercadopago.notifications import signature
 from tests.gateway_sim import EFI_HMAC, MP_WEBHOOK_SECRET, Simulator, running_simulator
 from tests.support import ApiProcess, Merchant, pix_intent, start_api, wait_for
-from workers.consumers.charge import charge_context
 
 CALLBACK_TIMEOUT_SECONDS = 20.0
 
@@ -77,7 +78,7 @@ class Shop:
             async with open_uow(settings) as uow:
                 await charge_intent(uow, context, intent_id)
                 await uow.commit()
-                [attempt] = await uow.attempts.for_intent(intent_id)
+                [attempt] = await uow.repository(AttemptRepository).for_intent(intent_id)
         finally:
             await context.gateways.close()
         assert attempt.gateway_reference is not None, attempt.error

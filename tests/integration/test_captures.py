@@ -20,14 +20,15 @@ from app.db.uow import UnitOfWork
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import CallbackEvent, Charge, GatewayName
-from app.services.callbacks import apply_callback
-from app.services.charge_actions import capture_intent, refund_charge
-from app.services.charging import ChargeContext, charge_intent
+from app.payments.actions import capture_intent, refund_charge
+from app.payments.callbacks import apply_callback
+from app.payments.charging import ChargeContext, charge_intent
+from app.payments.consumer import charge_context
+from app.payments.repository import IntentRepository
 from app.settings import Settings
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.test_callbacks import Shop, post_mercadopago
 from tests.support import ApiProcess, Merchant, card_intent, start_api, wait_for
-from workers.consumers.charge import charge_context
 
 MP = GatewayName.MERCADOPAGO
 AUTHORIZED_AMOUNT = 5000
@@ -233,7 +234,9 @@ async def test_a_callback_refetched_while_the_capture_is_in_flight_changes_nothi
     till.request_capture(intent_id)
     with ThreadPoolExecutor(max_workers=1) as pool:
         async with till.worker() as (uow, context):
-            await uow.intents.get_for_update(intent_id)  # the worker's handler has begun
+            await uow.repository(IntentRepository).get_for_update(
+                intent_id
+            )  # the worker's handler has begun
             answer = pool.submit(post_mercadopago, till.api, reference)
             wait_for(lambda: till.waiting_for_a_row_lock(), timeout=WAIT_SECONDS)
             await capture_intent(uow, context, intent_id)

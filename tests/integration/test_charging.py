@@ -17,6 +17,7 @@ import pytest
 from redis import Redis
 
 from app.db.session import create_engine, session_factory
+from app.db.uow import unit_of_work_factory
 from app.domain.events import EventType
 from app.embedded import free_port, moto_server
 from app.gateways import brcode
@@ -365,7 +366,7 @@ def run_refund_job(stack: Stack) -> int:
         engine = create_engine(Settings(database_url=stack.world.database_url))
         gateways = stack.sim.open_gateways()
         context = JobContext(
-            sessions=session_factory(engine),
+            new_uow=unit_of_work_factory(session_factory(engine)),
             gateways=gateways,
             stop=asyncio.Event(),
             inbox_retention=timedelta(days=30),

@@ -15,20 +15,21 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork
 from app.domain.errors import RetryLater
 from app.domain.events import EventType
 from app.gateways.efi import Efi
 from app.gateways.port import GatewayName
+from app.payments.actions import refund_charge
+from app.payments.charges import apply_attempt_charge
+from app.payments.consumer import charge_context
+from app.payments.repository import AttemptRepository, IntentRepository
+from app.payments.schemas import CreateRefund
+from app.refunds.service import create_refund
 from app.scheduler.jobs import follow_up_refunds, refund_late_payments
-from app.services.charge_actions import refund_charge
-from app.services.charges import apply_attempt_charge
-from app.services.commands import CreateRefund
-from app.services.refunds import create_refund
 from tests.gateway_sim import EFI_HMAC, EFI_PIX_KEY
 from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
 from tests.support import ApiProcess, start_api
-from workers.consumers.charge import charge_context
 
 EFI = GatewayName.EFI
 AMOUNT = 1990
@@ -60,16 +61,16 @@ async def paid_intent(scene: Scene) -> str:
 async def take_charge(scene: Scene, intent_id: str) -> None:
     charge = await efi(scene).get_charge(scene.attempt(intent_id)["reference"])
     assert charge is not None
-    async with UnitOfWork(scene.sessions) as uow:
-        intent = await uow.intents.get_for_update(intent_id)
+    async with SqlUnitOfWork(scene.sessions) as uow:
+        intent = await uow.repository(IntentRepository).get_for_update(intent_id)
         assert intent is not None
-        [attempt] = await uow.attempts.for_intent(intent_id)
+        [attempt] = await uow.repository(AttemptRepository).for_intent(intent_id)
         await apply_attempt_charge(uow, intent, attempt, charge)
         await uow.commit()
 
 
 async def new_refund(scene: Scene, intent_id: str) -> str:
-    async with UnitOfWork(scene.sessions) as uow:
+    async with SqlUnitOfWork(scene.sessions) as uow:
         refund = await create_refund(uow, scene.caller, CreateRefund(payment_intent=intent_id))
         await uow.commit()
     return refund.id
@@ -88,7 +89,7 @@ async def deliver_refund_created(scene: Scene, refund_id: str) -> bool:
         )
     )
     try:
-        async with UnitOfWork(scene.sessions) as uow:
+        async with SqlUnitOfWork(scene.sessions) as uow:
             try:
                 await refund_charge(uow, context, refund_id)
             except RetryLater:

@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork
 from app.domain.charges import AttemptOutcome, ChargeStatus
 from app.domain.intents import PaymentMethodType
 from app.gateways.port import ChargeRequest, Gateway, GatewayName, Payer
+from app.payments.charges import ChargeApplied, apply_attempt_charge
+from app.payments.repository import AttemptRepository, IntentRepository
 from app.scheduler.jobs import follow_up_refunds, refund_late_payments, resolve_stuck_intents
-from app.services.charges import ChargeApplied, apply_attempt_charge
 from gatewaysim.mercadopago.issuing import UNINFERABLE_TOKEN
 from tests.integration.charge_scene import Scene
 from tests.integration.test_efi_contract import deliver_refund_created, new_refund, refund_row
@@ -185,10 +186,10 @@ async def test_a_card_hold_found_after_the_intent_ended_is_canceled(scene: Scene
     charge = await adapter(scene).get_charge(reference)
     assert charge is not None
     assert charge.status is ChargeStatus.AUTHORIZED
-    async with UnitOfWork(scene.sessions) as uow:
-        intent = await uow.intents.get_for_update(intent_id)
+    async with SqlUnitOfWork(scene.sessions) as uow:
+        intent = await uow.repository(IntentRepository).get_for_update(intent_id)
         assert intent is not None
-        [attempt] = await uow.attempts.for_intent(intent_id)
+        [attempt] = await uow.repository(AttemptRepository).for_intent(intent_id)
         applied = await apply_attempt_charge(uow, intent, attempt, charge)
         await uow.commit()
 
@@ -208,10 +209,10 @@ async def late_card_payment(scene: Scene) -> tuple[str, str]:
     )
     charge = await adapter(scene).get_charge(reference)
     assert charge is not None
-    async with UnitOfWork(scene.sessions) as uow:
-        intent = await uow.intents.get_for_update(intent_id)
+    async with SqlUnitOfWork(scene.sessions) as uow:
+        intent = await uow.repository(IntentRepository).get_for_update(intent_id)
         assert intent is not None
-        [attempt] = await uow.attempts.for_intent(intent_id)
+        [attempt] = await uow.repository(AttemptRepository).for_intent(intent_id)
         assert (
             await apply_attempt_charge(uow, intent, attempt, charge) is ChargeApplied.LATE_PAYMENT
         )
@@ -324,9 +325,9 @@ async def test_a_full_refund_whose_callback_came_first_still_succeeds(scene: Sce
     refunded = await adapter(scene).get_charge(reference)
     assert refunded is not None
     assert refunded.status is ChargeStatus.REFUNDED
-    async with UnitOfWork(scene.sessions) as uow:
-        intent = await uow.intents.get_for_update(intent_id)
-        [attempt] = await uow.attempts.for_intent(intent_id)
+    async with SqlUnitOfWork(scene.sessions) as uow:
+        intent = await uow.repository(IntentRepository).get_for_update(intent_id)
+        [attempt] = await uow.repository(AttemptRepository).for_intent(intent_id)
         assert intent is not None
         await apply_attempt_charge(uow, intent, attempt, refunded)
         await uow.commit()

@@ -15,7 +15,7 @@ from app.embedded import free_port
 from app.gateways.health import GatewayHealth
 from app.gateways.port import GatewayName
 from app.redis_fallback import open_redis
-from app.services.endpoint_places import EndpointPlaces
+from app.webhooks.places import EndpointPlaces
 from devtools.chaos.outage import RedisOutage
 from tests.integration.charge_scene import Scene
 from tests.support import ApiProcess, Merchant, pix_intent, start_api, wait_for

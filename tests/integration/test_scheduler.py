@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from app.db.session import create_engine, session_factory
+from app.db.uow import unit_of_work_factory
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import GatewayName
@@ -176,7 +177,9 @@ async def test_two_replicas_never_run_one_job_at_once(scene: Scene) -> None:
     engine = create_engine(Settings(database_url=scene.database_url))  # another replica's pool
     try:
         first = Scheduler([job], scene.context())
-        second = Scheduler([job], scene.context(sessions=session_factory(engine)))
+        second = Scheduler(
+            [job], scene.context(new_uow=unit_of_work_factory(session_factory(engine)))
+        )
         running = asyncio.create_task(first.run_once(job))
         await entered.wait()
         assert await second.run_once(job) == JobRun(RunResult.SKIPPED)

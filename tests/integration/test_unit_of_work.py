@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.session import create_engine, session_factory
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork
 from app.domain.caller import Caller
 from app.domain.errors import StaleVersion
 from app.domain.events import EventType
+from app.merchants.service import create_merchant
+from app.payments.events import record_event
+from app.payments.intents import IntentPolicy, create_intent
+from app.payments.repository import IntentRepository
+from app.payments.schemas import CreatePaymentIntent
 from app.security import DocumentCipher
-from app.services.commands import CreatePaymentIntent
-from app.services.events import record_event
-from app.services.intents import IntentPolicy, create_intent
-from app.services.merchants import create_merchant
 from app.settings import Settings
 from outbox.writer import NOTIFY_CHANNEL
 from tests.services import TEST_DOCUMENT_KEY
@@ -38,7 +39,7 @@ async def sessions(service_env: dict[str, str]) -> AsyncIterator[async_sessionma
 
 
 async def _new_caller(sessions: async_sessionmaker[AsyncSession]) -> Caller:
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         issued = await create_merchant(uow, "Loja UoW")
         await uow.commit()
     return Caller(merchant_id=issued.merchant_id, livemode=False, api_key_id=issued.key_id)
@@ -57,7 +58,7 @@ async def test_nothing_is_written_unless_committed(
     sessions: async_sessionmaker[AsyncSession], db: psycopg.Connection[Any]
 ) -> None:
     caller = await _new_caller(sessions)
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         await create_intent(uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER)
         await uow.flush()
     assert _count(db, "payment_intents", caller.merchant_id) == 0
@@ -70,7 +71,7 @@ async def test_an_error_mid_transaction_rolls_back_rows_and_events(
     caller = await _new_caller(sessions)
 
     async def crash_before_commit() -> None:
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             await create_intent(uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER)
             await uow.flush()
             raise RuntimeError("crash between the insert and the commit")
@@ -87,7 +88,7 @@ async def test_commit_notifies_the_relay_channel_once_committed(
     caller = await _new_caller(sessions)
     with psycopg.connect(database_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             await create_intent(uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER)
             await uow.flush()
             assert list(listener.notifies(timeout=0.2, stop_after=1)) == []
@@ -100,15 +101,15 @@ async def test_a_stale_version_loses(
     sessions: async_sessionmaker[AsyncSession], db: psycopg.Connection[Any]
 ) -> None:
     caller = await _new_caller(sessions)
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         intent = await create_intent(
             uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER
         )
         await uow.commit()
 
-    async with UnitOfWork(sessions) as first, UnitOfWork(sessions) as second:
-        mine = await first.intents.get(caller.merchant_id, intent.id)
-        theirs = await second.intents.get(caller.merchant_id, intent.id)
+    async with SqlUnitOfWork(sessions) as first, SqlUnitOfWork(sessions) as second:
+        mine = await first.repository(IntentRepository).get(caller.merchant_id, intent.id)
+        theirs = await second.repository(IntentRepository).get(caller.merchant_id, intent.id)
         assert mine is not None
         assert theirs is not None
         mine.status = "processing"

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.services.webhook_delivery import post_pinned
-from app.services.webhook_endpoints import CheckedUrl
+from app.webhooks.deliveries import post_pinned
+from app.webhooks.service import CheckedUrl
 
 # Names no resolver knows: reaching the receiver proves the name was never looked up.
 RECEIVER_NAME = "hooks.pixwave-receiver.test"

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from app.db.session import create_engine, session_factory
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork
 from app.domain.caller import Caller
 from app.domain.events import EventType
 from app.embedded import free_port, moto_server
-from app.services.commands import CreatePaymentIntent
-from app.services.intents import create_intent
+from app.payments.intents import create_intent
+from app.payments.schemas import CreatePaymentIntent
 from app.settings import Settings
 from devtools.demo.receiver import Receiver, new_receiver, serving
 from tests.integration.relay_support import CIPHER, POLICY, RelayWorld, new_world, running_relay
@@ -360,7 +360,7 @@ async def _create_intent_around(stack: Stack, caller: Caller, meanwhile: Any) ->
     """Create an intent in a transaction that commits only after ``meanwhile`` ran."""
     engine = create_engine(Settings(database_url=stack.world.database_url))
     try:
-        async with UnitOfWork(session_factory(engine)) as uow:
+        async with SqlUnitOfWork(session_factory(engine)) as uow:
             intent = await create_intent(
                 uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER
             )

@@ -25,7 +25,7 @@ import yaml
 from fastapi import APIRouter
 from typer.testing import CliRunner
 
-from app.api.routes.health import router as api_health
+from app.api.health import router as api_health
 from app.cli import cli
 from app.embedded import free_port
 from app.settings import Settings

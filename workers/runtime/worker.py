@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.aws import AWS_CALL_ERRORS
 from app.db.models import MessageFailure
-from app.db.uow import UnitOfWork
+from app.db.uow import SqlUnitOfWork as UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
 from app.roles import periodically, when_reachable
 from app.tracing import continue_trace

@@ -31,9 +31,9 @@ from app.gateways import metrics
 from app.gateways.health import GatewayHealth
 from app.gateways.port import Charge, ChargeAttempt, ChargeRequest, GatewayName, Payer
 from app.gateways.registry import Gateways
-from app.security import DocumentCipher
-from app.services.charge_calls import cancel_charge, refetch_charge
-from app.services.charges import (
+from app.merchants.repository import MerchantRepository
+from app.payments.charge_calls import cancel_charge, refetch_charge
+from app.payments.charges import (
     ChargeApplied,
     apply_attempt_charge,
     attempt_key,
@@ -42,7 +42,9 @@ from app.services.charges import (
     record_attempt,
     start_processing,
 )
-from app.services.events import record_alert, record_event
+from app.payments.events import record_alert, record_event
+from app.payments.repository import AttemptRepository, IntentRepository
+from app.security import DocumentCipher
 
 # Statuses in which a charge is still being decided: look again later.
 _UNSETTLED = frozenset({ChargeStatus.PROCESSING, ChargeStatus.UNKNOWN})
@@ -63,12 +65,12 @@ class ChargeContext:
 
 async def charge_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
     """Take the intent one step further; raise RetryLater to be called again."""
-    intent = await uow.intents.get_for_update(intent_id)
+    intent = await uow.repository(IntentRepository).get_for_update(intent_id)
     if intent is None or IntentStatus(intent.status) not in _CHARGEABLE:
         return  # charged already, canceled, or not ours to charge
     if intent.amount_to_capture is not None:
         return  # authorized and its capture requested: the capture message's to finish
-    attempts = await uow.attempts.for_intent(intent.id)
+    attempts = await uow.repository(AttemptRepository).for_intent(intent.id)
     unknown = attempts and attempts[-1].outcome == AttemptOutcome.UNKNOWN
     if unknown and await _settled_by_lookup(uow, context, intent, attempts[-1]):
         return
@@ -133,7 +135,7 @@ async def _try_next_gateway(
         uow, context, intent, attempts
     ):
         return
-    merchant = await uow.merchants.get(intent.merchant_id)
+    merchant = await uow.repository(MerchantRepository).get(intent.merchant_id)
     priority = (merchant.gateway_priority if merchant else None) or context.priority
     configured = [g for g in priority if context.gateways.get(GatewayName(g))]
     decision = choose_gateway(

@@ -14,19 +14,23 @@ from app.domain.charges import ChargeStatus
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
 from app.domain.intents import IntentStatus, RefundStatus
 from app.gateways.port import Charge, Gateway
-from app.services.charge_calls import cancel_charge, refetch_charge
-from app.services.charges import apply_attempt_charge, live_reference
-from app.services.charging import ChargeContext, fail_intent
-from app.services.refunds import NO_PAID_CHARGE, paid_attempt, return_money, settle_refund
+from app.payments.charge_calls import cancel_charge, refetch_charge
+from app.payments.charges import apply_attempt_charge, live_reference
+from app.payments.charging import ChargeContext, fail_intent
+from app.payments.repository import AttemptRepository, IntentRepository
+from app.refunds.repository import RefundRepository
+from app.refunds.service import NO_PAID_CHARGE, paid_attempt, return_money, settle_refund
 
 
 async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
     """Capture the authorized card charge of an intent whose capture was requested."""
-    intent = await uow.intents.get_for_update(intent_id)
+    intent = await uow.repository(IntentRepository).get_for_update(intent_id)
     amount = intent.amount_to_capture if intent else None
     if intent is None or not capture_pending(IntentStatus(intent.status), amount):
         return  # captured already, or moved on
-    attempt = _last_with(await uow.attempts.for_intent(intent.id), ChargeStatus.AUTHORIZED.value)
+    attempt = _last_with(
+        await uow.repository(AttemptRepository).for_intent(intent.id), ChargeStatus.AUTHORIZED.value
+    )
     if attempt is None or attempt.gateway_reference is None:
         await fail_intent(uow, intent, "capture_failed", "no authorized charge to capture")
         return
@@ -53,10 +57,10 @@ async def _captured_already(gateway: Gateway, reference: str) -> Charge | None:
 
 async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
     """A canceled intent must leave no charge a payer could still pay (or a hold on a card)."""
-    intent = await uow.intents.get_for_update(intent_id)
+    intent = await uow.repository(IntentRepository).get_for_update(intent_id)
     if intent is None or IntentStatus(intent.status) is not IntentStatus.CANCELED:
         return
-    for attempt in await uow.attempts.for_intent(intent.id):
+    for attempt in await uow.repository(AttemptRepository).for_intent(intent.id):
         reference = live_reference(attempt)
         if reference is not None:
             charge = await cancel_charge(context.gateways.require(attempt.gateway), reference)
@@ -67,12 +71,12 @@ async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id
 async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str) -> None:
     """Return a refund's money through the gateway that took it. One the gateway is
     still settling stays pending: the scheduler's ``follow_up_refunds`` asks again."""
-    refund = await uow.refunds.get_for_update(refund_id)
+    refund = await uow.repository(RefundRepository).get_for_update(refund_id)
     if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
         return
-    intent = await uow.intents.get_for_update(refund.payment_intent_id)
+    intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
     assert intent is not None
-    attempt = paid_attempt(await uow.attempts.for_intent(intent.id))
+    attempt = paid_attempt(await uow.repository(AttemptRepository).for_intent(intent.id))
     if attempt is None or attempt.gateway_reference is None:
         await settle_refund(uow, intent, refund, NO_PAID_CHARGE)
         return

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from app.api import idempotency
-from app.api.auth import CallerDep
 from app.api.problems import json_response
 from app.api.resources import UowDep
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, RefundOut, ok
 from app.db.uow import UnitOfWork
-from app.services import refunds
-from app.services.commands import CreateRefund
-from app.services.views import refund_view
+from app.merchants.auth import CallerDep
+from app.payments.schemas import CreateRefund
+from app.payments.views import refund_view
+from app.refunds import service as refunds
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
 

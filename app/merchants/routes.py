@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.api.auth import CallerDep
 from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, GatewayPriorityOut, ok
-from app.services.commands import SetGatewayPriority
-from app.services.merchants import set_gateway_priority
+from app.merchants.auth import CallerDep
+from app.merchants.repository import MerchantRepository
+from app.merchants.service import set_gateway_priority
+from app.payments.schemas import SetGatewayPriority
 
 router = APIRouter(prefix="/v1/gateway_priority", tags=["gateways"])
 
@@ -28,7 +29,7 @@ def _view(priority: list[str] | None, request: Request) -> Response:
 
 @router.get("", responses={**ok(200, GatewayPriorityOut), **READ_ERRORS})
 async def get_gateway_priority(request: Request, uow: UowDep, caller: CallerDep) -> Response:
-    merchant = await uow.merchants.get(caller.merchant_id)
+    merchant = await uow.repository(MerchantRepository).get(caller.merchant_id)
     return _view(merchant.gateway_priority if merchant else None, request)
 
 

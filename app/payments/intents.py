@@ -23,15 +23,16 @@ from app.domain.intents import (
     next_intent_status,
 )
 from app.domain.money import Money, normalize_currency
-from app.security import DocumentCipher
-from app.services.commands import (
+from app.payments.events import record_event
+from app.payments.repository import IntentRepository
+from app.payments.schemas import (
     CancelPaymentIntent,
     CapturePaymentIntent,
     CardDetails,
     CreatePaymentIntent,
     PixDetails,
 )
-from app.services.events import record_event
+from app.security import DocumentCipher
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class IntentPolicy:
 async def get_intent(uow: UnitOfWork, caller: Caller, intent_id: str) -> PaymentIntent:
     intent = None
     if looks_like_id("pi", intent_id):
-        intent = await uow.intents.get(caller.merchant_id, intent_id)
+        intent = await uow.repository(IntentRepository).get(caller.merchant_id, intent_id)
     if intent is None:
         raise NotFound(f"No such payment_intent: {intent_id!r}", param="id")
     return intent
@@ -85,7 +86,7 @@ async def create_intent(
         _fill_pix(intent, method.pix, command, policy, cipher, now)
     elif method.card is not None:
         _fill_card(intent, method.card, command)
-    uow.intents.add(intent)
+    uow.repository(IntentRepository).add(intent)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CREATED)
     return intent
 

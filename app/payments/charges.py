@@ -15,7 +15,8 @@ from app.domain.events import EventType
 from app.domain.ids import new_id
 from app.domain.intents import IntentStatus, next_intent_status
 from app.gateways.port import Charge, ChargeAttempt, GatewayName
-from app.services.events import record_event
+from app.payments.events import record_event
+from app.payments.repository import AttemptRepository
 
 _EVENT_FOR_STATUS: dict[IntentStatus, EventType] = {
     IntentStatus.REQUIRES_ACTION: EventType.PAYMENT_INTENT_REQUIRES_ACTION,
@@ -46,7 +47,7 @@ async def record_attempt(
 ) -> ChargeApplied:
     """Store one gateway call and move the intent where its charge says."""
     charge = result.charge
-    uow.attempts.add(
+    uow.repository(AttemptRepository).add(
         PaymentAttempt(
             id=new_id("att"),
             payment_intent_id=intent.id,
@@ -110,7 +111,7 @@ async def apply_attempt_charge(
         return ChargeApplied.STALE
     note_charge(attempt, charge)
     holds_money = charge.status in (ChargeStatus.PAID, ChargeStatus.AUTHORIZED)
-    replaced = holds_money and await uow.attempts.has_later(attempt)
+    replaced = holds_money and await uow.repository(AttemptRepository).has_later(attempt)
     applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
     if applied is ChargeApplied.LATE_PAYMENT and attempt.late_payment is None:
         logger.error("charge.late_payment", intent=intent.id, attempt=attempt.id)

@@ -17,11 +17,9 @@ from typing import Any
 
 import httpx
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
-from app.db.uow import UnitOfWork
-from app.db.webhook_repositories import PendingDelivery, StoredEvent
+from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain.alerts import alert
 from app.domain.caller import Caller
 from app.domain.errors import InvalidRequest, NotFound
@@ -36,14 +34,15 @@ from app.domain.webhooks import (
 )
 from app.encoding import render_json
 from app.security import DocumentCipher
-from app.services.endpoint_places import EndpointPlaces
-from app.services.webhook_endpoints import (
+from app.tracing import TRACEPARENT_HEADER, continue_trace
+from app.webhooks.places import EndpointPlaces
+from app.webhooks.repository import EventRepository, PendingDelivery, StoredEvent, WebhookRepository
+from app.webhooks.service import (
     CheckedUrl,
     check_webhook_url,
     get_endpoint,
     signing_secrets,
 )
-from app.tracing import TRACEPARENT_HEADER, continue_trace
 
 USER_AGENT = "PixWave-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
@@ -92,39 +91,39 @@ class PostResult:
 async def fan_out(uow: UnitOfWork, envelope: dict[str, Any]) -> None:
     """A pending delivery of this event for every endpoint that takes it and existed
     when it was created (the dispatcher sends them)."""
-    stored = await uow.events.stored(envelope["id"])
+    stored = await uow.repository(EventRepository).stored(envelope["id"])
     created_at = stored.created_at if stored else datetime.fromtimestamp(envelope["created"], UTC)
-    takers = await uow.webhooks.takers(
+    takers = await uow.repository(WebhookRepository).takers(
         merchant_id=envelope["merchant_id"],
         livemode=envelope["livemode"],
         event_type=envelope["type"],
         event_created_at=created_at,
     )
-    await uow.webhooks.add_deliveries(
+    await uow.repository(WebhookRepository).add_deliveries(
         event_id=envelope["id"], event_type=envelope["type"], endpoint_ids=takers
     )
 
 
-async def claim_due(
-    sessions: async_sessionmaker[AsyncSession], sender: WebhookSender, limit: int
-) -> list[str]:
+async def claim_due(new_uow: UnitOfWorkFactory, sender: WebhookSender, limit: int) -> list[str]:
     """Deliveries due now, each taken for one try (see ``attempt_delivery``)."""
     now = datetime.now(UTC)
-    async with UnitOfWork(sessions) as uow:
-        claimed = await uow.webhooks.claim_due(now=now, lease_until=now + sender.lease, limit=limit)
+    async with new_uow() as uow:
+        claimed = await uow.repository(WebhookRepository).claim_due(
+            now=now, lease_until=now + sender.lease, limit=limit
+        )
         await uow.commit()
     return claimed
 
 
 async def attempt_delivery(
-    sessions: async_sessionmaker[AsyncSession], sender: WebhookSender, delivery_id: str
+    new_uow: UnitOfWorkFactory, sender: WebhookSender, delivery_id: str
 ) -> None:
     """One try of one claimed delivery: the POST runs outside any transaction."""
-    async with UnitOfWork(sessions) as uow:
-        item = await uow.webhooks.pending_delivery(delivery_id)
+    async with new_uow() as uow:
+        item = await uow.repository(WebhookRepository).pending_delivery(delivery_id)
         if item is None:
             return
-        stored = await uow.events.stored(item.delivery.event_id)
+        stored = await uow.repository(EventRepository).stored(item.delivery.event_id)
         if stored is None or _given_up(item):
             _fail(item.delivery, _why_not(item, stored))
             await uow.commit()
@@ -134,8 +133,8 @@ async def attempt_delivery(
         # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
         outgoing = Outgoing(item.delivery.event_id, render_json(stored.envelope), traceparent)
         result = await _try(sender, item.endpoint, outgoing, now)
-        async with UnitOfWork(sessions) as uow:
-            item = await uow.webhooks.pending_delivery(delivery_id)
+        async with new_uow() as uow:
+            item = await uow.repository(WebhookRepository).pending_delivery(delivery_id)
             if item is None:  # settled meanwhile (its endpoint was disabled)
                 return
             if result is None:
@@ -286,7 +285,7 @@ async def _disable(
         f"deliveries failed for {sender.retry_horizon}; "
         f"last: {delivery.last_error} (event {delivery.event_id})"
     )
-    if not await uow.webhooks.disable_endpoint(endpoint.id, reason):
+    if not await uow.repository(WebhookRepository).disable_endpoint(endpoint.id, reason):
         return
     logger.error("webhook.endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
     facts = {
@@ -307,7 +306,7 @@ async def request_redelivery(
     uow: UnitOfWork, caller: Caller, event_id: str, endpoint_id: str | None
 ) -> list[str]:
     """Start a fresh round of deliveries of a past event; the dispatcher sends it."""
-    stored = await uow.events.stored(event_id)
+    stored = await uow.repository(EventRepository).stored(event_id)
     if stored is None or stored.envelope["merchant_id"] != caller.merchant_id:
         raise NotFound(f"No event {event_id}.", param="id")
     event_type = stored.envelope["type"]
@@ -317,13 +316,13 @@ async def request_redelivery(
             raise InvalidRequest(f"Webhook endpoint {endpoint_id} is disabled.", param="endpoint")
         endpoint_ids = [endpoint.id]
     else:
-        endpoint_ids = await uow.webhooks.takers(
+        endpoint_ids = await uow.repository(WebhookRepository).takers(
             merchant_id=caller.merchant_id,
             livemode=caller.livemode,
             event_type=event_type,
             event_created_at=stored.created_at,
         )
-    await uow.webhooks.restart_deliveries(
+    await uow.repository(WebhookRepository).restart_deliveries(
         event_id=event_id, event_type=event_type, endpoint_ids=endpoint_ids
     )
     return endpoint_ids

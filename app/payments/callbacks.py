@@ -12,8 +12,9 @@ from app.domain.charge_views import ChargeMoney, IntentMoney, reconciliation_mis
 from app.domain.errors import ServiceUnavailable
 from app.domain.events import EventType
 from app.gateways.port import CallbackEvent, Charge, GatewayName
-from app.services.charges import apply_attempt_charge, behind_attempt, note_charge
-from app.services.events import record_alert
+from app.payments.charges import apply_attempt_charge, behind_attempt, note_charge
+from app.payments.events import record_alert
+from app.payments.repository import AttemptRepository, CallbackRepository, IntentRepository
 from app.tracing import continue_trace
 
 DUPLICATE = "duplicate"
@@ -36,10 +37,10 @@ async def apply_callback(
         payload=payload,
         result="received",
     )
-    if not await uow.callbacks.record(stored):
+    if not await uow.repository(CallbackRepository).record(stored):
         return DUPLICATE
     result, detail = await _apply(uow, gateway, event, charge)
-    await uow.callbacks.settle(gateway.value, event.key, result, detail)
+    await uow.repository(CallbackRepository).settle(gateway.value, event.key, result, detail)
     logger.info("callback.applied", gateway=gateway.value, reference=event.reference, result=result)
     return result
 
@@ -49,7 +50,7 @@ async def _apply(
 ) -> tuple[str, str | None]:
     if charge is None or charge.reference != event.reference:
         return UNKNOWN_CHARGE, "the gateway does not know this charge"
-    attempt = await uow.attempts.by_reference(gateway.value, charge.reference)
+    attempt = await uow.repository(AttemptRepository).by_reference(gateway.value, charge.reference)
     intent = await _intent_of(uow, attempt)
     if attempt is None or intent is None:
         # The gateway often calls back before the charge worker has committed the
@@ -71,7 +72,11 @@ async def _apply(
 
 
 async def _intent_of(uow: UnitOfWork, attempt: PaymentAttempt | None) -> PaymentIntent | None:
-    return None if attempt is None else await uow.intents.get_for_update(attempt.payment_intent_id)
+    return (
+        None
+        if attempt is None
+        else await uow.repository(IntentRepository).get_for_update(attempt.payment_intent_id)
+    )
 
 
 def _amount_mismatch(intent: PaymentIntent, attempt: PaymentAttempt, charge: Charge) -> str | None:

@@ -10,6 +10,7 @@ from app.domain.caller import Caller
 from app.domain.errors import AuthenticationFailed, InvalidRequest, NotFound
 from app.domain.ids import new_id
 from app.gateways.port import GatewayName
+from app.merchants.repository import ApiKeyRepository, MerchantRepository
 from app.security import display_prefix, hash_api_key, new_api_key_secret
 
 
@@ -22,7 +23,7 @@ class IssuedKey:
 
 async def create_merchant(uow: UnitOfWork, name: str, *, livemode: bool = False) -> IssuedKey:
     merchant = Merchant(id=new_id("mer"), name=name, livemode=livemode)
-    uow.merchants.add(merchant)
+    uow.repository(MerchantRepository).add(merchant)
     await uow.flush()
     return issue_api_key(uow, merchant.id, livemode=livemode)
 
@@ -35,12 +36,12 @@ def issue_api_key(uow: UnitOfWork, merchant_id: str, *, livemode: bool) -> Issue
         secret_hash=hash_api_key(secret),
         display_prefix=display_prefix(secret),
     )
-    uow.api_keys.add(key)
+    uow.repository(ApiKeyRepository).add(key)
     return IssuedKey(merchant_id=merchant_id, key_id=key.id, secret=secret)
 
 
 async def authenticate(uow: UnitOfWork, secret: str) -> Caller:
-    caller = await uow.api_keys.find_caller(hash_api_key(secret))
+    caller = await uow.repository(ApiKeyRepository).find_caller(hash_api_key(secret))
     if caller is None:
         raise AuthenticationFailed("Invalid or revoked API key.")
     return caller
@@ -63,7 +64,7 @@ async def set_gateway_priority(
     uow: UnitOfWork, merchant_id: str, names: list[str] | None
 ) -> Merchant:
     """Override the default gateway order for this merchant's new tries (None: default)."""
-    merchant = await uow.merchants.get(merchant_id)
+    merchant = await uow.repository(MerchantRepository).get(merchant_id)
     if merchant is None:
         raise NotFound(f"No merchant {merchant_id}.", param="merchant")
     merchant.gateway_priority = None if names is None else check_gateway_priority(names)

@@ -12,7 +12,7 @@ from app.api.ratelimit import Window
 from app.api.resources import UowDep, resources_of
 from app.domain.caller import Caller
 from app.domain.errors import AuthenticationFailed, RateLimited
-from app.services.merchants import authenticate
+from app.merchants.service import authenticate
 
 RATE_WINDOW_SECONDS = 1
 FAILED_AUTH_WINDOW_SECONDS = 60

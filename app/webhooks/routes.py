@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
@@ -19,9 +18,11 @@ from app.api.schemas import (
     WebhookEndpointOut,
     ok,
 )
-from app.services import webhook_endpoints
-from app.services.commands import CreateWebhookEndpoint
-from app.services.views import webhook_delivery_view, webhook_endpoint_view
+from app.merchants.auth import CallerDep
+from app.payments.schemas import CreateWebhookEndpoint
+from app.payments.views import webhook_delivery_view, webhook_endpoint_view
+from app.webhooks import service as webhook_endpoints
+from app.webhooks.repository import WebhookRepository
 
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"])
 EndpointId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -48,7 +49,7 @@ async def list_webhook_endpoints(
     starting_after: Cursor = None,
 ) -> Response:
     check_cursor("we", starting_after)
-    page = await uow.webhooks.endpoints(
+    page = await uow.repository(WebhookRepository).endpoints(
         caller.merchant_id, starting_after=starting_after, limit=limit + 1
     )
     return page_response("/v1/webhook_endpoints", page, limit, webhook_endpoint_view)
@@ -93,7 +94,7 @@ async def list_webhook_deliveries(
     """Newest first: status, attempts, last status code and error, next attempt."""
     check_cursor("whd", starting_after)
     endpoint = await webhook_endpoints.get_endpoint(uow, caller, endpoint_id)
-    page = await uow.webhooks.deliveries(
+    page = await uow.repository(WebhookRepository).deliveries(
         endpoint.id, starting_after=starting_after, limit=limit + 1
     )
     url = f"/v1/webhook_endpoints/{endpoint.id}/deliveries"

@@ -10,7 +10,7 @@ from app.db.uow import UnitOfWork
 from app.domain.alerts import alert
 from app.domain.events import Aggregate, EventType
 from app.gateways.metrics import SECONDS_TO_TERMINAL
-from app.services.views import intent_view, refund_view
+from app.payments.views import intent_view, refund_view
 from app.tracing import current_traceparent
 
 

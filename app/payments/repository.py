@@ -1,5 +1,4 @@
-"""Queries of merchants, keys, intents, attempts, callbacks, refunds and scheduler jobs
-(webhooks: webhook_repositories.py; idempotency, inbox, failures: runtime_repositories.py)."""
+"""Queries of intents, their gateway attempts, stuck checks and gateway callbacks."""
 
 from __future__ import annotations
 
@@ -10,58 +9,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
-    ApiKey,
     GatewayCallback,
-    Merchant,
     PaymentAttempt,
     PaymentIntent,
-    Refund,
     StuckCheck,
 )
-from app.domain.caller import Caller
 from app.domain.charges import AttemptOutcome, LatePayment
-from app.domain.intents import IntentStatus, PaymentMethodType, RefundStatus
-
-
-class MerchantRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    def add(self, merchant: Merchant) -> None:
-        self._session.add(merchant)
-
-    async def get(self, merchant_id: str) -> Merchant | None:
-        return await self._session.get(Merchant, merchant_id)
-
-
-class ApiKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    def add(self, key: ApiKey) -> None:
-        self._session.add(key)
-
-    async def find_caller(self, secret_hash: str) -> Caller | None:
-        """Who an active key with this hash belongs to."""
-        # Columns, not ORM objects: this runs on every authenticated request.
-        row = (
-            await self._session.execute(
-                select(ApiKey.id, ApiKey.merchant_id, Merchant.livemode)
-                .join(Merchant, Merchant.id == ApiKey.merchant_id)
-                .where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
-            )
-        ).first()
-        return (
-            None if row is None else Caller(merchant_id=row[1], livemode=row[2], api_key_id=row[0])
-        )
-
-    async def revoke(self, key_id: str) -> bool:
-        result = await self._session.execute(
-            update(ApiKey)
-            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=func.now())
-        )
-        return bool(getattr(result, "rowcount", 0))
+from app.domain.intents import IntentStatus, PaymentMethodType
 
 
 class IntentRepository:
@@ -175,17 +129,6 @@ class StuckCheckRepository:
         return int(getattr(result, "rowcount", 0))
 
 
-class JobLockRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def try_lock(self, key: int) -> bool:
-        """Take a job's lock until this transaction ends; False while another holds it.
-        The one-bigint form: a separate key space from the idempotency locks' two ints."""
-        locked = await self._session.execute(select(func.pg_try_advisory_xact_lock(key)))
-        return bool(locked.scalar_one())
-
-
 class AttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -258,39 +201,3 @@ class CallbackRepository:
             .where(GatewayCallback.gateway == gateway, GatewayCallback.event_key == event_key)
             .values(result=result, detail=detail)
         )
-
-
-class RefundRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    def add(self, refund: Refund) -> None:
-        self._session.add(refund)
-
-    async def get_for_update(self, refund_id: str) -> Refund | None:
-        """Any merchant's refund, row-locked: for the charge worker."""
-        result = await self._session.execute(
-            select(Refund).where(Refund.id == refund_id).with_for_update()
-        )
-        return result.scalar_one_or_none()
-
-    async def get(self, merchant_id: str, refund_id: str) -> Refund | None:
-        return (
-            await self._session.execute(
-                select(Refund).where(Refund.id == refund_id, Refund.merchant_id == merchant_id)
-            )
-        ).scalar_one_or_none()
-
-    async def find(self, refund_id: str) -> Refund | None:
-        """Any merchant's refund, unlocked: to read before calling a gateway."""
-        return await self._session.get(Refund, refund_id)
-
-    async def pending_since(self, before: datetime, limit: int) -> list[str]:
-        """Refunds still pending that were created before ``before``, oldest first."""
-        result = await self._session.execute(
-            select(Refund.id)
-            .where(Refund.status == RefundStatus.PENDING.value, Refund.created_at < before)
-            .order_by(Refund.created_at)
-            .limit(limit)
-        )
-        return list(result.scalars())

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
 
 from app.api import idempotency
-from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
@@ -22,9 +21,11 @@ from app.api.schemas import (
 )
 from app.db.uow import UnitOfWork
 from app.domain.intents import IntentStatus
-from app.services import intents
-from app.services.commands import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
-from app.services.views import attempt_view, intent_view
+from app.merchants.auth import CallerDep
+from app.payments import intents
+from app.payments.repository import AttemptRepository, IntentRepository
+from app.payments.schemas import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
+from app.payments.views import attempt_view, intent_view
 
 router = APIRouter(prefix="/v1/payment_intents", tags=["payment intents"])
 IntentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -54,7 +55,7 @@ async def list_payment_intents(
     status: IntentStatus | None = None,
 ) -> Response:
     check_cursor("pi", starting_after)
-    page = await uow.intents.list(
+    page = await uow.repository(IntentRepository).list(
         caller.merchant_id,
         status=None if status is None else status.value,
         starting_after=starting_after,
@@ -76,7 +77,9 @@ async def list_payment_attempts(uow: UowDep, caller: CallerDep, intent_id: Inten
     body = {
         "object": "list",
         "url": f"/v1/payment_intents/{intent.id}/attempts",
-        "data": [attempt_view(a) for a in await uow.attempts.for_intent(intent.id)],
+        "data": [
+            attempt_view(a) for a in await uow.repository(AttemptRepository).for_intent(intent.id)
+        ],
     }
     return json_response(body)
 

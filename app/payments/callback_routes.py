@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from loguru import logger
 from starlette.responses import Response
 
-from app.api.auth import note_failed_authentication, refuse_a_guessing_client
 from app.api.problems import json_response
 from app.api.ratelimit import Window
 from app.api.resources import UowDep, resources_of
@@ -20,7 +19,8 @@ from app.api.schemas import problem_responses
 from app.domain.errors import CallbackRejected, NotFound, RateLimited
 from app.gateways.identifiers import check_callback_event
 from app.gateways.port import Gateway, GatewayName, IncomingCallback
-from app.services.callbacks import apply_callback
+from app.merchants.auth import note_failed_authentication, refuse_a_guessing_client
+from app.payments.callbacks import apply_callback
 
 router = APIRouter(prefix="/v1/callbacks", tags=["gateway callbacks"])
 CALLBACK_WINDOW_SECONDS = 60

@@ -15,8 +15,9 @@ from app.domain.errors import ConflictError, InvalidRequest, NotFound
 from app.domain.events import MERCHANT_EVENTS
 from app.domain.ids import new_id
 from app.domain.webhooks import ALL_EVENTS, EndpointStatus, address_refusal, check_url, new_secret
+from app.payments.schemas import CreateWebhookEndpoint
 from app.security import DocumentCipher
-from app.services.commands import CreateWebhookEndpoint
+from app.webhooks.repository import WebhookRepository
 
 # Resolving a name waits for DNS; a webhook URL that takes longer is refused.
 RESOLVE_TIMEOUT_SECONDS = 5.0
@@ -92,7 +93,7 @@ async def create_endpoint(
         livemode=caller.livemode,
         allow_private_in_test=policy.allow_private_urls_in_test,
     )
-    existing = await uow.webhooks.count_endpoints_locked(caller.merchant_id)
+    existing = await uow.repository(WebhookRepository).count_endpoints_locked(caller.merchant_id)
     if existing >= policy.max_endpoints_per_merchant:
         raise TooManyEndpoints(
             f"A merchant has at most {policy.max_endpoints_per_merchant} webhook endpoints; "
@@ -110,7 +111,7 @@ async def create_endpoint(
         secret_sealed=policy.cipher.encrypt(secret, merchant_id=caller.merchant_id),
         created_at=datetime.now(UTC),
     )
-    uow.webhooks.add_endpoint(endpoint)
+    uow.repository(WebhookRepository).add_endpoint(endpoint)
     await uow.flush()
     return endpoint, secret
 
@@ -118,7 +119,9 @@ async def create_endpoint(
 async def get_endpoint(
     uow: UnitOfWork, caller: Caller, endpoint_id: str, *, for_update: bool = False
 ) -> WebhookEndpoint:
-    endpoint = await uow.webhooks.endpoint(caller.merchant_id, endpoint_id, for_update=for_update)
+    endpoint = await uow.repository(WebhookRepository).endpoint(
+        caller.merchant_id, endpoint_id, for_update=for_update
+    )
     if endpoint is None:
         raise NotFound(f"No webhook endpoint {endpoint_id}.", param="id")
     return endpoint

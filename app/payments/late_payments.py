@@ -12,26 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.uow import UnitOfWork
+from app.db.uow import UnitOfWorkFactory
 from app.domain.charges import UNPAYABLE_CHARGE_STATUSES, ChargeStatus, LatePayment
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
 from app.domain.events import EventType
 from app.gateways.port import Charge, Gateway, RefundReader, RefundRequest, RefundResult
 from app.gateways.registry import Gateways
-from app.services.charge_calls import cancel_charge, refetch_charge
-from app.services.events import record_alert
+from app.payments.charge_calls import cancel_charge, refetch_charge
+from app.payments.events import record_alert
+from app.payments.repository import AttemptRepository, IntentRepository
 
 
 async def refund_late_payment(
-    sessions: async_sessionmaker[AsyncSession], gateways: Gateways, attempt_id: str
+    new_uow: UnitOfWorkFactory, gateways: Gateways, attempt_id: str
 ) -> bool:
     """True once the payment is settled: refunded, or refused by the gateway (then a
     person must return it). False while a refund is in progress (remembered, and read
     back next time where the gateway can); RetryLater while the gateway cannot answer."""
-    async with UnitOfWork(sessions) as uow:
-        attempt = await uow.attempts.find(attempt_id)
+    async with new_uow() as uow:
+        attempt = await uow.repository(AttemptRepository).find(attempt_id)
         if attempt is None or attempt.late_payment != LatePayment.REFUND_DUE:
             return False
         gateway, reference = gateways.require(attempt.gateway), attempt.gateway_reference
@@ -41,15 +41,15 @@ async def refund_late_payment(
         outcome = await _read_back(gateway, reference, in_progress)
     else:
         outcome = await _refund(gateway, reference, attempt_id)
-    async with UnitOfWork(sessions) as uow:
-        attempt = await uow.attempts.find(attempt_id)
+    async with new_uow() as uow:
+        attempt = await uow.repository(AttemptRepository).find(attempt_id)
         assert attempt is not None
         if isinstance(outcome, RefundResult) and not outcome.settled:
             # Followed by reading it back next time, never by sending it again.
             attempt.late_refund_reference = outcome.gateway_reference
             await uow.commit()
             return False
-        intent = await uow.intents.get_for_update(attempt.payment_intent_id)
+        intent = await uow.repository(IntentRepository).get_for_update(attempt.payment_intent_id)
         assert intent is not None
         details: dict[str, Any] = {
             "attempt": attempt.id,

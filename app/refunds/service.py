@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import PaymentAttempt, PaymentIntent, Refund
-from app.db.uow import UnitOfWork
+from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain import rules
 from app.domain.caller import Caller
 from app.domain.charges import ChargeStatus
@@ -31,10 +30,12 @@ from app.domain.ids import looks_like_id, new_id
 from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
 from app.gateways.port import Gateway, RefundRequest, RefundResult
 from app.gateways.registry import Gateways
-from app.services.charge_calls import refetch_charge
-from app.services.commands import CreateRefund
-from app.services.events import record_event
-from app.services.intents import get_intent
+from app.payments.charge_calls import refetch_charge
+from app.payments.events import record_event
+from app.payments.intents import get_intent
+from app.payments.repository import AttemptRepository, IntentRepository
+from app.payments.schemas import CreateRefund
+from app.refunds.repository import RefundRepository
 
 # What a gateway answered a refund: the result (settled or still pending), or its reason
 # for refusing it.
@@ -79,7 +80,7 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
         sequence=0,
         created_at=datetime.now(UTC),
     )
-    uow.refunds.add(refund)
+    uow.repository(RefundRepository).add(refund)
     await record_event(uow, refund, EventType.REFUND_CREATED)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
     return refund
@@ -88,7 +89,7 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
 async def get_refund(uow: UnitOfWork, caller: Caller, refund_id: str) -> Refund:
     refund = None
     if looks_like_id("re", refund_id):
-        refund = await uow.refunds.get(caller.merchant_id, refund_id)
+        refund = await uow.repository(RefundRepository).get(caller.merchant_id, refund_id)
     if refund is None:
         raise NotFound(f"No such refund: {refund_id!r}", param="id")
     return refund
@@ -140,27 +141,27 @@ async def settle_refund(
     return True
 
 
-async def follow_up_refund(
-    sessions: async_sessionmaker[AsyncSession], gateways: Gateways, refund_id: str
-) -> bool:
+async def follow_up_refund(new_uow: UnitOfWorkFactory, gateways: Gateways, refund_id: str) -> bool:
     """Ask the gateway about a pending refund, with no transaction open meanwhile, then
     record the answer if the refund is still pending; True when it became final."""
-    async with UnitOfWork(sessions) as uow:
-        refund = await uow.refunds.find(refund_id)
+    async with new_uow() as uow:
+        refund = await uow.repository(RefundRepository).find(refund_id)
         if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
             return False
-        attempt = paid_attempt(await uow.attempts.for_intent(refund.payment_intent_id))
+        attempt = paid_attempt(
+            await uow.repository(AttemptRepository).for_intent(refund.payment_intent_id)
+        )
         if attempt is None:
             outcome: RefundOutcome = NO_PAID_CHARGE
         else:
             assert attempt.gateway_reference is not None
             gateway = gateways.require(attempt.gateway)
             outcome = await return_money(gateway, attempt.gateway_reference, refund)
-    async with UnitOfWork(sessions) as uow:
-        refund = await uow.refunds.get_for_update(refund_id)
+    async with new_uow() as uow:
+        refund = await uow.repository(RefundRepository).get_for_update(refund_id)
         if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
             return False
-        intent = await uow.intents.get_for_update(refund.payment_intent_id)
+        intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
         assert intent is not None
         final = await settle_refund(uow, intent, refund, outcome)
         await uow.commit()

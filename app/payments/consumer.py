@@ -10,11 +10,11 @@ from app.domain.errors import InvalidRequest
 from app.domain.events import EventType
 from app.gateways.health import GatewayHealth
 from app.gateways.registry import open_gateways
+from app.merchants.service import check_gateway_priority
+from app.payments.actions import cancel_live_charges, capture_intent, refund_charge
+from app.payments.charging import ChargeContext, charge_intent
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
-from app.services.charge_actions import cancel_live_charges, capture_intent, refund_charge
-from app.services.charging import ChargeContext, charge_intent
-from app.services.merchants import check_gateway_priority
 from app.settings import Settings
 from workers.runtime.consumer import Consumer, Handler
 from workers.runtime.envelope import Event

@@ -7,15 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import json_response
 from app.api.resources import UowDep
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, EventList, EventOut, RedeliveryOut, ok
 from app.domain.errors import NotFound
 from app.domain.events import MERCHANT_EVENTS
-from app.services.commands import RedeliverEvent
-from app.services.webhook_delivery import request_redelivery
+from app.merchants.auth import CallerDep
+from app.payments.schemas import RedeliverEvent
+from app.webhooks.deliveries import request_redelivery
+from app.webhooks.repository import EventRepository
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 EventId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -40,7 +41,7 @@ async def list_events(
 ) -> Response:
     """Newest first; filter by `type` and by the id of the object the event is about."""
     check_cursor("evt", starting_after)
-    page = await uow.events.list(
+    page = await uow.repository(EventRepository).list(
         caller.merchant_id,
         event_type=event_type,
         object_id=object_id,
@@ -52,7 +53,7 @@ async def list_events(
 
 @router.get("/{event_id}", responses={**ok(200, EventOut), **READ_ERRORS})
 async def get_event(uow: UowDep, caller: CallerDep, event_id: EventId) -> Response:
-    envelope = await uow.events.get(caller.merchant_id, event_id)
+    envelope = await uow.repository(EventRepository).get(caller.merchant_id, event_id)
     if envelope is None:
         raise NotFound(f"No event {event_id}.", param="id")
     return json_response(envelope)

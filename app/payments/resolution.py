@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import PaymentAttempt, PaymentIntent, StuckCheck
-from app.db.uow import UnitOfWork
+from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain.charges import AttemptOutcome
 from app.domain.errors import RetryLater
 from app.domain.events import EventType
 from app.domain.intents import IntentStatus
 from app.gateways.port import Charge
 from app.gateways.registry import Gateways
-from app.services.charge_calls import look_up
-from app.services.charges import apply_attempt_charge, note_not_found
-from app.services.events import record_alert
+from app.payments.charge_calls import look_up
+from app.payments.charges import apply_attempt_charge, note_not_found
+from app.payments.events import record_alert
+from app.payments.repository import AttemptRepository, IntentRepository, StuckCheckRepository
 
 # Waits between checks that settle nothing; after the last, operators are alerted
 # (about 80 minutes after the first check).
@@ -48,18 +48,18 @@ class _Snapshot:
 
 
 async def check_stuck_intent(
-    sessions: async_sessionmaker[AsyncSession],
+    new_uow: UnitOfWorkFactory,
     gateways: Gateways,
     intent_id: str,
     backoff: tuple[timedelta, ...] = STUCK_CHECK_BACKOFF,
 ) -> bool:
     """True if the intent moved on; otherwise the next check is scheduled, or past the
     schedule an ``alert.payment_intent_stuck`` is raised (once)."""
-    async with UnitOfWork(sessions) as uow:
-        intent = await uow.intents.find(intent_id)
+    async with new_uow() as uow:
+        intent = await uow.repository(IntentRepository).find(intent_id)
         if intent is None:
             return False
-        attempts = await uow.attempts.for_intent(intent_id)
+        attempts = await uow.repository(AttemptRepository).for_intent(intent_id)
         before = _snapshot(intent, attempts)
     last = attempts[-1] if attempts else None
     asked, charge, why = False, None, NOTHING_TO_ASK
@@ -70,16 +70,16 @@ async def check_stuck_intent(
             why = exc.message
         else:
             asked, why = True, _what_was_said(charge)
-    async with UnitOfWork(sessions) as uow:
-        intent = await uow.intents.get_for_update(intent_id)
+    async with new_uow() as uow:
+        intent = await uow.repository(IntentRepository).get_for_update(intent_id)
         assert intent is not None
-        attempts = await uow.attempts.for_intent(intent_id)
+        attempts = await uow.repository(AttemptRepository).for_intent(intent_id)
         moved = _snapshot(intent, attempts) != before
         if not moved and asked:
             await _apply_answer(uow, intent, attempts[-1], charge)
             moved = not _still_stuck(intent, attempts)
         if moved:
-            await uow.stuck_checks.forget(intent_id)
+            await uow.repository(StuckCheckRepository).forget(intent_id)
         else:
             await _schedule_next_check(uow, intent, backoff, why)
         await uow.commit()
@@ -127,10 +127,10 @@ async def _schedule_next_check(
     uow: UnitOfWork, intent: PaymentIntent, backoff: tuple[timedelta, ...], why: str
 ) -> None:
     now = datetime.now(UTC)
-    check = await uow.stuck_checks.get_for_update(intent.id)
+    check = await uow.repository(StuckCheckRepository).get_for_update(intent.id)
     if check is None:
         check = StuckCheck(payment_intent_id=intent.id, checks=0, next_check_at=now)
-        uow.stuck_checks.add(check)
+        uow.repository(StuckCheckRepository).add(check)
     check.checks += 1
     check.last_error = why[:1000]
     if check.checks <= len(backoff):

@@ -12,19 +12,19 @@ from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.uow import UnitOfWork
+from app.db.uow import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 from app.domain.events import MERCHANT_EVENTS
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
-from app.services.endpoint_places import EndpointPlaces
-from app.services.webhook_delivery import (
+from app.settings import Settings
+from app.webhooks.deliveries import (
     WebhookSender,
     attempt_delivery,
     claim_due,
     fan_out,
     webhook_client,
 )
-from app.settings import Settings
+from app.webhooks.places import EndpointPlaces
 from workers.runtime.consumer import Consumer
 from workers.runtime.envelope import Event
 
@@ -70,31 +70,32 @@ class DeliveryDispatcher:
         self._wake.set()
 
     async def run(self, sessions: async_sessionmaker[AsyncSession], stop: asyncio.Event) -> None:
+        new_uow = unit_of_work_factory(sessions)
         stopping = asyncio.create_task(stop.wait())
         stopping.add_done_callback(lambda _: self.wake())
         while not stop.is_set():
             room = MAX_TRIES_IN_FLIGHT - len(self._tries)
-            if room > 0 and await self._start_due(sessions, room) == room:
+            if room > 0 and await self._start_due(new_uow, room) == room:
                 continue  # more may be due
             await self._pause()
         await self._drain()
 
-    async def _start_due(self, sessions: async_sessionmaker[AsyncSession], room: int) -> int:
+    async def _start_due(self, new_uow: UnitOfWorkFactory, room: int) -> int:
         try:
-            claimed = await claim_due(sessions, self._sender, room)
+            claimed = await claim_due(new_uow, self._sender, room)
         except SQLAlchemyError as exc:
             logger.warning("webhook.dispatch_failed", error=repr(exc))
             await asyncio.sleep(DISPATCH_ERROR_PAUSE_SECONDS)
             return 0
         for delivery_id in claimed:
-            task = asyncio.create_task(self._attempt(sessions, delivery_id))
+            task = asyncio.create_task(self._attempt(new_uow, delivery_id))
             self._tries.add(task)
             task.add_done_callback(self._finished)
         return len(claimed)
 
-    async def _attempt(self, sessions: async_sessionmaker[AsyncSession], delivery_id: str) -> None:
+    async def _attempt(self, new_uow: UnitOfWorkFactory, delivery_id: str) -> None:
         try:
-            await attempt_delivery(sessions, self._sender, delivery_id)
+            await attempt_delivery(new_uow, self._sender, delivery_id)
         except Exception as exc:  # a bug: the lease brings the delivery back; go on
             logger.error("webhook.try_failed", delivery_id=delivery_id, error=repr(exc))
 

@@ -5,8 +5,8 @@ Other modules can add consumers through PIXWAVE_WORKER_MODULES.
 
 from __future__ import annotations
 
-from workers.consumers.charge import charge_consumer
-from workers.consumers.webhooks import webhooks_consumer
+from app.payments.consumer import charge_consumer
+from app.webhooks.consumer import webhooks_consumer
 from workers.registry import ConsumerFactory
 
 CONSUMERS: dict[str, ConsumerFactory] = {
