@@ -20,9 +20,11 @@ $(BIN)/pixwave: pyproject.toml
 up: $(BIN)/pixwave
 	$(BIN)/pixwave up
 
+# lint-imports checks the map of what may import what ([tool.importlinter] in pyproject.toml).
 lint: $(BIN)/pixwave
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(BIN)/pixwave
 	$(BIN)/mypy --strict $(PACKAGES)

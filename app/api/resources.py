@@ -1,10 +1,10 @@
-"""What a running API process holds: pools, the cipher, the policy."""
+"""What a running API process holds: pools, the cipher, the gateways. The areas derive
+their policies from its settings (``IntentPolicy.of``, ``EndpointPolicy.of``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
@@ -16,11 +16,9 @@ from app.api.ratelimit import RateCounter
 from app.db.session import create_engine, session_factory
 from app.db.uow import SqlUnitOfWork, UnitOfWork
 from app.gateways.registry import Gateways, open_gateways
-from app.payments.intents import IntentPolicy
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.settings import Settings
-from app.webhooks.service import EndpointPolicy
 
 
 @dataclass(slots=True)
@@ -31,9 +29,7 @@ class Resources:
     redis: Redis
     rates: RateCounter
     cipher: DocumentCipher
-    policy: IntentPolicy
     gateways: Gateways
-    webhooks: EndpointPolicy
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -49,17 +45,7 @@ class Resources:
             redis=redis,
             rates=RateCounter(redis, namespace=settings.name_prefix),
             cipher=cipher,
-            policy=IntentPolicy(
-                max_amount=settings.max_amount,
-                pix_default_expires_in_seconds=settings.pix_default_expires_in_seconds,
-            ),
             gateways=open_gateways(settings),
-            webhooks=EndpointPolicy(
-                cipher=cipher,
-                allow_private_urls_in_test=settings.webhook_allow_private_urls,
-                secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
-                max_endpoints_per_merchant=settings.webhook_max_endpoints_per_merchant,
-            ),
         )
 
     def uow(self) -> UnitOfWork:

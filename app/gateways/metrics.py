@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
 ATTEMPTS = Counter(
     "pixwave_gateway_attempts_total", "Gateway charge tries by outcome", ["gateway", "outcome"]
@@ -14,12 +14,4 @@ ROUTING_DECISIONS = Counter(
 )
 CIRCUITS_OPENED = Counter(
     "pixwave_gateway_circuit_opened_total", "Times a gateway's circuit opened", ["gateway"]
-)
-
-# Seconds from an intent's creation to its end, observed where it ends (worker or api).
-SECONDS_TO_TERMINAL = Histogram(
-    "pixwave_payment_intent_seconds_to_terminal",
-    "Seconds from creation to succeeded, failed or canceled",
-    ["method", "status"],
-    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 86400),
 )

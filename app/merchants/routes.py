@@ -9,11 +9,11 @@ from starlette.responses import Response
 
 from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
-from app.api.schemas import READ_ERRORS, WRITE_ERRORS, GatewayPriorityOut, ok
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, ok
 from app.merchants.auth import CallerDep
 from app.merchants.repository import MerchantRepository
+from app.merchants.schemas import GatewayPriorityOut, SetGatewayPriority
 from app.merchants.service import set_gateway_priority
-from app.payments.schemas import SetGatewayPriority
 
 router = APIRouter(prefix="/v1/gateway_priority", tags=["gateways"])
 

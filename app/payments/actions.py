@@ -1,4 +1,5 @@
-"""What the charge worker does after the first charge: capture, cancel, refund.
+"""What the charge worker does after the first charge: capture and cancel (refunds:
+app/refunds/service.py).
 
 Each runs inside the message's unit of work with the intent row locked; a gateway
 that gives no usable answer means RetryLater, and the gateway's idempotency
@@ -12,14 +13,12 @@ from app.db.uow import UnitOfWork
 from app.domain.charge_views import capture_pending
 from app.domain.charges import ChargeStatus
 from app.domain.errors import GatewayError, GatewayRejected, RetryLater
-from app.domain.intents import IntentStatus, RefundStatus
+from app.domain.intents import IntentStatus
 from app.gateways.port import Charge, Gateway
 from app.payments.charge_calls import cancel_charge, refetch_charge
 from app.payments.charges import apply_attempt_charge, live_reference
 from app.payments.charging import ChargeContext, fail_intent
 from app.payments.repository import AttemptRepository, IntentRepository
-from app.refunds.repository import RefundRepository
-from app.refunds.service import NO_PAID_CHARGE, paid_attempt, return_money, settle_refund
 
 
 async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
@@ -66,23 +65,6 @@ async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id
             charge = await cancel_charge(context.gateways.require(attempt.gateway), reference)
             if charge is not None:  # canceled, or paid a moment ago: a late payment
                 await apply_attempt_charge(uow, intent, attempt, charge)
-
-
-async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str) -> None:
-    """Return a refund's money through the gateway that took it. One the gateway is
-    still settling stays pending: the scheduler's ``follow_up_refunds`` asks again."""
-    refund = await uow.repository(RefundRepository).get_for_update(refund_id)
-    if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
-        return
-    intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
-    assert intent is not None
-    attempt = paid_attempt(await uow.repository(AttemptRepository).for_intent(intent.id))
-    if attempt is None or attempt.gateway_reference is None:
-        await settle_refund(uow, intent, refund, NO_PAID_CHARGE)
-        return
-    gateway = context.gateways.require(attempt.gateway)
-    outcome = await return_money(gateway, attempt.gateway_reference, refund)
-    await settle_refund(uow, intent, refund, outcome)
 
 
 def _last_with(attempts: list[PaymentAttempt], charge_status: str) -> PaymentAttempt | None:

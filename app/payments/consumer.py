@@ -1,9 +1,9 @@
-"""`pixwave worker charge`: charges new intents through the gateways, then captures,
-cancels and refunds what they asked for."""
+"""`pixwave worker charge`: charges new intents through the gateways, then captures and
+cancels what they asked for; refunds add their action (app/refunds/consumer.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from app.db.uow import UnitOfWork
 from app.domain.errors import InvalidRequest
@@ -11,7 +11,7 @@ from app.domain.events import EventType
 from app.gateways.health import GatewayHealth
 from app.gateways.registry import open_gateways
 from app.merchants.service import check_gateway_priority
-from app.payments.actions import cancel_live_charges, capture_intent, refund_charge
+from app.payments.actions import cancel_live_charges, capture_intent
 from app.payments.charging import ChargeContext, charge_intent
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
@@ -54,14 +54,17 @@ def _known_gateways(names: list[str]) -> list[str]:
         raise ValueError(f"PIXWAVE_GATEWAY_PRIORITY: {exc.message}") from exc
 
 
-def charge_consumer(settings: Settings) -> Consumer:
+PAYMENT_ACTIONS: Mapping[EventType, Action] = {
+    EventType.PAYMENT_INTENT_CREATED: charge_intent,
+    EventType.PAYMENT_INTENT_CAPTURE_REQUESTED: capture_intent,
+    EventType.PAYMENT_INTENT_CANCELED: cancel_live_charges,
+}
+
+
+def charge_consumer(settings: Settings, actions: Mapping[EventType, Action]) -> Consumer:
+    """The charge queue's consumer, running ``actions`` (the intents' own, the refunds'
+    from app/refunds/consumer.py: workers/consumers.py puts them together)."""
     context = charge_context(settings)
-    actions: dict[EventType, Action] = {
-        EventType.PAYMENT_INTENT_CREATED: charge_intent,
-        EventType.PAYMENT_INTENT_CAPTURE_REQUESTED: capture_intent,
-        EventType.PAYMENT_INTENT_CANCELED: cancel_live_charges,
-        EventType.REFUND_CREATED: refund_charge,
-    }
 
     def handler(action: Action) -> Handler:
         async def handle(event: Event, uow: UnitOfWork) -> None:

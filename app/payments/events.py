@@ -1,4 +1,5 @@
-"""Writing an aggregate's event: bump its sequence, carry its public view."""
+"""Writing an intent's event (bump its sequence, carry its public view) and an
+operator alert about an intent; refunds write theirs with ``write_event`` too."""
 
 from __future__ import annotations
 
@@ -9,23 +10,28 @@ from app.db.models import PaymentIntent, Refund
 from app.db.uow import UnitOfWork
 from app.domain.alerts import alert
 from app.domain.events import Aggregate, EventType
-from app.gateways.metrics import SECONDS_TO_TERMINAL
-from app.payments.views import intent_view, refund_view
+from app.payments.metrics import SECONDS_TO_TERMINAL
+from app.payments.schemas import intent_view
 from app.tracing import current_traceparent
 
 
-async def record_event(
-    uow: UnitOfWork, record: PaymentIntent | Refund, event_type: EventType
+async def record_event(uow: UnitOfWork, intent: PaymentIntent, event_type: EventType) -> str:
+    """An intent's event; the intent's sequence goes up by one."""
+    intent.sequence += 1
+    _observe_end(intent, event_type)
+    # The trace it was created in: callbacks about it continue that trace.
+    intent.traceparent = intent.traceparent or current_traceparent.get()
+    return await write_event(uow, intent, "payment_intent", intent_view(intent), event_type)
+
+
+async def write_event(
+    uow: UnitOfWork,
+    record: PaymentIntent | Refund,
+    aggregate_type: str,
+    view: dict[str, Any],
+    event_type: EventType,
 ) -> str:
     """Every event repeats the aggregate's new sequence, so consumers can drop stale ones."""
-    record.sequence += 1
-    if isinstance(record, PaymentIntent):
-        aggregate_type, view = "payment_intent", intent_view(record)
-        _observe_end(record, event_type)
-        # The trace it was created in: callbacks about it continue that trace.
-        record.traceparent = record.traceparent or current_traceparent.get()
-    else:
-        aggregate_type, view = "refund", refund_view(record)
     return await uow.outbox.add_event(
         event_type=event_type,
         merchant_id=record.merchant_id,

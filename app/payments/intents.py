@@ -33,12 +33,20 @@ from app.payments.schemas import (
     PixDetails,
 )
 from app.security import DocumentCipher
+from app.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class IntentPolicy:
     max_amount: int
     pix_default_expires_in_seconds: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> IntentPolicy:
+        return cls(
+            max_amount=settings.max_amount,
+            pix_default_expires_in_seconds=settings.pix_default_expires_in_seconds,
+        )
 
 
 async def get_intent(uow: UnitOfWork, caller: Caller, intent_id: str) -> PaymentIntent:

@@ -25,15 +25,8 @@ from app.payments.charge_calls import look_up
 from app.payments.charges import apply_attempt_charge, note_not_found
 from app.payments.events import record_alert
 from app.payments.repository import AttemptRepository, IntentRepository, StuckCheckRepository
+from app.scheduler.jobs import STUCK_CHECK_BACKOFF
 
-# Waits between checks that settle nothing; after the last, operators are alerted
-# (about 80 minutes after the first check).
-STUCK_CHECK_BACKOFF: tuple[timedelta, ...] = (
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=15),
-    timedelta(hours=1),
-)
 NOTHING_TO_ASK = "no charge to ask about: the charge message may be in pixwave-charge-dlq"
 
 

@@ -11,21 +11,23 @@ from app.api import idempotency
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
-from app.api.schemas import (
-    READ_ERRORS,
-    WRITE_ERRORS,
-    AttemptList,
-    PaymentIntentList,
-    PaymentIntentOut,
-    ok,
-)
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, ok
 from app.db.uow import UnitOfWork
 from app.domain.intents import IntentStatus
 from app.merchants.auth import CallerDep
 from app.payments import intents
+from app.payments.intents import IntentPolicy
 from app.payments.repository import AttemptRepository, IntentRepository
-from app.payments.schemas import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
-from app.payments.views import attempt_view, intent_view
+from app.payments.schemas import (
+    AttemptList,
+    CancelPaymentIntent,
+    CapturePaymentIntent,
+    CreatePaymentIntent,
+    PaymentIntentList,
+    PaymentIntentOut,
+    attempt_view,
+    intent_view,
+)
 
 router = APIRouter(prefix="/v1/payment_intents", tags=["payment intents"])
 IntentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -39,7 +41,7 @@ async def create_payment_intent(
 
     async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
         intent = await intents.create_intent(
-            uow, caller, command, resources.policy, resources.cipher
+            uow, caller, command, IntentPolicy.of(resources.settings), resources.cipher
         )
         return 201, intent_view(intent)
 

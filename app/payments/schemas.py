@@ -1,37 +1,34 @@
-"""Request shapes for the commands merchants send. Shape only: business rules
-(limits, currencies, documents) are checked by the services with precise codes."""
+"""Payment intents' shapes: the commands merchants send (shape only: business rules such
+as limits, currencies and documents are checked by the services with precise codes) and
+the answers published in /openapi.json."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from app.domain.intents import CancellationReason, CaptureMethod, PaymentMethodType
+from app.db.models import PaymentAttempt, PaymentIntent
+from app.domain.charges import LatePayment
+from app.domain.intents import CancellationReason, CaptureMethod, IntentStatus, PaymentMethodType
+from app.domain.shapes import Strict, Text
+from app.encoding import epoch
 
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 1000
 MAX_TOKEN_CHARS = 200
 
 
-# PostgreSQL text cannot hold NUL, so it is refused here rather than failing the insert.
-Text = Annotated[str, StringConstraints(strict=True, pattern=r"^[^\x00]*$")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PixPayer(_Strict):
+class PixPayer(Strict):
     name: Text = Field(min_length=1, max_length=MAX_NAME_CHARS)
     document: Text = Field(min_length=1, max_length=32, description="CPF or CNPJ")
 
 
-class PixDetails(_Strict):
+class PixDetails(Strict):
     payer: PixPayer
 
 
-class CardDetails(_Strict):
+class CardDetails(Strict):
     token: Text = Field(
         min_length=1, max_length=MAX_TOKEN_CHARS, description="A gateway card token, never a PAN"
     )
@@ -47,7 +44,7 @@ class CardDetails(_Strict):
     )
 
 
-class PaymentMethodInput(_Strict):
+class PaymentMethodInput(Strict):
     type: PaymentMethodType
     pix: PixDetails | None = None
     card: CardDetails | None = None
@@ -61,7 +58,7 @@ class PaymentMethodInput(_Strict):
         return self
 
 
-class CreatePaymentIntent(_Strict):
+class CreatePaymentIntent(Strict):
     # Published in /openapi.json: a reader's starting point, and the schema test's way to
     # real intents whose follow-up operations it can then exercise.
     model_config = ConfigDict(
@@ -100,36 +97,148 @@ class CreatePaymentIntent(_Strict):
     expires_in: StrictInt | None = Field(default=None, description="Seconds; PIX only")
 
 
-class CancelPaymentIntent(_Strict):
+class CancelPaymentIntent(Strict):
     cancellation_reason: CancellationReason | None = None
 
 
-class CapturePaymentIntent(_Strict):
+class CapturePaymentIntent(Strict):
     amount_to_capture: StrictInt | None = None
 
 
-class CreateRefund(_Strict):
-    payment_intent: Text = Field(min_length=1, max_length=64)
-    amount: StrictInt | None = None
-    reason: Literal["requested_by_customer", "duplicate", "fraudulent"] | None = None
-    metadata: dict[Text, Text] = Field(default_factory=dict)
+class PayerOut(BaseModel):
+    name: str | None
+    document: str | None
+    document_type: Literal["cpf", "cnpj"] | None
 
 
-class CreateWebhookEndpoint(_Strict):
-    url: Text = Field(min_length=1, max_length=2048)
-    enabled_events: list[Text] = Field(
-        min_length=1, max_length=64, description='Event types, or ["*"] for all'
+class PixOut(BaseModel):
+    payer: PayerOut
+
+
+class CardOut(BaseModel):
+    token_last4: str
+    payment_method_id: str | None = None
+    issuer_id: str | None = None
+
+
+class PaymentMethodOut(BaseModel):
+    type: PaymentMethodType
+    pix: PixOut | None = None
+    card: CardOut | None = None
+
+
+class PaymentIntentOut(BaseModel):
+    id: str
+    object: Literal["payment_intent"]
+    amount: int
+    currency: str
+    status: IntentStatus
+    capture_method: CaptureMethod
+    payment_method: PaymentMethodOut
+    description: str | None
+    metadata: dict[str, str]
+    amount_capturable: int
+    amount_received: int
+    amount_refunded: int
+    next_action: dict[str, Any] | None
+    last_payment_error: dict[str, Any] | None
+    cancellation_reason: str | None
+    expires_at: int | None
+    created: int
+    livemode: bool
+
+
+class PaymentIntentList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[PaymentIntentOut]
+
+
+class AttemptOut(BaseModel):
+    id: str
+    object: Literal["payment_attempt"]
+    payment_intent: str
+    gateway: str
+    number: int
+    outcome: str
+    charge_status: str | None
+    gateway_status: str | None
+    gateway_reference: str | None
+    error: str | None
+    routing: dict[str, Any] | None
+    late_payment: LatePayment | None = Field(
+        description="A payment that reached this try's charge after the intent could no "
+        "longer take it (it had ended, or a later try replaced the charge); PixWave "
+        "refunds it automatically."
     )
-    description: Text | None = Field(default=None, max_length=500)
+    late_refund_reference: str | None = Field(description="The gateway's id of that refund.")
+    created: int
 
 
-class RedeliverEvent(_Strict):
-    endpoint: Text | None = Field(
-        default=None, max_length=64, description="Only this endpoint (default: every one)"
-    )
+class AttemptList(BaseModel):
+    object: Literal["list"]
+    url: str
+    data: list[AttemptOut]
 
 
-class SetGatewayPriority(_Strict):
-    priority: list[Text] | None = Field(
-        max_length=8, description="Gateways to try, first to last; null for the default order"
-    )
+CARD_TOKEN_VISIBLE_CHARS = 4
+
+
+def _payment_method_view(intent: PaymentIntent) -> dict[str, Any]:
+    if intent.method_type == "pix":
+        payer = {
+            "name": intent.payer_name,
+            "document": intent.payer_document_masked,
+            "document_type": intent.payer_document_type,
+        }
+        return {"type": "pix", "pix": {"payer": payer}}
+    token = intent.card_token or ""
+    card: dict[str, Any] = {"token_last4": token[-CARD_TOKEN_VISIBLE_CHARS:]}
+    if intent.card_payment_method_id is not None:
+        card["payment_method_id"] = intent.card_payment_method_id
+    if intent.card_issuer_id is not None:
+        card["issuer_id"] = intent.card_issuer_id
+    return {"type": "card", "card": card}
+
+
+def intent_view(intent: PaymentIntent) -> dict[str, Any]:
+    return {
+        "id": intent.id,
+        "object": "payment_intent",
+        "amount": intent.amount,
+        "currency": intent.currency,
+        "status": intent.status,
+        "capture_method": intent.capture_method,
+        "payment_method": _payment_method_view(intent),
+        "description": intent.description,
+        "metadata": intent.metadata_,
+        "amount_capturable": intent.amount_capturable,
+        "amount_received": intent.amount_received,
+        "amount_refunded": intent.amount_refunded,
+        "next_action": intent.next_action,
+        "last_payment_error": intent.last_payment_error,
+        "cancellation_reason": intent.cancellation_reason,
+        "expires_at": epoch(intent.expires_at),
+        "created": epoch(intent.created_at),
+        "livemode": intent.livemode,
+    }
+
+
+def attempt_view(attempt: PaymentAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "object": "payment_attempt",
+        "payment_intent": attempt.payment_intent_id,
+        "gateway": attempt.gateway,
+        "number": attempt.number,
+        "outcome": attempt.outcome,
+        "charge_status": attempt.charge_status,
+        "gateway_status": attempt.gateway_status,
+        "gateway_reference": attempt.gateway_reference,
+        "error": attempt.error,
+        "routing": attempt.routing,
+        "late_payment": attempt.late_payment,
+        "late_refund_reference": attempt.late_refund_reference,
+        "created": epoch(attempt.created_at),
+    }

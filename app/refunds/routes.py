@@ -10,12 +10,11 @@ from starlette.responses import Response
 from app.api import idempotency
 from app.api.problems import json_response
 from app.api.resources import UowDep
-from app.api.schemas import READ_ERRORS, WRITE_ERRORS, RefundOut, ok
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, ok
 from app.db.uow import UnitOfWork
 from app.merchants.auth import CallerDep
-from app.payments.schemas import CreateRefund
-from app.payments.views import refund_view
 from app.refunds import service as refunds
+from app.refunds.schemas import CreateRefund, RefundOut, refund_view
 
 router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
 

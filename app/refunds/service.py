@@ -31,11 +31,13 @@ from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
 from app.gateways.port import Gateway, RefundRequest, RefundResult
 from app.gateways.registry import Gateways
 from app.payments.charge_calls import refetch_charge
+from app.payments.charging import ChargeContext
 from app.payments.events import record_event
 from app.payments.intents import get_intent
 from app.payments.repository import AttemptRepository, IntentRepository
-from app.payments.schemas import CreateRefund
+from app.refunds.events import record_refund_event
 from app.refunds.repository import RefundRepository
+from app.refunds.schemas import CreateRefund
 
 # What a gateway answered a refund: the result (settled or still pending), or its reason
 # for refusing it.
@@ -81,7 +83,7 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
         created_at=datetime.now(UTC),
     )
     uow.repository(RefundRepository).add(refund)
-    await record_event(uow, refund, EventType.REFUND_CREATED)
+    await record_refund_event(uow, refund, EventType.REFUND_CREATED)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
     return refund
 
@@ -130,14 +132,14 @@ async def settle_refund(
         refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.FAILED).value
         refund.failure_reason = outcome[:500]
         intent.amount_refunded -= refund.amount  # the reservation goes back
-        await record_event(uow, refund, EventType.REFUND_FAILED)
+        await record_refund_event(uow, refund, EventType.REFUND_FAILED)
         await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
         return True
     if not outcome.settled:
         logger.info("refund.pending_at_gateway", refund=refund.id, amount=refund.amount)
         return False
     refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.SUCCEEDED).value
-    await record_event(uow, refund, EventType.REFUND_SUCCEEDED)
+    await record_refund_event(uow, refund, EventType.REFUND_SUCCEEDED)
     return True
 
 
@@ -166,3 +168,20 @@ async def follow_up_refund(new_uow: UnitOfWorkFactory, gateways: Gateways, refun
         final = await settle_refund(uow, intent, refund, outcome)
         await uow.commit()
     return final
+
+
+async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str) -> None:
+    """Return a refund's money through the gateway that took it. One the gateway is
+    still settling stays pending: the scheduler's ``follow_up_refunds`` asks again."""
+    refund = await uow.repository(RefundRepository).get_for_update(refund_id)
+    if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
+        return
+    intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
+    assert intent is not None
+    attempt = paid_attempt(await uow.repository(AttemptRepository).for_intent(intent.id))
+    if attempt is None or attempt.gateway_reference is None:
+        await settle_refund(uow, intent, refund, NO_PAID_CHARGE)
+        return
+    gateway = context.gateways.require(attempt.gateway)
+    outcome = await return_money(gateway, attempt.gateway_reference, refund)
+    await settle_refund(uow, intent, refund, outcome)

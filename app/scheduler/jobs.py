@@ -1,6 +1,8 @@
-"""The scheduler's jobs. Each takes the context and a batch size, does one batch and
-returns how many rows it changed; the runner repeats a job whose batch came back full.
-Every job is safe to repeat and to stop between items."""
+"""What every scheduled job is made of. A job takes the context and a batch size, does
+one batch and returns how many rows it changed; the runner repeats a job whose batch
+came back full. Every job is safe to repeat and to stop between items. The areas'
+jobs are in app/payments/jobs.py and app/refunds/jobs.py; app/scheduler/schedule.py
+lists them all. The shared plumbing's purges are here."""
 
 from __future__ import annotations
 
@@ -14,39 +16,29 @@ from loguru import logger
 from app.db.uow import UnitOfWorkFactory
 from app.domain.errors import PixWaveError
 from app.gateways.registry import Gateways
-from app.payments.expiry import expire_intent
-from app.payments.late_payments import refund_late_payment
-from app.payments.repository import AttemptRepository, IntentRepository, StuckCheckRepository
-from app.payments.resolution import STUCK_CHECK_BACKOFF, check_stuck_intent
-from app.refunds.repository import RefundRepository
-from app.refunds.service import follow_up_refund
 
 # An intent is stuck after this long without progress: well past the ~3 minutes the
 # charge worker retries a message (15 receives, 1 to 10 s apart) before it dead-letters.
 STUCK_AFTER = timedelta(minutes=10)
+# Waits between checks of a stuck intent that settle nothing; after the last, operators
+# are alerted (about 80 minutes after the first check).
+STUCK_CHECK_BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+)
 # A refund still pending this long after it was created is asked about again: the
 # charge worker has had its go, and the gateway (an Efí devolução) may be settling it.
 REFUND_FOLLOW_UP_AFTER = timedelta(minutes=1)
 
-EXPIRE_INTERVAL_SECONDS = 30.0
-RESOLVE_INTERVAL_SECONDS = 60.0
-REFUND_INTERVAL_SECONDS = 30.0
 PURGE_INTERVAL_SECONDS = 3600.0
-EXPIRE_BATCH = 100
-RESOLVE_BATCH = 50
-REFUND_BATCH = 50
-FOLLOW_UP_INTERVAL_SECONDS = 30.0
-FOLLOW_UP_BATCH = 50
 PURGE_BATCH_ROWS = 1000
 
-# Keys of pg_try_advisory_xact_lock, one per job: two replicas never run one job at
-# once. Never reuse a retired key.
-EXPIRE_LOCK_KEY = 7_301_001
-RESOLVE_LOCK_KEY = 7_301_002
+# Keys of pg_try_advisory_xact_lock, one per job (here and in the areas' jobs.py): two
+# replicas never run one job at once. Never reuse a retired key.
 PURGE_IDEMPOTENCY_LOCK_KEY = 7_301_003
 PURGE_INBOX_LOCK_KEY = 7_301_004
-REFUND_LOCK_KEY = 7_301_005
-FOLLOW_UP_REFUNDS_LOCK_KEY = 7_301_006
 
 
 @dataclass(frozen=True)
@@ -69,55 +61,6 @@ class Job:
     run: Callable[[JobContext, int], Awaitable[int]]
 
 
-async def expire_pix_intents(context: JobContext, limit: int) -> int:
-    """Cancel unpaid PIX intents past their expiry (and their charges): intents ended."""
-    async with context.new_uow() as uow:
-        due = await uow.repository(IntentRepository).past_expiry(limit)
-
-    async def expire(intent_id: str) -> bool:
-        return await expire_intent(context.new_uow, context.gateways, intent_id)
-
-    return await _each(context, due, expire)
-
-
-async def resolve_stuck_intents(context: JobContext, limit: int) -> int:
-    """Ask the gateways about intents that stopped moving: intents that moved on."""
-    async with context.new_uow() as uow:
-        await uow.repository(StuckCheckRepository).forget_unstuck()
-        due = await uow.repository(IntentRepository).stuck(context.stuck_after, limit)
-        await uow.commit()
-
-    async def check(intent_id: str) -> bool:
-        return await check_stuck_intent(
-            context.new_uow, context.gateways, intent_id, context.stuck_backoff
-        )
-
-    return await _each(context, due, check)
-
-
-async def refund_late_payments(context: JobContext, limit: int) -> int:
-    """Return payments intents could not take: payments settled."""
-    async with context.new_uow() as uow:
-        due = await uow.repository(AttemptRepository).refunds_due(limit)
-
-    async def refund(attempt_id: str) -> bool:
-        return await refund_late_payment(context.new_uow, context.gateways, attempt_id)
-
-    return await _each(context, due, refund)
-
-
-async def follow_up_refunds(context: JobContext, limit: int) -> int:
-    """Ask the gateways about refunds still pending there: refunds made final."""
-    before = datetime.now(UTC) - context.refund_follow_up_after
-    async with context.new_uow() as uow:
-        due = await uow.repository(RefundRepository).pending_since(before, limit)
-
-    async def follow_up(refund_id: str) -> bool:
-        return await follow_up_refund(context.new_uow, context.gateways, refund_id)
-
-    return await _each(context, due, follow_up)
-
-
 async def purge_idempotency_keys(context: JobContext, limit: int) -> int:
     """Delete stored answers past their ``expires_at``."""
     async with context.new_uow() as uow:
@@ -135,7 +78,7 @@ async def purge_inbox(context: JobContext, limit: int) -> int:
     return deleted
 
 
-async def _each(
+async def each(
     context: JobContext, ids: Sequence[str], handle: Callable[[str], Awaitable[bool]]
 ) -> int:
     """Handle ids one by one until asked to stop; one that fails waits for the next run."""
@@ -148,43 +91,3 @@ async def _each(
         except PixWaveError as exc:
             logger.warning("scheduler.item_deferred", item=item, error=exc.message)
     return done
-
-
-JOBS: tuple[Job, ...] = (
-    Job(
-        "expire_pix_intents",
-        EXPIRE_LOCK_KEY,
-        EXPIRE_INTERVAL_SECONDS,
-        EXPIRE_BATCH,
-        expire_pix_intents,
-    ),
-    Job(
-        "resolve_stuck_intents",
-        RESOLVE_LOCK_KEY,
-        RESOLVE_INTERVAL_SECONDS,
-        RESOLVE_BATCH,
-        resolve_stuck_intents,
-    ),
-    Job(
-        "refund_late_payments",
-        REFUND_LOCK_KEY,
-        REFUND_INTERVAL_SECONDS,
-        REFUND_BATCH,
-        refund_late_payments,
-    ),
-    Job(
-        "follow_up_refunds",
-        FOLLOW_UP_REFUNDS_LOCK_KEY,
-        FOLLOW_UP_INTERVAL_SECONDS,
-        FOLLOW_UP_BATCH,
-        follow_up_refunds,
-    ),
-    Job(
-        "purge_idempotency_keys",
-        PURGE_IDEMPOTENCY_LOCK_KEY,
-        PURGE_INTERVAL_SECONDS,
-        PURGE_BATCH_ROWS,
-        purge_idempotency_keys,
-    ),
-    Job("purge_inbox", PURGE_INBOX_LOCK_KEY, PURGE_INTERVAL_SECONDS, PURGE_BATCH_ROWS, purge_inbox),
-)

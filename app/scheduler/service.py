@@ -13,8 +13,9 @@ from app.db.uow import unit_of_work_factory
 from app.gateways.registry import open_gateways
 from app.logs import configure_logging
 from app.roles import background_role
-from app.scheduler.jobs import JOBS, JobContext
+from app.scheduler.jobs import JobContext
 from app.scheduler.runner import Scheduler
+from app.scheduler.schedule import JOBS
 from app.settings import Settings
 from outbox.topology import Topology, declare
 

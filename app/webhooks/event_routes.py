@@ -10,13 +10,13 @@ from starlette.responses import Response
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import json_response
 from app.api.resources import UowDep
-from app.api.schemas import READ_ERRORS, WRITE_ERRORS, EventList, EventOut, RedeliveryOut, ok
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, ok
 from app.domain.errors import NotFound
 from app.domain.events import MERCHANT_EVENTS
 from app.merchants.auth import CallerDep
-from app.payments.schemas import RedeliverEvent
 from app.webhooks.deliveries import request_redelivery
 from app.webhooks.repository import EventRepository
+from app.webhooks.schemas import EventList, EventOut, RedeliverEvent, RedeliveryOut
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 EventId = Annotated[str, Path(min_length=1, max_length=64)]

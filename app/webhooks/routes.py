@@ -10,19 +10,19 @@ from starlette.responses import Response
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
 from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
-from app.api.schemas import (
-    READ_ERRORS,
-    WRITE_ERRORS,
+from app.api.schemas import READ_ERRORS, WRITE_ERRORS, ok
+from app.merchants.auth import CallerDep
+from app.webhooks import service as webhook_endpoints
+from app.webhooks.repository import WebhookRepository
+from app.webhooks.schemas import (
+    CreateWebhookEndpoint,
     WebhookDeliveryList,
     WebhookEndpointList,
     WebhookEndpointOut,
-    ok,
+    webhook_delivery_view,
+    webhook_endpoint_view,
 )
-from app.merchants.auth import CallerDep
-from app.payments.schemas import CreateWebhookEndpoint
-from app.payments.views import webhook_delivery_view, webhook_endpoint_view
-from app.webhooks import service as webhook_endpoints
-from app.webhooks.repository import WebhookRepository
+from app.webhooks.service import EndpointPolicy
 
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"])
 EndpointId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -35,7 +35,8 @@ async def create_webhook_endpoint(
     request: Request, uow: UowDep, caller: CallerDep, command: CreateWebhookEndpoint
 ) -> Response:
     """The signing secret is in this answer only: store it now."""
-    policy = resources_of(request).webhooks
+    resources = resources_of(request)
+    policy = EndpointPolicy.of(resources.settings, resources.cipher)
     endpoint, secret = await webhook_endpoints.create_endpoint(uow, caller, command, policy)
     await uow.commit()
     return json_response(webhook_endpoint_view(endpoint, secret=secret), 201)
@@ -77,7 +78,8 @@ async def rotate_webhook_secret(
     request: Request, uow: UowDep, caller: CallerDep, endpoint_id: EndpointId
 ) -> Response:
     """A new secret, shown once; the old one keeps signing too for the overlap (24 h)."""
-    policy = resources_of(request).webhooks
+    resources = resources_of(request)
+    policy = EndpointPolicy.of(resources.settings, resources.cipher)
     endpoint, secret = await webhook_endpoints.rotate_secret(uow, caller, endpoint_id, policy)
     await uow.commit()
     return json_response(webhook_endpoint_view(endpoint, secret=secret))

@@ -15,9 +15,10 @@ from app.domain.errors import ConflictError, InvalidRequest, NotFound
 from app.domain.events import MERCHANT_EVENTS
 from app.domain.ids import new_id
 from app.domain.webhooks import ALL_EVENTS, EndpointStatus, address_refusal, check_url, new_secret
-from app.payments.schemas import CreateWebhookEndpoint
 from app.security import DocumentCipher
+from app.settings import Settings
 from app.webhooks.repository import WebhookRepository
+from app.webhooks.schemas import CreateWebhookEndpoint
 
 # Resolving a name waits for DNS; a webhook URL that takes longer is refused.
 RESOLVE_TIMEOUT_SECONDS = 5.0
@@ -30,6 +31,15 @@ class EndpointPolicy:
     allow_private_urls_in_test: bool
     secret_overlap: timedelta
     max_endpoints_per_merchant: int
+
+    @classmethod
+    def of(cls, settings: Settings, cipher: DocumentCipher) -> EndpointPolicy:
+        return cls(
+            cipher=cipher,
+            allow_private_urls_in_test=settings.webhook_allow_private_urls,
+            secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
+            max_endpoints_per_merchant=settings.webhook_max_endpoints_per_merchant,
+        )
 
 
 class UnsafeWebhookUrl(InvalidRequest):

@@ -17,8 +17,8 @@ from app.domain.charges import ChargeStatus
 from app.domain.events import EventType
 from app.gateways.port import Charge, GatewayName
 from app.payments.charges import ChargeApplied, apply_attempt_charge
+from app.payments.jobs import refund_late_payments
 from app.payments.repository import AttemptRepository, IntentRepository
-from app.scheduler.jobs import refund_late_payments
 from tests.integration.charge_scene import Scene
 
 MP, EFI = GatewayName.MERCADOPAGO, GatewayName.EFI

@@ -20,11 +20,12 @@ from app.db.uow import UnitOfWork
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import CallbackEvent, Charge, GatewayName
-from app.payments.actions import capture_intent, refund_charge
+from app.payments.actions import capture_intent
 from app.payments.callbacks import apply_callback
 from app.payments.charging import ChargeContext, charge_intent
 from app.payments.consumer import charge_context
 from app.payments.repository import IntentRepository
+from app.refunds.service import refund_charge
 from app.settings import Settings
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.test_callbacks import Shop, post_mercadopago

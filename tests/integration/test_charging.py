@@ -21,7 +21,8 @@ from app.db.uow import unit_of_work_factory
 from app.domain.events import EventType
 from app.embedded import free_port, moto_server
 from app.gateways import brcode
-from app.scheduler.jobs import JobContext, refund_late_payments
+from app.payments.jobs import refund_late_payments
+from app.scheduler.jobs import JobContext
 from app.settings import Settings
 from gatewaysim.mercadopago.issuing import DECLINED_TOKEN, USED_TOKEN
 from tests.aws import CREDENTIALS, sqs_client

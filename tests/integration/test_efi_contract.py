@@ -20,13 +20,13 @@ from app.domain.errors import RetryLater
 from app.domain.events import EventType
 from app.gateways.efi import Efi
 from app.gateways.port import GatewayName
-from app.payments.actions import refund_charge
 from app.payments.charges import apply_attempt_charge
 from app.payments.consumer import charge_context
+from app.payments.jobs import refund_late_payments
 from app.payments.repository import AttemptRepository, IntentRepository
-from app.payments.schemas import CreateRefund
-from app.refunds.service import create_refund
-from app.scheduler.jobs import follow_up_refunds, refund_late_payments
+from app.refunds.jobs import follow_up_refunds
+from app.refunds.schemas import CreateRefund
+from app.refunds.service import create_refund, refund_charge
 from tests.gateway_sim import EFI_HMAC, EFI_PIX_KEY
 from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
 from tests.support import ApiProcess, start_api

@@ -16,8 +16,9 @@ from app.domain.charges import AttemptOutcome, ChargeStatus
 from app.domain.intents import PaymentMethodType
 from app.gateways.port import ChargeRequest, Gateway, GatewayName, Payer
 from app.payments.charges import ChargeApplied, apply_attempt_charge
+from app.payments.jobs import refund_late_payments, resolve_stuck_intents
 from app.payments.repository import AttemptRepository, IntentRepository
-from app.scheduler.jobs import follow_up_refunds, refund_late_payments, resolve_stuck_intents
+from app.refunds.jobs import follow_up_refunds
 from gatewaysim.mercadopago.issuing import UNINFERABLE_TOKEN
 from tests.integration.charge_scene import Scene
 from tests.integration.test_efi_contract import deliver_refund_created, new_refund, refund_row

@@ -22,14 +22,8 @@ from app.db.uow import unit_of_work_factory
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import GatewayName
-from app.scheduler.jobs import (
-    Job,
-    JobContext,
-    expire_pix_intents,
-    purge_idempotency_keys,
-    purge_inbox,
-    resolve_stuck_intents,
-)
+from app.payments.jobs import expire_pix_intents, resolve_stuck_intents
+from app.scheduler.jobs import Job, JobContext, purge_idempotency_keys, purge_inbox
 from app.scheduler.runner import JobRun, RunResult, Scheduler
 from app.settings import Settings
 from tests.integration.charge_scene import Scene

@@ -1,0 +1,140 @@
+"""Webhook endpoints', deliveries' and events' shapes: commands and answers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.db.models import WebhookDelivery, WebhookEndpoint
+from app.domain.shapes import Strict, Text
+from app.encoding import epoch
+
+
+class CreateWebhookEndpoint(Strict):
+    url: Text = Field(min_length=1, max_length=2048)
+    enabled_events: list[Text] = Field(
+        min_length=1, max_length=64, description='Event types, or ["*"] for all'
+    )
+    description: Text | None = Field(default=None, max_length=500)
+
+
+class RedeliverEvent(Strict):
+    endpoint: Text | None = Field(
+        default=None, max_length=64, description="Only this endpoint (default: every one)"
+    )
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    object: Literal["webhook_endpoint"]
+    url: str
+    description: str | None
+    enabled_events: list[str]
+    status: Literal["enabled", "disabled"]
+    disabled_reason: str | None
+    livemode: bool
+    created: int
+    secret: str | None = None
+
+
+class WebhookEndpointList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[WebhookEndpointOut]
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: str
+    object: Literal["webhook_delivery"]
+    event: str
+    event_type: str
+    webhook_endpoint: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: int | None
+    delivered_at: int | None
+    created: int
+
+
+class WebhookDeliveryList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[WebhookDeliveryOut]
+
+
+class AggregateOut(BaseModel):
+    type: str
+    id: str
+    sequence: int
+
+
+class EventDataOut(BaseModel):
+    object: dict[str, Any]
+
+
+class EventOut(BaseModel):
+    """The envelope webhooks carry (DESIGN.md), byte for byte the same fields."""
+
+    id: str
+    type: str
+    api_version: str
+    created: int
+    merchant_id: str
+    livemode: bool
+    aggregate: AggregateOut
+    data: EventDataOut
+
+
+class EventList(BaseModel):
+    object: Literal["list"]
+    url: str
+    has_more: bool
+    data: list[EventOut]
+
+
+class RedeliveryOut(BaseModel):
+    object: Literal["event_redelivery"]
+    event: str
+    webhook_endpoints: list[str]
+
+
+def webhook_endpoint_view(
+    endpoint: WebhookEndpoint, *, secret: str | None = None
+) -> dict[str, Any]:
+    """`secret` is given only when it was just made: it is never shown again."""
+    view: dict[str, Any] = {
+        "id": endpoint.id,
+        "object": "webhook_endpoint",
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "enabled_events": endpoint.enabled_events,
+        "status": endpoint.status,
+        "disabled_reason": endpoint.disabled_reason,
+        "livemode": endpoint.livemode,
+        "created": epoch(endpoint.created_at),
+    }
+    if secret is not None:
+        view["secret"] = secret
+    return view
+
+
+def webhook_delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "object": "webhook_delivery",
+        "event": delivery.event_id,
+        "event_type": delivery.event_type,
+        "webhook_endpoint": delivery.endpoint_id,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "next_attempt_at": epoch(delivery.next_attempt_at),
+        "delivered_at": epoch(delivery.delivered_at),
+        "created": epoch(delivery.created_at),
+    }
