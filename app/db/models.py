@@ -1,4 +1,5 @@
-"""SQLAlchemy models: the tables PixWave owns. Money is integer minor units."""
+"""SQLAlchemy models: the tables PixWave owns. Money is integer minor units; statuses
+are the domain's enums, stored as text (app/db/types.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from app.db.types import EnumText
+from app.domain.charges import AttemptOutcome, ChargeStatus, LatePayment
+from app.domain.intents import CaptureMethod, IntentStatus, PaymentMethodType, RefundStatus
+from app.domain.webhooks import DeliveryStatus, EndpointStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -83,9 +89,9 @@ class PaymentIntent(Base):
     livemode: Mapped[bool]
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(32))
-    capture_method: Mapped[str] = mapped_column(String(16))
-    method_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[IntentStatus] = mapped_column(EnumText(IntentStatus, 32))
+    capture_method: Mapped[CaptureMethod] = mapped_column(EnumText(CaptureMethod, 16))
+    method_type: Mapped[PaymentMethodType] = mapped_column(EnumText(PaymentMethodType, 16))
     payer_name: Mapped[str | None] = mapped_column(String(200))
     payer_document_type: Mapped[str | None] = mapped_column(String(8))
     payer_document_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -130,7 +136,7 @@ class Refund(Base):
     livemode: Mapped[bool]
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[RefundStatus] = mapped_column(EnumText(RefundStatus, 16))
     reason: Mapped[str | None] = mapped_column(String(32))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[Json] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
@@ -258,15 +264,15 @@ class PaymentAttempt(Base):
     # Derived from (intent, gateway, number): resending the same attempt never charges twice.
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     gateway_reference: Mapped[str | None] = mapped_column(String(100))
-    outcome: Mapped[str] = mapped_column(String(16))
-    charge_status: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[AttemptOutcome] = mapped_column(EnumText(AttemptOutcome, 16))
+    charge_status: Mapped[ChargeStatus | None] = mapped_column(EnumText(ChargeStatus, 32))
     gateway_status: Mapped[str | None] = mapped_column(String(64))
     amount: Mapped[int] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     # Why this gateway: the candidates, what was skipped and why, health as seen.
     routing: Mapped[Json | None]
     # A payment the intent could not take, and its automatic refund (LatePayment).
-    late_payment: Mapped[str | None] = mapped_column(String(16))
+    late_payment: Mapped[LatePayment | None] = mapped_column(EnumText(LatePayment, 16))
     late_refund_reference: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -298,7 +304,7 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str | None] = mapped_column(String(500))
     enabled_events: Mapped[list[str]] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[EndpointStatus] = mapped_column(EnumText(EndpointStatus, 16))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     # After a rotation the old secret signs too, until this moment.
@@ -327,7 +333,7 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(String(40))
     endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
     event_type: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[DeliveryStatus] = mapped_column(EnumText(DeliveryStatus, 16))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -25,7 +25,7 @@ async def capture_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str
     """Capture the authorized card charge of an intent whose capture was requested."""
     intent = await uow.repository(IntentRepository).get_for_update(intent_id)
     amount = intent.amount_to_capture if intent else None
-    if intent is None or not capture_pending(IntentStatus(intent.status), amount):
+    if intent is None or not capture_pending(intent.status, amount):
         return  # captured already, or moved on
     attempt = _last_with(
         await uow.repository(AttemptRepository).for_intent(intent.id), ChargeStatus.AUTHORIZED.value
@@ -57,7 +57,7 @@ async def _captured_already(gateway: Gateway, reference: str) -> Charge | None:
 async def cancel_live_charges(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
     """A canceled intent must leave no charge a payer could still pay (or a hold on a card)."""
     intent = await uow.repository(IntentRepository).get_for_update(intent_id)
-    if intent is None or IntentStatus(intent.status) is not IntentStatus.CANCELED:
+    if intent is None or intent.status is not IntentStatus.CANCELED:
         return
     for attempt in await uow.repository(AttemptRepository).for_intent(intent.id):
         reference = live_reference(attempt)

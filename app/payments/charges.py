@@ -33,7 +33,7 @@ def attempt_key(intent_id: str, gateway: GatewayName, number: int) -> str:
 
 async def start_processing(uow: UnitOfWork, intent: PaymentIntent) -> None:
     """Mark the intent as being charged before the gateway is called."""
-    intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.PROCESSING).value
+    intent.status = next_intent_status(intent.status, IntentStatus.PROCESSING)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_PROCESSING)
 
 
@@ -55,8 +55,8 @@ async def record_attempt(
             number=number,
             idempotency_key=attempt_key(intent.id, gateway, number),
             gateway_reference=charge.reference if charge else None,
-            outcome=result.outcome.value,
-            charge_status=charge.status.value if charge else None,
+            outcome=result.outcome,
+            charge_status=charge.status if charge else None,
             gateway_status=charge.gateway_status if charge else None,
             amount=intent.amount,
             error=result.reason,
@@ -71,8 +71,8 @@ async def record_attempt(
 def note_charge(attempt: PaymentAttempt, charge: Charge) -> None:
     """What the gateway now says about the attempt's charge."""
     attempt.gateway_reference = charge.reference
-    attempt.outcome = charge.outcome.value
-    attempt.charge_status = charge.status.value
+    attempt.outcome = charge.outcome
+    attempt.charge_status = charge.status
     attempt.gateway_status = charge.gateway_status
 
 
@@ -92,7 +92,7 @@ def behind_attempt(attempt: PaymentAttempt, charge: Charge) -> bool:
 
 def note_not_found(attempt: PaymentAttempt) -> None:
     """An unknown try the gateway has no charge for: it certainly did nothing."""
-    attempt.outcome = AttemptOutcome.NOT_ATTEMPTED.value
+    attempt.outcome = AttemptOutcome.NOT_ATTEMPTED
     attempt.error = f"{attempt.error}; not found at the gateway by its key"
 
 
@@ -115,20 +115,20 @@ async def apply_attempt_charge(
     applied = ChargeApplied.LATE_PAYMENT if replaced else await apply_charge(uow, intent, charge)
     if applied is ChargeApplied.LATE_PAYMENT and attempt.late_payment is None:
         logger.error("charge.late_payment", intent=intent.id, attempt=attempt.id)
-        attempt.late_payment = LatePayment.REFUND_DUE.value
+        attempt.late_payment = LatePayment.REFUND_DUE
     return applied
 
 
 async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -> ChargeApplied:
     """Move the intent where the charge says, unless the intent already knows better
     (app/domain/charge_views.py)."""
-    current = IntentStatus(intent.status)
+    current = intent.status
     verdict = judge(current, capture_pending(current, intent.amount_to_capture), charge.status)
     target = verdict.target
     if target is None:
         return verdict.applied
     _fill(intent, target, charge)
-    intent.status = target.value
+    intent.status = target
     await record_event(uow, intent, _EVENT_FOR_STATUS[target])
     return ChargeApplied.MOVED
 

@@ -66,7 +66,7 @@ class ChargeContext:
 async def charge_intent(uow: UnitOfWork, context: ChargeContext, intent_id: str) -> None:
     """Take the intent one step further; raise RetryLater to be called again."""
     intent = await uow.repository(IntentRepository).get_for_update(intent_id)
-    if intent is None or IntentStatus(intent.status) not in _CHARGEABLE:
+    if intent is None or intent.status not in _CHARGEABLE:
         return  # charged already, canceled, or not ours to charge
     if intent.amount_to_capture is not None:
         return  # authorized and its capture requested: the capture message's to finish
@@ -121,7 +121,7 @@ async def _repeat_try(
         raise RetryLater(
             f"{gateway.value} still gives no answer: {result.reason}", keep_progress=True
         )
-    attempt.outcome = AttemptOutcome.DECLINED.value
+    attempt.outcome = AttemptOutcome.DECLINED
     attempt.error = result.reason
     await fail_intent(uow, intent, "gateway_refused", result.reason or "refused")
     return None
@@ -150,7 +150,7 @@ async def _try_next_gateway(
         return
     if decision.gateway is None:
         raise RetryLater(decision.reason, delay_seconds=context.health_wait_seconds)
-    if IntentStatus(intent.status) is IntentStatus.PENDING:
+    if intent.status is IntentStatus.PENDING:
         await start_processing(uow, intent)
     name = GatewayName(decision.gateway)
     number = len(attempts) + 1
@@ -261,7 +261,7 @@ def _payer(context: ChargeContext, intent: PaymentIntent) -> Payer | None:
 async def fail_intent(
     uow: UnitOfWork, intent: PaymentIntent, code: str, message: str, *, alert: bool = False
 ) -> None:
-    intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.FAILED).value
+    intent.status = next_intent_status(intent.status, IntentStatus.FAILED)
     intent.last_payment_error = {"code": code, "message": message[:500]}
     await record_event(uow, intent, EventType.PAYMENT_INTENT_PAYMENT_FAILED)
     if alert:

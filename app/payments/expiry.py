@@ -42,8 +42,8 @@ async def expire_intent(new_uow: UnitOfWorkFactory, gateways: Gateways, intent_i
             if charge is not None:  # None: the gateway forgot it, so nobody can pay it
                 await apply_attempt_charge(uow, intent, attempts[attempt_id], charge)
         unpaid = all(c is None or c.status in UNPAYABLE_CHARGE_STATUSES for c in seen.values())
-        waiting = IntentStatus(intent.status) is IntentStatus.REQUIRES_ACTION
+        waiting = intent.status is IntentStatus.REQUIRES_ACTION
         if waiting and unpaid:
             await mark_canceled(uow, intent, CancellationReason.EXPIRED)
         await uow.commit()
-    return IntentStatus(intent.status) is not IntentStatus.REQUIRES_ACTION
+    return intent.status is not IntentStatus.REQUIRES_ACTION

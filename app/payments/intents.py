@@ -78,9 +78,9 @@ async def create_intent(
         livemode=caller.livemode,
         amount=money.amount,
         currency=money.currency,
-        status=IntentStatus.PENDING.value,
-        capture_method=command.capture_method.value,
-        method_type=command.payment_method.type.value,
+        status=IntentStatus.PENDING,
+        capture_method=command.capture_method,
+        method_type=command.payment_method.type,
         description=command.description,
         metadata_=command.metadata,
         amount_capturable=0,
@@ -144,7 +144,7 @@ async def cancel_intent(
     uow: UnitOfWork, caller: Caller, intent_id: str, command: CancelPaymentIntent
 ) -> PaymentIntent:
     intent = await get_intent(uow, caller, intent_id)
-    current = IntentStatus(intent.status)
+    current = intent.status
     if current not in MERCHANT_CANCELABLE:
         raise IllegalTransition(
             f"A payment intent in status {current} cannot be canceled.",
@@ -158,7 +158,7 @@ async def cancel_intent(
 async def mark_canceled(uow: UnitOfWork, intent: PaymentIntent, reason: CancellationReason) -> None:
     """End the intent as canceled, with its event (the charge worker then cancels any
     charge still live at a gateway)."""
-    intent.status = next_intent_status(IntentStatus(intent.status), IntentStatus.CANCELED).value
+    intent.status = next_intent_status(intent.status, IntentStatus.CANCELED)
     intent.cancellation_reason = reason.value
     intent.amount_capturable = 0
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CANCELED)
@@ -169,7 +169,7 @@ async def request_capture(
 ) -> PaymentIntent:
     """Ask the charge worker to capture; the intent is ``processing`` until it answers."""
     intent = await get_intent(uow, caller, intent_id)
-    current = IntentStatus(intent.status)
+    current = intent.status
     if current is not IntentStatus.REQUIRES_CAPTURE:
         raise IllegalTransition(
             f"Only an intent in requires_capture can be captured, not one in {current}.",
@@ -182,6 +182,6 @@ async def request_capture(
         )
     # Recorded apart from amount_capturable, which a view of the authorization rewrites.
     intent.amount_to_capture = intent.amount_capturable
-    intent.status = next_intent_status(current, IntentStatus.PROCESSING).value
+    intent.status = next_intent_status(current, IntentStatus.PROCESSING)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CAPTURE_REQUESTED)
     return intent

@@ -57,12 +57,12 @@ async def refund_late_payment(
             "reference": reference,
         }
         if isinstance(outcome, RefundResult):
-            attempt.late_payment = LatePayment.REFUNDED.value
+            attempt.late_payment = LatePayment.REFUNDED
             attempt.late_refund_reference = outcome.gateway_reference
             alert = EventType.ALERT_LATE_PAYMENT_REFUNDED
             details |= {"amount": outcome.amount, "refund_reference": outcome.gateway_reference}
         else:
-            attempt.late_payment = LatePayment.REFUND_FAILED.value
+            attempt.late_payment = LatePayment.REFUND_FAILED
             attempt.error = f"{attempt.error or ''}; late payment not refunded: {outcome}"[:1000]
             alert = EventType.ALERT_RECONCILIATION_MISMATCH
             details["reason"] = f"a late payment could not be refunded: {outcome}"

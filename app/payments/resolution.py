@@ -112,7 +112,7 @@ async def _apply_answer(
 
 
 def _still_stuck(intent: PaymentIntent, attempts: list[PaymentAttempt]) -> bool:
-    processing = IntentStatus(intent.status) is IntentStatus.PROCESSING
+    processing = intent.status is IntentStatus.PROCESSING
     return processing or any(a.outcome == AttemptOutcome.UNKNOWN for a in attempts)
 
 

@@ -76,7 +76,7 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
         livemode=intent.livemode,
         amount=amount,
         currency=intent.currency,
-        status=RefundStatus.PENDING.value,
+        status=RefundStatus.PENDING,
         reason=command.reason,
         metadata_=command.metadata,
         sequence=0,
@@ -129,7 +129,7 @@ async def settle_refund(
 ) -> bool:
     """Record what the gateway said; True once the refund is final."""
     if isinstance(outcome, str):
-        refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.FAILED).value
+        refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.FAILED)
         refund.failure_reason = outcome[:500]
         intent.amount_refunded -= refund.amount  # the reservation goes back
         await record_refund_event(uow, refund, EventType.REFUND_FAILED)
@@ -138,7 +138,7 @@ async def settle_refund(
     if not outcome.settled:
         logger.info("refund.pending_at_gateway", refund=refund.id, amount=refund.amount)
         return False
-    refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.SUCCEEDED).value
+    refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.SUCCEEDED)
     await record_refund_event(uow, refund, EventType.REFUND_SUCCEEDED)
     return True
 
@@ -148,7 +148,7 @@ async def follow_up_refund(new_uow: UnitOfWorkFactory, gateways: Gateways, refun
     record the answer if the refund is still pending; True when it became final."""
     async with new_uow() as uow:
         refund = await uow.repository(RefundRepository).find(refund_id)
-        if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
+        if refund is None or refund.status is not RefundStatus.PENDING:
             return False
         attempt = paid_attempt(
             await uow.repository(AttemptRepository).for_intent(refund.payment_intent_id)
@@ -161,7 +161,7 @@ async def follow_up_refund(new_uow: UnitOfWorkFactory, gateways: Gateways, refun
             outcome = await return_money(gateway, attempt.gateway_reference, refund)
     async with new_uow() as uow:
         refund = await uow.repository(RefundRepository).get_for_update(refund_id)
-        if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
+        if refund is None or refund.status is not RefundStatus.PENDING:
             return False
         intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
         assert intent is not None
@@ -174,7 +174,7 @@ async def refund_charge(uow: UnitOfWork, context: ChargeContext, refund_id: str)
     """Return a refund's money through the gateway that took it. One the gateway is
     still settling stays pending: the scheduler's ``follow_up_refunds`` asks again."""
     refund = await uow.repository(RefundRepository).get_for_update(refund_id)
-    if refund is None or RefundStatus(refund.status) is not RefundStatus.PENDING:
+    if refund is None or refund.status is not RefundStatus.PENDING:
         return
     intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
     assert intent is not None

@@ -158,7 +158,7 @@ def _why_not(item: PendingDelivery, stored: StoredEvent | None) -> str:
 
 
 def _fail(delivery: WebhookDelivery, reason: str) -> None:
-    delivery.status = DeliveryStatus.FAILED.value
+    delivery.status = DeliveryStatus.FAILED
     delivery.next_attempt_at = None
     delivery.last_error = reason
 
@@ -257,7 +257,7 @@ async def _record(
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error
     if result.delivered:
-        delivery.status = DeliveryStatus.DELIVERED.value
+        delivery.status = DeliveryStatus.DELIVERED
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         logger.info("webhook.delivered", delivery_id=delivery.id, endpoint_id=endpoint.id)
@@ -273,7 +273,7 @@ async def _record(
         delay = retry_delay_seconds(delivery.attempts, base_seconds=sender.retry_base_seconds)
         delivery.next_attempt_at = now + timedelta(seconds=delay)
         return
-    delivery.status = DeliveryStatus.FAILED.value
+    delivery.status = DeliveryStatus.FAILED
     delivery.next_attempt_at = None
     await _disable(uow, sender, delivery, endpoint)
 

@@ -120,7 +120,7 @@ class WebhookRepository:
                 WebhookEndpoint.id == endpoint_id,
                 WebhookEndpoint.status == EndpointStatus.ENABLED.value,
             )
-            .values(status=EndpointStatus.DISABLED.value, disabled_reason=reason)
+            .values(status=EndpointStatus.DISABLED, disabled_reason=reason)
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -138,7 +138,7 @@ class WebhookRepository:
                 WebhookDelivery.endpoint_id.in_(endpoint_ids),
             )
             .values(
-                status=DeliveryStatus.PENDING.value,
+                status=DeliveryStatus.PENDING,
                 next_attempt_at=None,
                 first_attempt_at=None,
             )

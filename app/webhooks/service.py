@@ -117,7 +117,7 @@ async def create_endpoint(
         url=command.url,
         description=command.description,
         enabled_events=sorted(set(command.enabled_events)),
-        status=EndpointStatus.ENABLED.value,
+        status=EndpointStatus.ENABLED,
         secret_sealed=policy.cipher.encrypt(secret, merchant_id=caller.merchant_id),
         created_at=datetime.now(UTC),
     )
@@ -154,7 +154,7 @@ async def delete_endpoint(uow: UnitOfWork, caller: Caller, endpoint_id: str) -> 
     """Deliveries stop at once; the row stays for the delivery log."""
     endpoint = await get_endpoint(uow, caller, endpoint_id, for_update=True)
     endpoint.deleted_at = datetime.now(UTC)
-    endpoint.status = EndpointStatus.DISABLED.value
+    endpoint.status = EndpointStatus.DISABLED
     endpoint.disabled_reason = "deleted"
     await uow.flush()
     return endpoint
