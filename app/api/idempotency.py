@@ -11,9 +11,8 @@ rolls all of it back and frees the key.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +32,7 @@ from app.encoding import render_json
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
 
-Action = Callable[[UnitOfWork], Awaitable[tuple[int, dict[str, Any]]]]
+Action = Callable[[UnitOfWork], Awaitable[tuple[int, Mapping[str, object]]]]
 
 
 async def respond(

@@ -3,8 +3,8 @@ whether there is a next page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from starlette.responses import Response
 
@@ -24,7 +24,7 @@ def check_cursor(prefix: IdPrefix, starting_after: str | None) -> None:
 
 
 def page_response(
-    url: str, rows: Sequence[Row], limit: int, view: Callable[[Row], dict[str, Any]]
+    url: str, rows: Sequence[Row], limit: int, view: Callable[[Row], Mapping[str, object]]
 ) -> Response:
     body = {
         "object": "list",

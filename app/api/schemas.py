@@ -25,7 +25,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def ok(status: int, model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+def ok(status: int, model: object) -> dict[int | str, dict[str, Any]]:
+    """An answer of ``model``: a pydantic model or a TypedDict."""
     return {status: {"model": model}}
 
 

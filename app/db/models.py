@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.db.types import EnumText
 from app.domain.charges import AttemptOutcome, ChargeStatus, LatePayment
+from app.domain.documents import DocumentType
 from app.domain.intents import CaptureMethod, IntentStatus, PaymentMethodType, RefundStatus
 from app.domain.webhooks import DeliveryStatus, EndpointStatus
 
@@ -93,7 +94,7 @@ class PaymentIntent(Base):
     capture_method: Mapped[CaptureMethod] = mapped_column(EnumText(CaptureMethod, 16))
     method_type: Mapped[PaymentMethodType] = mapped_column(EnumText(PaymentMethodType, 16))
     payer_name: Mapped[str | None] = mapped_column(String(200))
-    payer_document_type: Mapped[str | None] = mapped_column(String(8))
+    payer_document_type: Mapped[DocumentType | None] = mapped_column(String(8))
     payer_document_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     payer_document_masked: Mapped[str | None] = mapped_column(String(32))
     card_token: Mapped[str | None] = mapped_column(String(200))

@@ -3,6 +3,7 @@ operator alert about an intent; refunds write theirs with ``write_event`` too.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ async def write_event(
     uow: UnitOfWork,
     record: PaymentIntent | Refund,
     aggregate_type: str,
-    view: dict[str, Any],
+    view: Mapping[str, object],
     event_type: EventType,
 ) -> str:
     """Every event repeats the aggregate's new sequence, so consumers can drop stale ones."""
@@ -37,7 +38,7 @@ async def write_event(
         merchant_id=record.merchant_id,
         livemode=record.livemode,
         aggregate=Aggregate(aggregate_type, record.id, record.sequence),
-        data_object=view,
+        data_object=dict(view),
     )
 
 

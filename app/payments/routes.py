@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from starlette.responses import Response
@@ -39,7 +40,7 @@ async def create_payment_intent(
 ) -> Response:
     resources = resources_of(request)
 
-    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+    async def action(uow: UnitOfWork) -> tuple[int, Mapping[str, object]]:
         intent = await intents.create_intent(
             uow, caller, command, IntentPolicy.of(resources.settings), resources.cipher
         )
@@ -96,7 +97,7 @@ async def cancel_payment_intent(
 ) -> Response:
     command = command or CancelPaymentIntent()
 
-    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+    async def action(uow: UnitOfWork) -> tuple[int, Mapping[str, object]]:
         intent = await intents.cancel_intent(uow, caller, intent_id, command)
         return 200, intent_view(intent)
 
@@ -113,7 +114,7 @@ async def capture_payment_intent(
 ) -> Response:
     command = command or CapturePaymentIntent()
 
-    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+    async def action(uow: UnitOfWork) -> tuple[int, Mapping[str, object]]:
         intent = await intents.request_capture(uow, caller, intent_id, command)
         return 200, intent_view(intent)
 

@@ -4,12 +4,14 @@ the answers published in /openapi.json."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, NotRequired, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from typing_extensions import TypedDict
 
 from app.db.models import PaymentAttempt, PaymentIntent
-from app.domain.charges import LatePayment
+from app.domain.charges import AttemptOutcome, ChargeStatus, LatePayment
+from app.domain.documents import DocumentType
 from app.domain.intents import CancellationReason, CaptureMethod, IntentStatus, PaymentMethodType
 from app.domain.shapes import Strict, Text
 from app.encoding import epoch
@@ -105,29 +107,33 @@ class CapturePaymentIntent(Strict):
     amount_to_capture: StrictInt | None = None
 
 
-class PayerOut(BaseModel):
+# The answers: each shape is written once, as a TypedDict that both types the view
+# building it (mypy checks every key) and is published in /openapi.json.
+
+
+class PayerOut(TypedDict):
     name: str | None
     document: str | None
-    document_type: Literal["cpf", "cnpj"] | None
+    document_type: DocumentType | None
 
 
-class PixOut(BaseModel):
+class PixOut(TypedDict):
     payer: PayerOut
 
 
-class CardOut(BaseModel):
+class CardOut(TypedDict):
     token_last4: str
-    payment_method_id: str | None = None
-    issuer_id: str | None = None
+    payment_method_id: NotRequired[str]
+    issuer_id: NotRequired[str]
 
 
-class PaymentMethodOut(BaseModel):
+class PaymentMethodOut(TypedDict):
     type: PaymentMethodType
-    pix: PixOut | None = None
-    card: CardOut | None = None
+    pix: NotRequired[PixOut]
+    card: NotRequired[CardOut]
 
 
-class PaymentIntentOut(BaseModel):
+class PaymentIntentOut(TypedDict):
     id: str
     object: Literal["payment_intent"]
     amount: int
@@ -155,24 +161,29 @@ class PaymentIntentList(BaseModel):
     data: list[PaymentIntentOut]
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(TypedDict):
     id: str
     object: Literal["payment_attempt"]
     payment_intent: str
     gateway: str
     number: int
-    outcome: str
-    charge_status: str | None
+    outcome: AttemptOutcome
+    charge_status: ChargeStatus | None
     gateway_status: str | None
     gateway_reference: str | None
     error: str | None
     routing: dict[str, Any] | None
-    late_payment: LatePayment | None = Field(
-        description="A payment that reached this try's charge after the intent could no "
-        "longer take it (it had ended, or a later try replaced the charge); PixWave "
-        "refunds it automatically."
-    )
-    late_refund_reference: str | None = Field(description="The gateway's id of that refund.")
+    late_payment: Annotated[
+        LatePayment | None,
+        Field(
+            description="A payment that reached this try's charge after the intent could no "
+            "longer take it (it had ended, or a later try replaced the charge); PixWave "
+            "refunds it automatically."
+        ),
+    ]
+    late_refund_reference: Annotated[
+        str | None, Field(description="The gateway's id of that refund.")
+    ]
     created: int
 
 
@@ -185,24 +196,24 @@ class AttemptList(BaseModel):
 CARD_TOKEN_VISIBLE_CHARS = 4
 
 
-def _payment_method_view(intent: PaymentIntent) -> dict[str, Any]:
-    if intent.method_type == "pix":
-        payer = {
+def _payment_method_view(intent: PaymentIntent) -> PaymentMethodOut:
+    if intent.method_type == PaymentMethodType.PIX:
+        payer: PayerOut = {
             "name": intent.payer_name,
             "document": intent.payer_document_masked,
             "document_type": intent.payer_document_type,
         }
-        return {"type": "pix", "pix": {"payer": payer}}
+        return {"type": PaymentMethodType.PIX, "pix": {"payer": payer}}
     token = intent.card_token or ""
-    card: dict[str, Any] = {"token_last4": token[-CARD_TOKEN_VISIBLE_CHARS:]}
+    card: CardOut = {"token_last4": token[-CARD_TOKEN_VISIBLE_CHARS:]}
     if intent.card_payment_method_id is not None:
         card["payment_method_id"] = intent.card_payment_method_id
     if intent.card_issuer_id is not None:
         card["issuer_id"] = intent.card_issuer_id
-    return {"type": "card", "card": card}
+    return {"type": PaymentMethodType.CARD, "card": card}
 
 
-def intent_view(intent: PaymentIntent) -> dict[str, Any]:
+def intent_view(intent: PaymentIntent) -> PaymentIntentOut:
     return {
         "id": intent.id,
         "object": "payment_intent",
@@ -225,7 +236,7 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
     }
 
 
-def attempt_view(attempt: PaymentAttempt) -> dict[str, Any]:
+def attempt_view(attempt: PaymentAttempt) -> AttemptOut:
     return {
         "id": attempt.id,
         "object": "payment_attempt",

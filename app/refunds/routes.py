@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v1/refunds", tags=["refunds"])
 async def create_refund(
     request: Request, uow: UowDep, caller: CallerDep, command: CreateRefund
 ) -> Response:
-    async def action(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
+    async def action(uow: UnitOfWork) -> tuple[int, Mapping[str, object]]:
         refund = await refunds.create_refund(uow, caller, command)
         return 201, refund_view(refund)
 

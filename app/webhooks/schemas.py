@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.domain.shapes import Strict, Text
+from app.domain.webhooks import DeliveryStatus, EndpointStatus
 from app.encoding import epoch
 
 
@@ -25,17 +27,19 @@ class RedeliverEvent(Strict):
     )
 
 
-class WebhookEndpointOut(BaseModel):
+# Endpoints' and deliveries' answers are written once, as TypedDicts: each types its
+# view below and is published in /openapi.json.
+class WebhookEndpointOut(TypedDict):
     id: str
     object: Literal["webhook_endpoint"]
     url: str
     description: str | None
     enabled_events: list[str]
-    status: Literal["enabled", "disabled"]
+    status: EndpointStatus
     disabled_reason: str | None
     livemode: bool
     created: int
-    secret: str | None = None
+    secret: NotRequired[str]
 
 
 class WebhookEndpointList(BaseModel):
@@ -45,13 +49,13 @@ class WebhookEndpointList(BaseModel):
     data: list[WebhookEndpointOut]
 
 
-class WebhookDeliveryOut(BaseModel):
+class WebhookDeliveryOut(TypedDict):
     id: str
     object: Literal["webhook_delivery"]
     event: str
     event_type: str
     webhook_endpoint: str
-    status: Literal["pending", "delivered", "failed"]
+    status: DeliveryStatus
     attempts: int
     last_status_code: int | None
     last_error: str | None
@@ -105,9 +109,9 @@ class RedeliveryOut(BaseModel):
 
 def webhook_endpoint_view(
     endpoint: WebhookEndpoint, *, secret: str | None = None
-) -> dict[str, Any]:
+) -> WebhookEndpointOut:
     """`secret` is given only when it was just made: it is never shown again."""
-    view: dict[str, Any] = {
+    view: WebhookEndpointOut = {
         "id": endpoint.id,
         "object": "webhook_endpoint",
         "url": endpoint.url,
@@ -123,7 +127,7 @@ def webhook_endpoint_view(
     return view
 
 
-def webhook_delivery_view(delivery: WebhookDelivery) -> dict[str, Any]:
+def webhook_delivery_view(delivery: WebhookDelivery) -> WebhookDeliveryOut:
     return {
         "id": delivery.id,
         "object": "webhook_delivery",
