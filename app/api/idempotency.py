@@ -1,4 +1,4 @@
-"""Idempotency-Key handling (DESIGN.md): a replay gets the stored status and bytes,
+"""Idempotency-Key handling (../shared/DESIGN.md): a replay gets the stored status and bytes,
 the same key with another body gets 422, a key still in flight gets 409.
 
 Everything happens in the request's one transaction: a transaction-scoped

@@ -8,7 +8,7 @@ from app.domain.intents import IntentStatus
 
 
 class AttemptOutcome(StrEnum):
-    """DESIGN.md's outcome of one gateway call."""
+    """The outcome of one gateway call (the project contract, ../shared/DESIGN.md)."""
 
     SUCCEEDED = "succeeded"
     DECLINED = "declined"

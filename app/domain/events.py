@@ -1,4 +1,4 @@
-"""Event types and the envelope every outbox row carries (DESIGN.md)."""
+"""Event types and the envelope every outbox row carries (../shared/DESIGN.md)."""
 
 from __future__ import annotations
 

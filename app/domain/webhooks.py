@@ -62,7 +62,7 @@ def new_secret() -> str:
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """HMAC-SHA256 over "{t}.{raw body}", in hex (DESIGN.md)."""
+    """HMAC-SHA256 over "{t}.{raw body}", in hex (../shared/DESIGN.md)."""
     message = str(timestamp).encode() + b"." + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 

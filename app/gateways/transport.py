@@ -75,7 +75,7 @@ def read_json(gateway: str, response: httpx.Response) -> Any:
 
 
 async def attempt(create: Callable[[], Awaitable[ChargeAttempt]]) -> ChargeAttempt:
-    """Fold a create call's failures into DESIGN.md's attempt outcomes."""
+    """Fold a create call's failures into ../shared/DESIGN.md's attempt outcomes."""
     try:
         return await create()
     except GatewayNotAttempted as exc:

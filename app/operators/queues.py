@@ -21,7 +21,7 @@ RECEIVE_WAIT_SECONDS = 1
 # A peeked message is hidden at most this long: should the tool die before giving it
 # back, SQS does so by itself.
 PEEK_HOLD_SECONDS = 60
-EVENT_TYPE_ATTRIBUTE = "event_type"  # set by the relay on every event (DESIGN.md)
+EVENT_TYPE_ATTRIBUTE = "event_type"  # set by the relay on every event (../shared/DESIGN.md)
 _DEPTH_ATTRIBUTES = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",

@@ -82,7 +82,7 @@ class EventDataOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    """The envelope webhooks carry (DESIGN.md), byte for byte the same fields."""
+    """The envelope webhooks carry, byte for byte the same fields."""
 
     id: str
     type: str

@@ -1,4 +1,4 @@
-"""Idempotency-Key as DESIGN.md fixes it."""
+"""Idempotency-Key as ../shared/DESIGN.md fixes it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Event types, topics and the outbox envelope (DESIGN.md: Event envelope)."""
+"""Event types, topics and the outbox envelope (../shared/DESIGN.md: Event envelope)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from app.domain.intents import (
 S = IntentStatus
 R = RefundStatus
 
-# Written out independently of app/domain/intents.py, from DESIGN.md's status table.
+# Written out independently of app/domain/intents.py, from ../shared/DESIGN.md's status table.
 ALLOWED_INTENT: set[tuple[IntentStatus, IntentStatus]] = {
     (S.PENDING, S.PROCESSING),
     (S.PENDING, S.FAILED),
