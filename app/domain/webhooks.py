@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from app.domain.errors import InvalidRequest, PixWaveError
+from app.domain.errors import IllegalTransition, InvalidRequest, PixWaveError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 SECRET_RANDOM_BYTES = 32
@@ -49,6 +49,21 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+# A redelivery starts a finished delivery again (a fresh retry schedule).
+DELIVERY_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    DeliveryStatus.PENDING: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
+    DeliveryStatus.DELIVERED: frozenset({DeliveryStatus.PENDING}),
+    DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),
+}
+
+
+def next_delivery_status(current: DeliveryStatus, target: DeliveryStatus) -> DeliveryStatus:
+    """Return ``target`` if the table allows it, else raise IllegalTransition."""
+    if target not in DELIVERY_TRANSITIONS[current]:
+        raise IllegalTransition(f"A webhook delivery cannot go from {current} to {target}.")
+    return target
 
 
 class SignatureMismatch(PixWaveError):

@@ -29,6 +29,7 @@ from app.domain.webhooks import (
     SIGNATURE_HEADER,
     DeliveryStatus,
     EndpointStatus,
+    next_delivery_status,
     retry_delay_seconds,
     signature_header,
 )
@@ -158,7 +159,7 @@ def _why_not(item: PendingDelivery, stored: StoredEvent | None) -> str:
 
 
 def _fail(delivery: WebhookDelivery, reason: str) -> None:
-    delivery.status = DeliveryStatus.FAILED
+    delivery.status = next_delivery_status(delivery.status, DeliveryStatus.FAILED)
     delivery.next_attempt_at = None
     delivery.last_error = reason
 
@@ -257,7 +258,7 @@ async def _record(
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error
     if result.delivered:
-        delivery.status = DeliveryStatus.DELIVERED
+        delivery.status = next_delivery_status(delivery.status, DeliveryStatus.DELIVERED)
         delivery.delivered_at = now
         delivery.next_attempt_at = None
         logger.info("webhook.delivered", delivery_id=delivery.id, endpoint_id=endpoint.id)
@@ -273,7 +274,7 @@ async def _record(
         delay = retry_delay_seconds(delivery.attempts, base_seconds=sender.retry_base_seconds)
         delivery.next_attempt_at = now + timedelta(seconds=delay)
         return
-    delivery.status = DeliveryStatus.FAILED
+    delivery.status = next_delivery_status(delivery.status, DeliveryStatus.FAILED)
     delivery.next_attempt_at = None
     await _disable(uow, sender, delivery, endpoint)
 

@@ -7,13 +7,15 @@ import hmac
 
 import pytest
 
-from app.domain.errors import InvalidRequest
+from app.domain.errors import IllegalTransition, InvalidRequest
 from app.domain.webhooks import (
     MAX_RETRY_DELAY_SECONDS,
+    DeliveryStatus,
     SignatureMismatch,
     address_refusal,
     check_url,
     new_secret,
+    next_delivery_status,
     retry_delay_seconds,
     signature_header,
     takes,
@@ -173,3 +175,18 @@ def test_loopback_passes_only_where_allowed(address: str) -> None:
 )
 def test_allowing_loopback_allows_nothing_else(address: str) -> None:
     assert address_refusal(address, allow_loopback=True) is not None
+
+
+def test_a_delivery_ends_once_and_only_a_redelivery_starts_it_again() -> None:
+    pending, delivered, failed = (
+        DeliveryStatus.PENDING,
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.FAILED,
+    )
+    assert next_delivery_status(pending, delivered) is delivered
+    assert next_delivery_status(pending, failed) is failed
+    assert next_delivery_status(failed, pending) is pending
+    for ended in (delivered, failed):
+        for other in (delivered, failed):
+            with pytest.raises(IllegalTransition):
+                next_delivery_status(ended, other)
