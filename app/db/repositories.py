@@ -15,6 +15,7 @@ from app.db.models import (
     Merchant,
     PaymentAttempt,
     PaymentIntent,
+    PaymentPoll,
     Refund,
     StuckCheck,
 )
@@ -120,6 +121,25 @@ class IntentRepository:
         )
         return list(result.scalars())
 
+    async def awaiting_payment(self, quiet_for: timedelta, limit: int) -> list[str]:
+        """Unexpired PIX intents awaiting their payer, quiet for ``quiet_for``, whose next
+        poll is due; the longest waiting first."""
+        due_at = func.coalesce(PaymentPoll.next_poll_at, PaymentIntent.updated_at)
+        result = await self._session.execute(
+            select(PaymentIntent.id)
+            .outerjoin(PaymentPoll, PaymentPoll.payment_intent_id == PaymentIntent.id)
+            .where(
+                PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value,
+                PaymentIntent.method_type == PaymentMethodType.PIX.value,
+                PaymentIntent.updated_at < func.now() - quiet_for,
+                PaymentIntent.expires_at > func.now(),
+                or_(PaymentPoll.next_poll_at.is_(None), PaymentPoll.next_poll_at <= func.now()),
+            )
+            .order_by(due_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
     async def list(
         self, merchant_id: str, *, status: str | None, starting_after: str | None, limit: int
     ) -> list[PaymentIntent]:
@@ -172,6 +192,36 @@ class StuckCheckRepository:
             )
         )
         result = await self._session.execute(delete(StuckCheck).where(moved_on))
+        return int(getattr(result, "rowcount", 0))
+
+
+class PaymentPollRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, poll: PaymentPoll) -> None:
+        self._session.add(poll)
+
+    async def get_for_update(self, intent_id: str) -> PaymentPoll | None:
+        result = await self._session.execute(
+            select(PaymentPoll).where(PaymentPoll.payment_intent_id == intent_id).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
+    async def forget(self, intent_id: str) -> None:
+        await self._session.execute(
+            delete(PaymentPoll).where(PaymentPoll.payment_intent_id == intent_id)
+        )
+
+    async def forget_settled(self) -> int:
+        """Drop the polls of intents no longer awaiting payment, however they moved on."""
+        settled = ~exists(
+            select(PaymentIntent.id).where(
+                PaymentIntent.id == PaymentPoll.payment_intent_id,
+                PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value,
+            )
+        )
+        result = await self._session.execute(delete(PaymentPoll).where(settled))
         return int(getattr(result, "rowcount", 0))
 
 

@@ -15,6 +15,7 @@ from app.db.repositories import (
     IntentRepository,
     JobLockRepository,
     MerchantRepository,
+    PaymentPollRepository,
     RefundRepository,
     StuckCheckRepository,
 )
@@ -42,6 +43,7 @@ class UnitOfWork:
     webhooks: WebhookRepository
     events: EventRepository
     stuck_checks: StuckCheckRepository
+    payment_polls: PaymentPollRepository
     job_locks: JobLockRepository
     outbox: OutboxWriter
 
@@ -62,6 +64,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(self.session)
         self.events = EventRepository(self.session)
         self.stuck_checks = StuckCheckRepository(self.session)
+        self.payment_polls = PaymentPollRepository(self.session)
         self.job_locks = JobLockRepository(self.session)
         self.outbox = OutboxWriter(self.session)
         return self

@@ -17,6 +17,7 @@ from app.domain.errors import PixWaveError
 from app.gateways.registry import Gateways
 from app.services.expiry import expire_intent
 from app.services.late_payments import refund_late_payment
+from app.services.payment_polls import PAYMENT_POLL_BACKOFF, poll_awaiting_payment
 from app.services.refunds import follow_up_refund
 from app.services.resolution import STUCK_CHECK_BACKOFF, check_stuck_intent
 
@@ -26,6 +27,9 @@ STUCK_AFTER = timedelta(minutes=10)
 # A refund still pending this long after it was created is asked about again: the
 # charge worker has had its go, and the gateway (an Efí devolução) may be settling it.
 REFUND_FOLLOW_UP_AFTER = timedelta(minutes=1)
+# A PIX code quiet this long is asked after: a payer usually pays within a minute of
+# seeing the code, and the gateway's first notification comes within seconds.
+POLL_AFTER = timedelta(minutes=1)
 
 EXPIRE_INTERVAL_SECONDS = 30.0
 RESOLVE_INTERVAL_SECONDS = 60.0
@@ -37,6 +41,8 @@ REFUND_BATCH = 50
 FOLLOW_UP_INTERVAL_SECONDS = 30.0
 FOLLOW_UP_BATCH = 50
 PURGE_BATCH_ROWS = 1000
+POLL_INTERVAL_SECONDS = 30.0
+POLL_BATCH = 50
 
 # Keys of pg_try_advisory_xact_lock, one per job: two replicas never run one job at
 # once. Never reuse a retired key.
@@ -46,6 +52,7 @@ PURGE_IDEMPOTENCY_LOCK_KEY = 7_301_003
 PURGE_INBOX_LOCK_KEY = 7_301_004
 REFUND_LOCK_KEY = 7_301_005
 FOLLOW_UP_REFUNDS_LOCK_KEY = 7_301_006
+POLL_PAYMENTS_LOCK_KEY = 7_301_007
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class JobContext:
     stuck_after: timedelta = STUCK_AFTER
     stuck_backoff: tuple[timedelta, ...] = STUCK_CHECK_BACKOFF
     refund_follow_up_after: timedelta = REFUND_FOLLOW_UP_AFTER
+    poll_after: timedelta = POLL_AFTER
+    poll_backoff: tuple[timedelta, ...] = PAYMENT_POLL_BACKOFF
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,21 @@ async def resolve_stuck_intents(context: JobContext, limit: int) -> int:
         )
 
     return await _each(context, due, check)
+
+
+async def poll_awaiting_payments(context: JobContext, limit: int) -> int:
+    """Ask the gateways about PIX charges quiet too long: intents paid or ended."""
+    async with UnitOfWork(context.sessions) as uow:
+        await uow.payment_polls.forget_settled()
+        due = await uow.intents.awaiting_payment(context.poll_after, limit)
+        await uow.commit()
+
+    async def poll(intent_id: str) -> bool:
+        return await poll_awaiting_payment(
+            context.sessions, context.gateways, intent_id, context.poll_backoff
+        )
+
+    return await _each(context, due, poll)
 
 
 async def refund_late_payments(context: JobContext, limit: int) -> int:
@@ -163,6 +187,13 @@ JOBS: tuple[Job, ...] = (
         RESOLVE_INTERVAL_SECONDS,
         RESOLVE_BATCH,
         resolve_stuck_intents,
+    ),
+    Job(
+        "poll_awaiting_payments",
+        POLL_PAYMENTS_LOCK_KEY,
+        POLL_INTERVAL_SECONDS,
+        POLL_BATCH,
+        poll_awaiting_payments,
     ),
     Job(
         "refund_late_payments",
