@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import PaymentAttempt, PaymentIntent, PaymentPoll
@@ -54,4 +55,8 @@ async def poll_awaiting_payment(
     backoff: tuple[timedelta, ...] = PAYMENT_POLL_BACKOFF,
 ) -> bool:
     """True if the intent moved on (paid, or ended at the gateway)."""
-    return await follow_up_intent(sessions, gateways, intent_id, PaymentPollFollowUp(backoff))
+    moved = await follow_up_intent(sessions, gateways, intent_id, PaymentPollFollowUp(backoff))
+    if moved:
+        # Worth a look when it repeats: the gateway's notifications are not reaching us.
+        logger.warning("scheduler.payment_found_by_poll", intent=intent_id)
+    return moved
