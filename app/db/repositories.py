@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -166,63 +167,54 @@ def _is_stuck(quiet_since: ColumnElement[datetime] | None) -> ColumnElement[bool
     return or_(processing, exists(unknown))
 
 
-class StuckCheckRepository:
+FollowUpRow = TypeVar("FollowUpRow", StuckCheck, PaymentPoll)
+
+
+class _FollowUpRepository(Generic[FollowUpRow]):
+    """The row the scheduler keeps per intent it follows up, keyed by the intent."""
+
+    _model: type[FollowUpRow]
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, check: StuckCheck) -> None:
-        self._session.add(check)
+    def add(self, row: FollowUpRow) -> None:
+        self._session.add(row)
 
-    async def get_for_update(self, intent_id: str) -> StuckCheck | None:
+    async def get_for_update(self, intent_id: str) -> FollowUpRow | None:
         result = await self._session.execute(
-            select(StuckCheck).where(StuckCheck.payment_intent_id == intent_id).with_for_update()
+            select(self._model).where(self._model.payment_intent_id == intent_id).with_for_update()
         )
         return result.scalar_one_or_none()
 
     async def forget(self, intent_id: str) -> None:
         await self._session.execute(
-            delete(StuckCheck).where(StuckCheck.payment_intent_id == intent_id)
+            delete(self._model).where(self._model.payment_intent_id == intent_id)
         )
 
-    async def forget_unstuck(self) -> int:
-        """Drop the follow-ups of intents that moved on, however they did."""
+    async def _forget_unless(self, followed: ColumnElement[bool]) -> int:
+        """Drop the rows of intents that ``followed`` no longer matches, however they moved."""
         moved_on = ~exists(
             select(PaymentIntent.id).where(
-                PaymentIntent.id == StuckCheck.payment_intent_id, _is_stuck(None)
+                PaymentIntent.id == self._model.payment_intent_id, followed
             )
         )
-        result = await self._session.execute(delete(StuckCheck).where(moved_on))
+        result = await self._session.execute(delete(self._model).where(moved_on))
         return int(getattr(result, "rowcount", 0))
 
 
-class PaymentPollRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+class StuckCheckRepository(_FollowUpRepository[StuckCheck]):
+    _model = StuckCheck
 
-    def add(self, poll: PaymentPoll) -> None:
-        self._session.add(poll)
+    async def forget_unstuck(self) -> int:
+        return await self._forget_unless(_is_stuck(None))
 
-    async def get_for_update(self, intent_id: str) -> PaymentPoll | None:
-        result = await self._session.execute(
-            select(PaymentPoll).where(PaymentPoll.payment_intent_id == intent_id).with_for_update()
-        )
-        return result.scalar_one_or_none()
 
-    async def forget(self, intent_id: str) -> None:
-        await self._session.execute(
-            delete(PaymentPoll).where(PaymentPoll.payment_intent_id == intent_id)
-        )
+class PaymentPollRepository(_FollowUpRepository[PaymentPoll]):
+    _model = PaymentPoll
 
     async def forget_settled(self) -> int:
-        """Drop the polls of intents no longer awaiting payment, however they moved on."""
-        settled = ~exists(
-            select(PaymentIntent.id).where(
-                PaymentIntent.id == PaymentPoll.payment_intent_id,
-                PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value,
-            )
-        )
-        result = await self._session.execute(delete(PaymentPoll).where(settled))
-        return int(getattr(result, "rowcount", 0))
+        return await self._forget_unless(PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value)
 
 
 class JobLockRepository:
