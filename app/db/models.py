@@ -72,10 +72,16 @@ class PaymentIntent(Base):
     __table_args__ = (
         Index("ix_payment_intents_merchant_id_id", "merchant_id", "id"),
         Index("ix_payment_intents_merchant_id_status_id", "merchant_id", "status", "id"),
-        # The scheduler's work lists: PIX codes to expire, intents that stopped moving.
+        # The scheduler's work lists: PIX codes to expire or to ask after, intents that
+        # stopped moving.
         Index(
             "ix_payment_intents_awaiting_expiry",
             "expires_at",
+            postgresql_where=text("status = 'requires_action'"),
+        ),
+        Index(
+            "ix_payment_intents_awaiting_since",
+            "updated_at",
             postgresql_where=text("status = 'requires_action'"),
         ),
         Index(
@@ -359,6 +365,21 @@ class StuckCheck(Base):
     next_check_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
     alerted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class PaymentPoll(Base):
+    """The scheduler's asking after a PIX charge still awaiting its payer, for when every
+    gateway notification of the payment was lost: how often it asked and when next."""
+
+    __tablename__ = "payment_polls"
+
+    payment_intent_id: Mapped[str] = mapped_column(
+        ForeignKey("payment_intents.id"), primary_key=True
+    )
+    polls: Mapped[int] = mapped_column(Integer)
+    next_poll_at: Mapped[datetime]
+    last_answer: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

@@ -1,8 +1,10 @@
-"""Queries of intents, their gateway attempts, stuck checks and gateway callbacks."""
+"""Queries of intents, their gateway attempts, the scheduler's follow-ups (stuck checks,
+payment polls) and gateway callbacks."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -12,6 +14,7 @@ from app.db.models import (
     GatewayCallback,
     PaymentAttempt,
     PaymentIntent,
+    PaymentPoll,
     StuckCheck,
 )
 from app.domain.charges import AttemptOutcome, LatePayment
@@ -74,6 +77,25 @@ class IntentRepository:
         )
         return list(result.scalars())
 
+    async def awaiting_payment(self, quiet_for: timedelta, limit: int) -> list[str]:
+        """Unexpired PIX intents awaiting their payer, quiet for ``quiet_for``, whose next
+        poll is due; the longest waiting first."""
+        due_at = func.coalesce(PaymentPoll.next_poll_at, PaymentIntent.updated_at)
+        result = await self._session.execute(
+            select(PaymentIntent.id)
+            .outerjoin(PaymentPoll, PaymentPoll.payment_intent_id == PaymentIntent.id)
+            .where(
+                PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value,
+                PaymentIntent.method_type == PaymentMethodType.PIX.value,
+                PaymentIntent.updated_at < func.now() - quiet_for,
+                PaymentIntent.expires_at > func.now(),
+                or_(PaymentPoll.next_poll_at.is_(None), PaymentPoll.next_poll_at <= func.now()),
+            )
+            .order_by(due_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
     async def list(
         self, merchant_id: str, *, status: str | None, starting_after: str | None, limit: int
     ) -> list[PaymentIntent]:
@@ -100,33 +122,54 @@ def _is_stuck(quiet_since: ColumnElement[datetime] | None) -> ColumnElement[bool
     return or_(processing, exists(unknown))
 
 
-class StuckCheckRepository:
+FollowUpRow = TypeVar("FollowUpRow", StuckCheck, PaymentPoll)
+
+
+class _FollowUpRepository(Generic[FollowUpRow]):
+    """The row the scheduler keeps per intent it follows up, keyed by the intent."""
+
+    _model: type[FollowUpRow]
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, check: StuckCheck) -> None:
-        self._session.add(check)
+    def add(self, row: FollowUpRow) -> None:
+        self._session.add(row)
 
-    async def get_for_update(self, intent_id: str) -> StuckCheck | None:
+    async def get_for_update(self, intent_id: str) -> FollowUpRow | None:
         result = await self._session.execute(
-            select(StuckCheck).where(StuckCheck.payment_intent_id == intent_id).with_for_update()
+            select(self._model).where(self._model.payment_intent_id == intent_id).with_for_update()
         )
         return result.scalar_one_or_none()
 
     async def forget(self, intent_id: str) -> None:
         await self._session.execute(
-            delete(StuckCheck).where(StuckCheck.payment_intent_id == intent_id)
+            delete(self._model).where(self._model.payment_intent_id == intent_id)
         )
 
-    async def forget_unstuck(self) -> int:
-        """Drop the follow-ups of intents that moved on, however they did."""
+    async def _forget_unless(self, followed: ColumnElement[bool]) -> int:
+        """Drop the rows of intents that ``followed`` no longer matches, however they moved."""
         moved_on = ~exists(
             select(PaymentIntent.id).where(
-                PaymentIntent.id == StuckCheck.payment_intent_id, _is_stuck(None)
+                PaymentIntent.id == self._model.payment_intent_id, followed
             )
         )
-        result = await self._session.execute(delete(StuckCheck).where(moved_on))
+        result = await self._session.execute(delete(self._model).where(moved_on))
         return int(getattr(result, "rowcount", 0))
+
+
+class StuckCheckRepository(_FollowUpRepository[StuckCheck]):
+    _model = StuckCheck
+
+    async def forget_unstuck(self) -> int:
+        return await self._forget_unless(_is_stuck(None))
+
+
+class PaymentPollRepository(_FollowUpRepository[PaymentPoll]):
+    _model = PaymentPoll
+
+    async def forget_settled(self) -> int:
+        return await self._forget_unless(PaymentIntent.status == IntentStatus.REQUIRES_ACTION.value)
 
 
 class AttemptRepository:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from loguru import logger
 
@@ -40,6 +41,36 @@ class _Snapshot:
     charge_status: str | None
 
 
+class FollowUp(Protocol):
+    """What a follow-up of an intent does once the gateway's answer is applied (or not)."""
+
+    def still_waiting(self, intent: PaymentIntent, attempts: list[PaymentAttempt]) -> bool:
+        """Whether the intent still needs following up after the answer was applied."""
+
+    async def settled(self, uow: UnitOfWork, intent: PaymentIntent) -> None:
+        """The intent moved on: drop the follow-up's state."""
+
+    async def unsettled(self, uow: UnitOfWork, intent: PaymentIntent, why: str) -> None:
+        """Nothing moved: schedule the next ask (or give up loudly)."""
+
+
+@dataclass(frozen=True)
+class StuckFollowUp:
+    """Intents in ``processing`` or with an unknown try: backoff, then one alert."""
+
+    backoff: tuple[timedelta, ...] = STUCK_CHECK_BACKOFF
+
+    def still_waiting(self, intent: PaymentIntent, attempts: list[PaymentAttempt]) -> bool:
+        processing = intent.status is IntentStatus.PROCESSING
+        return processing or any(a.outcome == AttemptOutcome.UNKNOWN for a in attempts)
+
+    async def settled(self, uow: UnitOfWork, intent: PaymentIntent) -> None:
+        await uow.repository(StuckCheckRepository).forget(intent.id)
+
+    async def unsettled(self, uow: UnitOfWork, intent: PaymentIntent, why: str) -> None:
+        await _schedule_next_check(uow, intent, self.backoff, why)
+
+
 async def check_stuck_intent(
     new_uow: UnitOfWorkFactory,
     gateways: Gateways,
@@ -48,6 +79,17 @@ async def check_stuck_intent(
 ) -> bool:
     """True if the intent moved on; otherwise the next check is scheduled, or past the
     schedule an ``alert.payment_intent_stuck`` is raised (once)."""
+    return await follow_up_intent(new_uow, gateways, intent_id, StuckFollowUp(backoff))
+
+
+async def follow_up_intent(
+    new_uow: UnitOfWorkFactory,
+    gateways: Gateways,
+    intent_id: str,
+    follow_up: FollowUp,
+) -> bool:
+    """Ask the gateway about the intent's last try and apply the answer if nobody moved
+    the intent meanwhile; True if it moved on."""
     async with new_uow() as uow:
         intent = await uow.repository(IntentRepository).find(intent_id)
         if intent is None:
@@ -70,11 +112,11 @@ async def check_stuck_intent(
         moved = _snapshot(intent, attempts) != before
         if not moved and asked:
             await _apply_answer(uow, intent, attempts[-1], charge)
-            moved = not _still_stuck(intent, attempts)
+            moved = not follow_up.still_waiting(intent, attempts)
         if moved:
-            await uow.repository(StuckCheckRepository).forget(intent_id)
+            await follow_up.settled(uow, intent)
         else:
-            await _schedule_next_check(uow, intent, backoff, why)
+            await follow_up.unsettled(uow, intent, why)
         await uow.commit()
     return moved
 
@@ -109,11 +151,6 @@ async def _apply_answer(
     else:
         # An authorized charge whose capture was requested stays with the charge worker.
         await apply_attempt_charge(uow, intent, attempt, charge)
-
-
-def _still_stuck(intent: PaymentIntent, attempts: list[PaymentAttempt]) -> bool:
-    processing = intent.status is IntentStatus.PROCESSING
-    return processing or any(a.outcome == AttemptOutcome.UNKNOWN for a in attempts)
 
 
 async def _schedule_next_check(

@@ -31,6 +31,17 @@ STUCK_CHECK_BACKOFF: tuple[timedelta, ...] = (
 # A refund still pending this long after it was created is asked about again: the
 # charge worker has had its go, and the gateway (an Efí devolução) may be settling it.
 REFUND_FOLLOW_UP_AFTER = timedelta(minutes=1)
+# A PIX code quiet this long is asked after: a payer usually pays within a minute of
+# seeing the code, and the gateway's first notification comes within seconds.
+POLL_AFTER = timedelta(minutes=1)
+# Waits between polls that find the charge still unpaid; the last one repeats until the
+# code expires (the expiry job ends the intent then).
+PAYMENT_POLL_BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=2),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+)
 
 PURGE_INTERVAL_SECONDS = 3600.0
 PURGE_BATCH_ROWS = 1000
@@ -50,6 +61,8 @@ class JobContext:
     stuck_after: timedelta = STUCK_AFTER
     stuck_backoff: tuple[timedelta, ...] = STUCK_CHECK_BACKOFF
     refund_follow_up_after: timedelta = REFUND_FOLLOW_UP_AFTER
+    poll_after: timedelta = POLL_AFTER
+    poll_backoff: tuple[timedelta, ...] = PAYMENT_POLL_BACKOFF
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ from app.payments.jobs import (
     EXPIRE_BATCH,
     EXPIRE_INTERVAL_SECONDS,
     EXPIRE_LOCK_KEY,
+    POLL_BATCH,
+    POLL_INTERVAL_SECONDS,
+    POLL_PAYMENTS_LOCK_KEY,
     REFUND_BATCH,
     REFUND_INTERVAL_SECONDS,
     REFUND_LOCK_KEY,
@@ -13,6 +16,7 @@ from app.payments.jobs import (
     RESOLVE_INTERVAL_SECONDS,
     RESOLVE_LOCK_KEY,
     expire_pix_intents,
+    poll_awaiting_payments,
     refund_late_payments,
     resolve_stuck_intents,
 )
@@ -46,6 +50,13 @@ JOBS: tuple[Job, ...] = (
         RESOLVE_INTERVAL_SECONDS,
         RESOLVE_BATCH,
         resolve_stuck_intents,
+    ),
+    Job(
+        "poll_awaiting_payments",
+        POLL_PAYMENTS_LOCK_KEY,
+        POLL_INTERVAL_SECONDS,
+        POLL_BATCH,
+        poll_awaiting_payments,
     ),
     Job(
         "refund_late_payments",

@@ -22,7 +22,7 @@ from app.db.uow import unit_of_work_factory
 from app.domain.events import EventType
 from app.embedded import free_port
 from app.gateways.port import GatewayName
-from app.payments.jobs import expire_pix_intents, resolve_stuck_intents
+from app.payments.jobs import expire_pix_intents, poll_awaiting_payments, resolve_stuck_intents
 from app.scheduler.jobs import Job, JobContext, purge_idempotency_keys, purge_inbox
 from app.scheduler.runner import JobRun, RunResult, Scheduler
 from app.settings import Settings
@@ -82,6 +82,69 @@ async def test_a_pix_charge_paid_just_before_expiry_succeeds(scene: Scene) -> No
     }
     assert EventType.PAYMENT_INTENT_CANCELED.value not in scene.events(intent_id)
     assert scene.sim_charge(reference)["status"] == "approved"
+
+
+def poll_row(scene: Scene, intent_id: str) -> list[tuple[object, ...]]:
+    return scene.rows(
+        "SELECT polls, next_poll_at > now() FROM payment_polls WHERE payment_intent_id = %s",
+        (intent_id,),
+    )
+
+
+def make_polls_due(scene: Scene) -> None:
+    scene.rows("UPDATE payment_polls SET next_poll_at = now() RETURNING 1")
+
+
+@pytest.mark.parametrize("gateway", [GatewayName.MERCADOPAGO, GatewayName.EFI])
+async def test_a_pix_payment_whose_notifications_were_lost_is_found_by_polling(
+    scene: Scene, gateway: GatewayName
+) -> None:
+    intent_id = await scene.charged_pix_intent(gateway)
+    reference = scene.attempt(intent_id)["reference"]
+    scene.sim.admin("POST", f"/pay/{gateway.value}/{reference}")  # no callback reaches us
+    assert await poll_awaiting_payments(scene.context(), 50) == 0  # quiet for under a minute
+    assert scene.intent(intent_id)["status"] == "requires_action"
+
+    assert await poll_awaiting_payments(scene.context(poll_after=NOW), 50) == 1
+
+    assert scene.intent(intent_id)["status"] == "succeeded"
+    assert scene.events(intent_id)[-1] == EventType.PAYMENT_INTENT_SUCCEEDED.value
+    assert poll_row(scene, intent_id) == []
+
+
+async def test_an_unpaid_pix_code_is_asked_after_on_a_backoff_and_forgotten_once_paid(
+    scene: Scene,
+) -> None:
+    intent_id = await scene.charged_pix_intent(GatewayName.MERCADOPAGO)
+    reference = scene.attempt(intent_id)["reference"]
+    due_now = scene.context(poll_after=NOW)
+
+    assert await poll_awaiting_payments(due_now, 50) == 0
+    assert poll_row(scene, intent_id) == [(1, True)]  # unpaid: asked again in a minute
+    assert await poll_awaiting_payments(due_now, 50) == 0
+    assert poll_row(scene, intent_id) == [(1, True)]  # not due: not asked
+    make_polls_due(scene)
+    assert await poll_awaiting_payments(due_now, 50) == 0
+    assert poll_row(scene, intent_id) == [(2, True)]
+    assert not scene.rows("SELECT 1 FROM outbox WHERE aggregate_id = %s", (f"alr_{intent_id}",))
+
+    scene.sim.admin("POST", f"/pay/mercadopago/{reference}")
+    make_polls_due(scene)
+    assert await poll_awaiting_payments(due_now, 50) == 1
+    assert scene.intent(intent_id)["status"] == "succeeded"
+    assert poll_row(scene, intent_id) == []
+
+
+async def test_a_poll_of_an_intent_that_moved_on_otherwise_is_dropped(scene: Scene) -> None:
+    intent_id = await scene.charged_pix_intent(GatewayName.MERCADOPAGO)
+    assert await poll_awaiting_payments(scene.context(poll_after=NOW), 50) == 0
+    assert poll_row(scene, intent_id) == [(1, True)]
+    expire_now(scene, intent_id)
+    assert await poll_awaiting_payments(scene.context(poll_after=NOW), 50) == 0  # expiry's
+    assert await expire_pix_intents(scene.context(), 100) == 1
+
+    assert await poll_awaiting_payments(scene.context(poll_after=NOW), 50) == 0
+    assert poll_row(scene, intent_id) == []
 
 
 async def test_an_unknown_attempt_is_resolved_from_the_gateway(scene: Scene) -> None:
