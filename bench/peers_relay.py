@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +53,7 @@ from app.domain.events import visibility_of
 from app.domain.ids import new_id
 from app.embedded import moto_server
 from app.settings import Settings
-from bench.common import ROOT, cpu_seconds, write_result
+from bench.common import ROOT, CpuReading, backend_cpu, cpu_seconds, ms_per, write_result
 from bench.counting_proxy import read_counts
 from bench.instruments import counting_proxy, per_intent
 from bench.relay import (
@@ -215,27 +215,20 @@ class Meter:
     def __init__(self, relay: psutil.Process, database: str, server: psutil.Process | None):
         self._relay, self._database, self._server = relay, database, server
 
-    def read(self) -> dict[str, float]:
-        backends = 0.0
-        for process in psutil.process_iter(["cmdline"]):
-            with suppress(psutil.Error):
-                command = " ".join(process.info["cmdline"] or ())
-                if command.startswith("postgres: ") and f" {self._database} " in command:
-                    backends += cpu_seconds(process)
-        times = psutil.cpu_times()
+    def read(self) -> CpuReading:
         reading = {
-            "relay": cpu_seconds(self._relay),
-            "postgres_backends": backends,
-            "machine": float(sum(times) - times.idle - getattr(times, "iowait", 0.0)),
+            "relay": {self._relay.pid: cpu_seconds(self._relay)},
+            "postgres_backends": backend_cpu(self._database),
+            "machine": {0: machine_busy_seconds()},
         }
         if self._server is not None:
-            reading["aws_server"] = cpu_seconds(self._server)
+            reading["aws_server"] = {self._server.pid: cpu_seconds(self._server)}
         return reading
 
 
-def cpu_ms_per_event(before: dict[str, float], after: dict[str, float], events: int) -> dict:
-    # A backend that ended between readings drops out; its CPU is lost, never negative.
-    return {k: round(max(0.0, after[k] - before.get(k, 0.0)) * 1000 / events, 4) for k in after}
+def machine_busy_seconds() -> float:
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 async def wait_drained(relay: Running, within: float) -> float:
@@ -310,18 +303,18 @@ async def steady(
 def _figures(
     events: int,
     wall: float,
-    cpu0: dict[str, float],
-    cpu1: dict[str, float],
+    cpu0: CpuReading,
+    cpu1: CpuReading,
     requests0: dict[str, int],
     requests1: dict[str, int],
 ) -> dict[str, Any]:
-    cpu = cpu_ms_per_event(cpu0, cpu1, events)
+    cpu = ms_per(cpu0, cpu1, events)
     return {
         "events": events,
         "wall_seconds": round(wall, 3),
         "events_per_second": round(events / wall, 1),
         "cpu_ms_per_event": cpu,
-        "machine_cores_busy": round((cpu1["machine"] - cpu0["machine"]) / wall, 2),
+        "machine_cores_busy": round((cpu1["machine"][0] - cpu0["machine"][0]) / wall, 2),
         "aws_requests_per_event": per_intent(requests0, requests1, events),
     }
 

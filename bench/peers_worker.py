@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +56,7 @@ from app.aws import async_client
 from app.db.session import create_engine, session_factory
 from app.embedded import moto_server
 from app.settings import Settings
-from bench.common import ROOT, cpu_seconds, write_result
+from bench.common import ROOT, CpuReading, backend_cpu, cpu_seconds, ms_per, write_result
 from bench.instruments import counting_proxy, per_intent
 from bench.relay import endpoint_kind, own_moto_process, version_of
 from bench.worker import EVENT_TYPE, envelope, noop
@@ -72,11 +72,11 @@ CONSUMER = "bench"
 TASK_NAME = "bench.inbox"
 INSERT_INBOX = "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 STARTUP_TIMEOUT_SECONDS = 60.0
-SETTLE_SECONDS = 2.0
+SETTLE_SECONDS = 1.0
 POLL_SECONDS = 0.1
 SEND_THREADS = 4
 # Long polls as kombu's default; ours waits as long, so idle costs compare.
-WAIT_SECONDS = 10
+DEFAULT_WAIT_SECONDS = 10
 
 
 def _libpq_url(url: str) -> str:
@@ -98,7 +98,9 @@ async def serve_pixwave(args: argparse.Namespace) -> None:
             sqs=sqs,
             sessions=session_factory(engine),
             queue_name=args.queue,
-            options=WorkerOptions(concurrency=args.concurrency, receive_wait_seconds=WAIT_SECONDS),
+            options=WorkerOptions(
+                concurrency=args.concurrency, receive_wait_seconds=args.wait_seconds
+            ),
         )
         task = asyncio.create_task(worker.run(stop))
         await asyncio.sleep(0.5)  # describe_queue, first receive under way
@@ -107,7 +109,7 @@ async def serve_pixwave(args: argparse.Namespace) -> None:
     await engine.dispose()
 
 
-def celery_app(broker_endpoint: str, queue: str, queue_url: str) -> Any:
+def celery_app(broker_endpoint: str, queue: str, queue_url: str, wait_seconds: int) -> Any:
     from celery import Celery
 
     netloc = urlsplit(broker_endpoint).netloc
@@ -117,7 +119,7 @@ def celery_app(broker_endpoint: str, queue: str, queue_url: str) -> Any:
         broker_transport_options={
             "region": "us-east-1",
             "is_secure": False,
-            "wait_time_seconds": WAIT_SECONDS,
+            "wait_time_seconds": wait_seconds,
             "visibility_timeout": 60,
             "predefined_queues": {queue: {"url": queue_url}},
         },
@@ -132,7 +134,7 @@ def celery_app(broker_endpoint: str, queue: str, queue_url: str) -> Any:
 def serve_celery(args: argparse.Namespace) -> None:
     from celery.signals import worker_ready
 
-    app = celery_app(args.endpoint, args.queue, args.queue_url)
+    app = celery_app(args.endpoint, args.queue, args.queue_url, args.wait_seconds)
     local = threading.local()
 
     @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator, unused-ignore]
@@ -166,7 +168,7 @@ def serve_celery(args: argparse.Namespace) -> None:
 
 def celery_template(endpoint: str, queue: str, queue_url: str) -> dict[str, Any]:
     """One task message as Celery writes it to SQS, read back raw: the others copy it."""
-    app = celery_app(endpoint, queue, queue_url)
+    app = celery_app(endpoint, queue, queue_url, 1)
     app.send_task(TASK_NAME, args=[envelope()], queue=queue)
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     message = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"][0]
@@ -238,16 +240,13 @@ def running(peer: Peer, flag: str, extra: list[str], endpoint: str) -> Iterator[
         log.close()
 
 
-def cpu_of(process: psutil.Process, database: str, server: psutil.Process | None) -> dict:
-    backends = 0.0
-    for candidate in psutil.process_iter(["cmdline"]):
-        with suppress(psutil.Error):
-            command = " ".join(candidate.info["cmdline"] or ())
-            if command.startswith("postgres: ") and f" {database} " in command:
-                backends += cpu_seconds(candidate)
-    reading = {"worker": cpu_seconds(process), "postgres_backends": backends}
+def cpu_of(process: psutil.Process, database: str, server: psutil.Process | None) -> CpuReading:
+    reading = {
+        "worker": {process.pid: cpu_seconds(process)},
+        "postgres_backends": backend_cpu(database),
+    }
     if server is not None:
-        reading["aws_server"] = cpu_seconds(server)
+        reading["aws_server"] = {server.pid: cpu_seconds(server)}
     return reading
 
 
@@ -320,9 +319,7 @@ def one_phase(
         "wall_seconds": round(wall, 3),
         "messages_per_second": round(count / wall, 1),
         "messages_per_second_inbox_span": round((count - 1) / span, 1) if span else None,
-        "cpu_ms_per_message": {
-            k: round(max(0.0, cpu1[k] - cpu0[k]) * 1000 / count, 3) for k in cpu1
-        },
+        "cpu_ms_per_message": ms_per(cpu0, cpu1, count),
         "sqs_requests_per_message": per_intent(requests0, requests1, count),
     }
 
@@ -374,7 +371,12 @@ def run(args: argparse.Namespace, endpoint: str, server: psutil.Process | None) 
         celery_queue = f"bench{suffix}-celery"
         template = celery_template(endpoint, celery_queue, peers["celery"].queue_url)
         peers["celery"].bodies = lambda n: [celery_body(template, envelope()) for _ in range(n)]
-        concurrency = ["--concurrency", str(args.concurrency)]
+        concurrency = [
+            "--concurrency",
+            str(args.concurrency),
+            "--wait-seconds",
+            str(args.wait_seconds),
+        ]
         peers["pixwave"].process = stack.enter_context(
             running(
                 peers["pixwave"],
@@ -414,6 +416,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--wait-seconds", type=int, default=DEFAULT_WAIT_SECONDS, help="long polls, both workers"
+    )
     parser.add_argument("--endpoint-url", help="an SQS endpoint already running (else own moto)")
     parser.add_argument("--database-server", default=DEFAULT_SERVER)
     parser.add_argument("--output", type=Path, help="write the JSON here, not bench/results/")
@@ -454,7 +459,7 @@ def main(argv: list[str]) -> int:
             "task": "json.loads the envelope, INSERT the inbox row ON CONFLICT DO NOTHING,"
             " commit (psycopg, one connection per thread)",
         },
-        "wait_time_seconds": WAIT_SECONDS,
+        "wait_time_seconds": args.wait_seconds,
         **measured,
     }
     if args.output:
