@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.db.uow import UnitOfWork
+from app.intent_cache import IntentCache
 from app.settings import Settings, sqlalchemy_url
 
 POOL_OVERFLOW = 10
@@ -32,8 +33,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def session_factory(
+    engine: AsyncEngine, intent_cache: IntentCache | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """``intent_cache``: told of every intent a unit of work commits (app/intent_cache.py)."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={"intent_cache": intent_cache}
+    )
 
 
 @asynccontextmanager
