@@ -53,8 +53,6 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_limit_per_second: int = Field(default=100, ge=1)
-    # GET /v1/payment_intents/{id} answers kept in Redis this long; 0: no cache.
-    intent_cache_seconds: int = Field(default=0, ge=0, le=3600)
     # Failed authentications (bad API keys, forged callbacks) one client IP may make per
     # minute; past that every request of that client is a 429 until the minute ends.
     auth_failures_per_minute: int = Field(default=20, ge=1)

@@ -1,15 +1,22 @@
-"""GET /v1/payment_intents/{id} with and without the Redis lookup cache, in one run.
+"""GET /v1/payment_intents/{id} with and without a Redis lookup cache, in one run.
 
-    .venv/bin/python bench/lookup_cache.py [--clients 8,32] [--seconds 10]
+    .venv/bin/python bench/lookup_cache.py [--clients 8,32] [--seconds 10] [--repeats 3]
 
-One `pixwave api` process per mode (PIXWAVE_INTENT_CACHE_SECONDS=0, the default, and
-the cache on), the same database (own, on --database-server) and an embedded Redis.
-For each mode and client count, two access patterns: hot (every GET one of 16 intents,
-so the cache hits) and cold (every GET an intent never read before, so the cache
-misses and fills). Figures per GET: requests/s, p50/p99, CPU ms of the api process,
-of the database's PostgreSQL backends and of Redis, PostgreSQL statements (a counting
-proxy between the api and PostgreSQL, bench/counting_proxy.py) and Redis commands
-(INFO's total_commands_processed). Results: bench/results/lookup_cache-*.json.
+The cache was a prototype (commit eb51a6a, PIXWAVE_INTENT_CACHE_SECONDS), measured and
+not kept: docs/decisions.md, "No lookup cache", has the figures. To measure it again,
+run this file at that commit. On any other commit the "on" API ignores the variable and
+both modes run the same code: the comparison then shows this machine's noise floor.
+
+Two `pixwave api` processes, one per mode (PIXWAVE_INTENT_CACHE_SECONDS=0 and 300), on
+the same database (own, on --database-server) and an embedded Redis. For each client
+count, two access patterns: hot (every GET one of 16 intents, so a cache hits) and cold
+(every GET an intent never read before, so a cache misses and fills); the two modes run
+next to each other, which goes first alternating between repeats. Figures per GET:
+requests/s, p50/p99, CPU ms of the api process, of the database's PostgreSQL backends
+and of Redis, PostgreSQL statements and transactions (a counting proxy between the api
+and PostgreSQL, bench/counting_proxy.py) and Redis commands (INFO's
+total_commands_processed, which counts those a script runs too). The comparison is the
+median over repeats. Results: bench/results/lookup_cache-*.json.
 """
 
 from __future__ import annotations

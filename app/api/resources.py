@@ -16,7 +16,6 @@ from app.api.ratelimit import RateCounter
 from app.db.session import create_engine, session_factory
 from app.db.uow import UnitOfWork
 from app.gateways.registry import Gateways, open_gateways
-from app.intent_cache import IntentCache
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.services.intents import IntentPolicy
@@ -35,7 +34,6 @@ class Resources:
     policy: IntentPolicy
     gateways: Gateways
     webhooks: EndpointPolicy
-    intent_cache: IntentCache | None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:
@@ -44,15 +42,10 @@ class Resources:
         engine = create_engine(settings)
         cipher = DocumentCipher(settings.document_key_bytes())
         redis = open_redis(settings.redis_url)
-        cache = None
-        if settings.intent_cache_seconds:
-            cache = IntentCache(
-                redis, prefix=settings.name_prefix, seconds=settings.intent_cache_seconds
-            )
         return cls(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine, cache),
+            sessions=session_factory(engine),
             redis=redis,
             rates=RateCounter(redis, namespace=settings.name_prefix),
             cipher=cipher,
@@ -67,7 +60,6 @@ class Resources:
                 secret_overlap=timedelta(hours=settings.webhook_secret_overlap_hours),
                 max_endpoints_per_merchant=settings.webhook_max_endpoints_per_merchant,
             ),
-            intent_cache=cache,
         )
 
     def uow(self) -> UnitOfWork:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.db.uow import UnitOfWork
-from app.intent_cache import IntentCache
 from app.settings import Settings, sqlalchemy_url
 
 POOL_OVERFLOW = 10
@@ -33,13 +32,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def session_factory(
-    engine: AsyncEngine, intent_cache: IntentCache | None = None
-) -> async_sessionmaker[AsyncSession]:
-    """``intent_cache``: told of every intent a unit of work commits (app/intent_cache.py)."""
-    return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, info={"intent_cache": intent_cache}
-    )
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 @asynccontextmanager

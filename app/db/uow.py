@@ -8,7 +8,6 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.db.models import PaymentIntent
 from app.db.repositories import (
     ApiKeyRepository,
     AttemptRepository,
@@ -48,7 +47,6 @@ class UnitOfWork:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._written: set[PaymentIntent] = set()
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -81,10 +79,6 @@ class UnitOfWork:
         await self.session.close()
 
     async def flush(self) -> None:
-        if self.session.info.get("intent_cache") is not None:
-            self._written.update(
-                o for o in (*self.session.new, *self.session.dirty) if isinstance(o, PaymentIntent)
-            )
         try:
             await self.session.flush()
         except StaleDataError as exc:
@@ -93,13 +87,8 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.flush()
         await self.session.commit()
-        cache = self.session.info.get("intent_cache")
-        if cache is not None and self._written:
-            written, self._written = self._written, set()
-            await cache.forget((i.merchant_id, i.id, i.version) for i in written)
 
     async def rollback(self) -> None:
         """Undo everything so far and keep going in a fresh transaction."""
-        self._written.clear()
         self.session.expunge_all()
         await self.session.rollback()

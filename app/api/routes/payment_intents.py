@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -11,7 +10,7 @@ from starlette.responses import Response
 from app.api import idempotency
 from app.api.auth import CallerDep
 from app.api.pages import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, check_cursor, page_response
-from app.api.problems import JSON_MEDIA_TYPE, json_response
+from app.api.problems import json_response
 from app.api.resources import UowDep, resources_of
 from app.api.schemas import (
     READ_ERRORS,
@@ -23,7 +22,6 @@ from app.api.schemas import (
 )
 from app.db.uow import UnitOfWork
 from app.domain.intents import IntentStatus
-from app.encoding import render_json
 from app.services import intents
 from app.services.commands import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
 from app.services.views import attempt_view, intent_view
@@ -66,20 +64,9 @@ async def list_payment_intents(
 
 
 @router.get("/{intent_id}", responses={**ok(200, PaymentIntentOut), **READ_ERRORS})
-async def get_payment_intent(
-    request: Request, uow: UowDep, caller: CallerDep, intent_id: IntentId
-) -> Response:
-    cache = resources_of(request).intent_cache
-    if cache is None:
-        return json_response(intent_view(await intents.get_intent(uow, caller, intent_id)))
-    cached = await cache.get(caller.merchant_id, intent_id)
-    if cached is not None:
-        return Response(cached, media_type=JSON_MEDIA_TYPE)
-    read_at = time.monotonic()
+async def get_payment_intent(uow: UowDep, caller: CallerDep, intent_id: IntentId) -> Response:
     intent = await intents.get_intent(uow, caller, intent_id)
-    body = render_json(intent_view(intent))
-    await cache.fill(caller.merchant_id, intent.id, intent.version, body, read_at)
-    return Response(body, media_type=JSON_MEDIA_TYPE)
+    return json_response(intent_view(intent))
 
 
 @router.get("/{intent_id}/attempts", responses={**ok(200, AttemptList), **READ_ERRORS})
