@@ -56,7 +56,6 @@ bench: $(BIN)/pixwave
 	$(BIN)/python bench/worker.py --messages 500
 	$(BIN)/python bench/peers_relay.py
 	$(BIN)/python bench/peers_worker.py --messages 300
-	$(BIN)/python bench/lookup_cache.py
 	$(BIN)/python -m bench.e2e --count 300 --rate 100
 
 clean:
