@@ -11,6 +11,7 @@ from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil  # type: ignore[import-untyped]
 
@@ -80,3 +81,12 @@ def ms_per(before: CpuReading, after: CpuReading, count: int) -> dict[str, float
         for group, pids in after.items()
     }
     return {group: round(seconds * 1000 / count, 4) for group, seconds in used.items()}
+
+
+def listening_process(url: str) -> psutil.Process | None:
+    """The local process listening on ``url``'s port (moto's or LocalStack's server)."""
+    port = urlsplit(url).port
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+            return psutil.Process(connection.pid) if connection.pid else None
+    return None

@@ -53,7 +53,15 @@ from app.domain.events import visibility_of
 from app.domain.ids import new_id
 from app.embedded import moto_server
 from app.settings import Settings
-from bench.common import ROOT, CpuReading, backend_cpu, cpu_seconds, ms_per, write_result
+from bench.common import (
+    ROOT,
+    CpuReading,
+    backend_cpu,
+    cpu_seconds,
+    listening_process,
+    ms_per,
+    write_result,
+)
 from bench.counting_proxy import read_counts
 from bench.instruments import counting_proxy, per_intent
 from bench.relay import (
@@ -62,7 +70,6 @@ from bench.relay import (
     World,
     endpoint_kind,
     make_row,
-    own_moto_process,
     running_relay,
     version_of,
 )
@@ -497,7 +504,7 @@ def main(argv: list[str]) -> int:
     started_at = datetime.now(UTC)
     with ExitStack() as stack:
         endpoint = args.endpoint_url or stack.enter_context(moto_server())
-        server = None if args.endpoint_url else own_moto_process(endpoint)
+        server = listening_process(endpoint)
         measured = run(args, endpoint, server)
         kind = endpoint_kind(endpoint, own=args.endpoint_url is None)
     result = {

@@ -56,9 +56,17 @@ from app.aws import async_client
 from app.db.session import create_engine, session_factory
 from app.embedded import moto_server
 from app.settings import Settings
-from bench.common import ROOT, CpuReading, backend_cpu, cpu_seconds, ms_per, write_result
+from bench.common import (
+    ROOT,
+    CpuReading,
+    backend_cpu,
+    cpu_seconds,
+    listening_process,
+    ms_per,
+    write_result,
+)
 from bench.instruments import counting_proxy, per_intent
-from bench.relay import endpoint_kind, own_moto_process, version_of
+from bench.relay import endpoint_kind, version_of
 from bench.worker import EVENT_TYPE, envelope, noop
 from tests.aws import CREDENTIALS
 from tests.services import fresh_database
@@ -443,7 +451,7 @@ def main(argv: list[str]) -> int:
     started_at = datetime.now(UTC)
     with ExitStack() as stack:
         endpoint = args.endpoint_url or stack.enter_context(moto_server())
-        server = None if args.endpoint_url else own_moto_process(endpoint)
+        server = listening_process(endpoint)
         measured = run(args, endpoint, server)
         kind = endpoint_kind(endpoint, own=args.endpoint_url is None)
     result = {
