@@ -63,22 +63,3 @@ def test_worker_peers_handle_and_delete_every_message(database_server: str, tmp_
         (phase,) = result["phases"][name]
         assert phase["handled"] == 20
         assert phase["sqs_requests_per_message"]["DeleteMessage"] == 1.0
-
-
-def test_lookup_bench_reads_each_intent_in_one_transaction(
-    database_server: str, tmp_path: Path
-) -> None:
-    result = run_bench(
-        "lookup_cache.py",
-        tmp_path,
-        *("--clients", "2", "--seconds", "0.5", "--warmup", "0.2", "--repeats", "1"),
-        *("--database-server", database_server),
-    )
-    rows = [row for rows in result["modes"].values() for row in rows]
-    assert len(rows) == 4  # hot and cold, in both modes
-    for row in rows:
-        assert not row["errors"]
-        assert row["postgres_per_request"]["transactions"] == 1.0
-    # No cache is kept (docs/decisions.md): both modes read PostgreSQL alike.
-    statements = {row["postgres_per_request"]["statements"] for row in rows}
-    assert len(statements) == 1
