@@ -1,4 +1,4 @@
-"""The peer and lookup-cache benchmarks, run tiny: what they count adds up. Nothing
+"""The peer benchmarks, run tiny: what they count adds up. Nothing
 here times anything; the figures themselves are in docs/performance.md."""
 
 from __future__ import annotations
