@@ -25,11 +25,13 @@ from app.db.models import MessageFailure
 from app.db.uow import UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
 from app.roles import periodically, when_reachable
+from app.settings import DELETE_FLUSH_SECONDS
 from app.tracing import continue_trace
 from workers.runtime import metrics
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer
 from workers.runtime.dead_letters import MAX_REASON_CHARS, dead_letter_copy
+from workers.runtime.deletes import DeleteBatcher
 from workers.runtime.envelope import Event, message_traceparent, parse_event
 from workers.runtime.queues import MAX_RECEIVE_BATCH, QueueInfo, poll_depth
 
@@ -44,6 +46,7 @@ class WorkerOptions:
     # Heartbeats stop extending a message held this long; SQS may then redeliver it.
     max_hold_seconds: float = 3600.0
     receive_wait_seconds: int = 20
+    delete_flush_seconds: float = DELETE_FLUSH_SECONDS
     jitter: Callable[[], float] | None = None
 
 
@@ -85,6 +88,9 @@ class Worker:
         self._room = asyncio.Event()
         self._room.set()
         self._stopping = False
+        self._deletes: DeleteBatcher[_Held] = DeleteBatcher(
+            sqs, consumer=consumer.name, flush_seconds=options.delete_flush_seconds
+        )
 
     async def describe_queue(self) -> QueueInfo:
         url: str = (await self._sqs.get_queue_url(QueueName=self._queue_name))["QueueUrl"]
@@ -116,6 +122,7 @@ class Worker:
             visibility_seconds=queue.visibility_seconds,
             concurrency=self._options.concurrency,
         )
+        self._deletes.start(queue.url)
         background = [
             asyncio.create_task(self._heartbeat(queue)),
             asyncio.create_task(
@@ -126,6 +133,7 @@ class Worker:
             await self._dispatch(queue, stop)
             await self._drain(queue)
         finally:
+            await self._deletes.close()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -207,7 +215,7 @@ class Worker:
         try:
             event = parse_event(held.message["Body"])
             await self._handle(event)
-            await self._sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=held.receipt)
+            self._deletes.add(held)  # after the commit, never before
         except PoisonMessage as exc:
             await self._dead_letter(queue, held, event, exc)
         except Exception as exc:  # every other failure is retried later
@@ -319,7 +327,7 @@ class Worker:
             now = time.monotonic()
             due = [
                 held
-                for held in self._held
+                for held in [*self._held, *self._deletes.pending]
                 if now - held.extended_at >= queue.visibility_seconds / 2
                 and now - held.received_at < self._options.max_hold_seconds
             ]
