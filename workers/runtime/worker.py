@@ -24,7 +24,7 @@ from app.aws import AWS_CALL_ERRORS
 from app.db.models import MessageFailure
 from app.db.uow import UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
-from app.roles import periodically, when_reachable
+from app.roles import periodically, sleep_unless, when_reachable
 from app.settings import DELETE_FLUSH_SECONDS
 from app.tracing import continue_trace
 from workers.runtime import metrics
@@ -36,6 +36,10 @@ from workers.runtime.envelope import Event, message_traceparent, parse_event
 from workers.runtime.queues import MAX_RECEIVE_BATCH, QueueInfo, poll_depth
 
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
+# After a receive that brought some messages but not a full batch, the next waits this
+# long, so messages trickling in share a call instead of costing one each. An empty
+# receive has already waited its long poll, a full one goes on at once.
+RECEIVE_FILL_SECONDS = 0.1
 DEPTH_POLL_SECONDS = 15.0
 
 
@@ -47,6 +51,7 @@ class WorkerOptions:
     max_hold_seconds: float = 3600.0
     receive_wait_seconds: int = 20
     delete_flush_seconds: float = DELETE_FLUSH_SECONDS
+    receive_fill_seconds: float = RECEIVE_FILL_SECONDS
     jitter: Callable[[], float] | None = None
 
 
@@ -88,6 +93,7 @@ class Worker:
         self._room = asyncio.Event()
         self._room.set()
         self._stopping = False
+        self._receive_batch = min(MAX_RECEIVE_BATCH, options.concurrency)
         self._deletes: DeleteBatcher[_Held] = DeleteBatcher(
             sqs, consumer=consumer.name, flush_seconds=options.delete_flush_seconds
         )
@@ -148,15 +154,18 @@ class Worker:
             # A long poll is never cancelled: SQS would go on waiting for the closed
             # connection and hide whatever arrives meanwhile for a whole visibility
             # timeout. Stopping waits for it instead; _drain returns what it brings.
-            for message in await self._receive(queue):
+            messages = await self._receive(queue)
+            for message in messages:
                 self._hold(queue, message)
+            if 0 < len(messages) < self._receive_batch:
+                await sleep_unless(stop, self._options.receive_fill_seconds)
 
     async def _receive(self, queue: QueueInfo) -> list[dict[str, Any]]:
         metrics.POLLS.labels(self._consumer.name).inc()
         try:
             response = await self._sqs.receive_message(
                 QueueUrl=queue.url,
-                MaxNumberOfMessages=min(MAX_RECEIVE_BATCH, self._options.concurrency),
+                MaxNumberOfMessages=self._receive_batch,
                 WaitTimeSeconds=self._options.receive_wait_seconds,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
@@ -375,8 +384,6 @@ class Worker:
                 )
             except AWS_CALL_ERRORS as exc:
                 logger.warning("worker.visibility_failed", error=repr(exc))
-
-    # -- housekeeping --------------------------------------------------------------
 
 
 async def _stopped_first(task: asyncio.Task[Any], stop: asyncio.Event) -> bool:
