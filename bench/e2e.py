@@ -138,6 +138,9 @@ def running_up(workdir: Path, services: dict[str, str]) -> Iterator[dict[str, An
         "PIXWAVE_LOG_LEVEL": "WARNING",
         # The bench is one merchant far above a merchant's default 100 requests/s.
         "PIXWAVE_RATE_LIMIT_PER_SECOND": "100000",
+        # and one webhook endpoint: its default 4 deliveries in flight would cap the
+        # whole run at 4 / (the receiver's answer time).
+        "PIXWAVE_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT": "64",
     }
     up = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up"],
