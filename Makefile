@@ -11,10 +11,12 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/installed-$(CHECKOV_VERSION)
 
 .PHONY: up test lint typecheck infra-check bench clean
 
+# The bench extra holds the peers bench/peers_*.py measure us against; the smoke tests in
+# tests/integration/test_benches.py run those benches, so the dev venv has it too.
 $(BIN)/pixwave: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BIN)/pixwave
 
 up: $(BIN)/pixwave
@@ -54,6 +56,8 @@ bench: $(BIN)/pixwave
 	$(BIN)/python -m tests.services $(BIN)/python bench/api.py
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/worker.py --messages 500
+	$(BIN)/python bench/peers_relay.py
+	$(BIN)/python bench/peers_worker.py --messages 300
 	$(BIN)/python -m bench.e2e --count 300 --rate 100
 
 clean:

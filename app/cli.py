@@ -59,12 +59,22 @@ cli.add_typer(gateways_cli, name="gateways")
 @cli.command()
 def up(
     json_logs: Annotated[bool, typer.Option("--json", help="Raw JSON log lines")] = False,
+    charge_workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=16, help="Charge worker processes [PIXWAVE_UP_CHARGE_WORKERS]"),
+    ] = None,
+    webhook_workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=16, help="Webhook worker processes [PIXWAVE_UP_WEBHOOK_WORKERS]"),
+    ] = None,
 ) -> None:
     """Run the whole system; services that are not configured start embedded."""
     from app import supervisor
 
     supervisor.stop_on_signals()
     settings = load_settings(beside_up=False)
+    counts = {"up_charge_workers": charge_workers, "up_webhook_workers": webhook_workers}
+    settings = settings.model_copy(update={k: v for k, v in counts.items() if v is not None})
     configure_logging(role="up", level=settings.log_level, json_lines=json_logs)
     supervisor.run(settings, json_logs=json_logs)
 

@@ -15,6 +15,13 @@ DOCUMENT_KEY_BYTES = 32
 # Longer than a message can live: 4 days in its queue, then 14 in the DLQ
 # (outbox/topology.py). `pixwave scheduler` checks it against the declared topology.
 INBOX_MIN_RETENTION_DAYS = 19
+# How long a handled message's delete waits for others to share its DeleteMessageBatch
+# call (workers/runtime/deletes.py). The worker's heartbeat keeps it invisible meanwhile,
+# and it is far below any queue's visibility timeout (30 s and more).
+DELETE_FLUSH_SECONDS = 0.1
+# A relay lane woken by a NOTIFY claims this much later (outbox/relay.py), so rows
+# committed one by one meanwhile share its claim and PublishBatch calls.
+RELAY_GATHER_SECONDS = 0.005
 # `pixwave up` writes the services it started and the topology it runs into this file
 # of its data directory, so other `pixwave` commands given the same PIXWAVE_DATA_DIR
 # (or none: ./.pixwave) find them. Read before .env; real variables win over both.
@@ -62,6 +69,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=100, ge=1, le=1000)
     relay_lanes: int = Field(default=2, ge=1, le=32)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_gather_seconds: float = Field(default=RELAY_GATHER_SECONDS, ge=0, le=1)
     relay_metrics_port: int = Field(default=9101, ge=0, le=65535)
     # Published rows are also the events API's store (GET /v1/events): kept 30 days at least.
     outbox_retention_days: int = Field(default=30, ge=30)
@@ -72,10 +80,15 @@ class Settings(BaseSettings):
     worker_max_hold_seconds: float = Field(default=3600.0, gt=0)
     # SQS long poll; SIGTERM waits for the poll in flight, so shutdown takes up to this.
     worker_receive_wait_seconds: int = Field(default=20, ge=1, le=20)
+    worker_delete_flush_seconds: float = Field(default=DELETE_FLUSH_SECONDS, gt=0, le=30)
     worker_metrics_port: int = Field(default=9102, ge=0, le=65535)
     # Comma-separated modules whose CONSUMERS mapping adds consumers to `pixwave worker`.
     worker_modules: str = ""
     inbox_retention_days: int = Field(default=30, ge=INBOX_MIN_RETENTION_DAYS)
+
+    # `pixwave up`: worker processes of each kind (--charge-workers, --webhook-workers).
+    up_charge_workers: int = Field(default=1, ge=1, le=16)
+    up_webhook_workers: int = Field(default=1, ge=1, le=16)
 
     # Scheduler.
     scheduler_metrics_port: int = Field(default=9103, ge=0, le=65535)

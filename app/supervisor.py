@@ -65,6 +65,8 @@ class Role:
     # serves (under `up`; a fleet of many gives each a free port instead).
     metrics_port_variable: str | None = None
     metrics_port_offset: int = 0
+    # A worker's second and later instances serve their metrics on a free port.
+    instance: int = 1
 
     def metrics_port(self, settings: Settings) -> int | None:
         """The configured port; None when the role has none or it is turned off (0)."""
@@ -73,6 +75,14 @@ class Role:
         port = int(getattr(settings, self.metrics_port_variable.removeprefix("PIXWAVE_").lower()))
         return port + self.metrics_port_offset if port else None
 
+    def process_port(self, settings: Settings) -> int | None:
+        """What RoleProcess is given: the configured port, 0 for none, or None (a free
+        one) for a worker's later instances, whose configured port the first one took."""
+        port = self.metrics_port(settings)
+        if port is None:
+            return 0
+        return port if self.instance == 1 else None
+
 
 class RoleProcess:
     """A role as a child process that dies with this one. Its metrics port: as given
@@ -80,9 +90,11 @@ class RoleProcess:
 
     def __init__(self, role: Role, env: dict[str, str], metrics_port: int | None = None) -> None:
         self.role = role
+        self.metrics_port: int | None = None
         if role.metrics_port_variable is not None:
             port = free_port() if metrics_port is None else metrics_port
             env = {**env, role.metrics_port_variable: str(port)}
+            self.metrics_port = port or None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *role.args],
             env=env,
@@ -112,18 +124,31 @@ class RoleProcess:
             self.process.wait()
 
 
-ROLES: tuple[Role, ...] = (
-    Role("api", ("api",)),
-    Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
-    Role("charge", ("worker", "charge"), "PIXWAVE_WORKER_METRICS_PORT"),
-    Role(
-        "webhooks",
-        ("worker", "webhooks"),
-        "PIXWAVE_WORKER_METRICS_PORT",
-        WEBHOOKS_METRICS_PORT_OFFSET,
-    ),
-    Role("scheduler", ("scheduler",), "PIXWAVE_SCHEDULER_METRICS_PORT"),
-)
+def up_roles(settings: Settings) -> list[Role]:
+    """api, relay, PIXWAVE_UP_CHARGE_WORKERS charge and PIXWAVE_UP_WEBHOOK_WORKERS
+    webhook workers (``charge``, ``charge-2`` …), and the scheduler."""
+
+    def workers(name: str, count: int, offset: int = 0) -> list[Role]:
+        return [
+            Role(
+                name if n == 1 else f"{name}-{n}",
+                ("worker", name),
+                "PIXWAVE_WORKER_METRICS_PORT",
+                offset,
+                instance=n,
+            )
+            for n in range(1, count + 1)
+        ]
+
+    return [
+        Role("api", ("api",)),
+        Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
+        *workers("charge", settings.up_charge_workers),
+        *workers("webhooks", settings.up_webhook_workers, WEBHOOKS_METRICS_PORT_OFFSET),
+        Role("scheduler", ("scheduler",), "PIXWAVE_SCHEDULER_METRICS_PORT"),
+    ]
+
+
 # What `pixwave up` gives the adapters when it runs the simulator in their place: the
 # simulator checks none of these, but the adapters need some.
 SIMULATOR_CREDENTIALS = {
@@ -141,9 +166,9 @@ def require_free_ports(settings: Settings, simulated: bool) -> None:
     wanted = [("PIXWAVE_API_PORT", settings.api_port)]
     if simulated:
         wanted.append(("PIXWAVE_GATEWAY_SIM_PORT", settings.gateway_sim_port))
-    for role in ROLES:
+    for role in up_roles(settings):
         port = role.metrics_port(settings)
-        if port is not None:
+        if port is not None and role.instance == 1:
             offset = f" + {role.metrics_port_offset}" if role.metrics_port_offset else ""
             wanted.append((f"{role.name} metrics, {role.metrics_port_variable}{offset}", port))
     for variable, port in wanted:
@@ -277,17 +302,17 @@ def _run(settings: Settings, *, json_logs: bool, simulated: bool) -> None:
             ),
             "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
         }
-        roles, sim_url = list(ROLES), None
+        roles, sim_url = up_roles(settings), None
         if simulated:
             sim_env, sim_role = simulated_gateways(settings, api_url)
             env |= sim_env
             roles.append(sim_role)
             sim_url = sim_env["PIXWAVE_MERCADOPAGO_BASE_URL"].removesuffix("/mercadopago")
-        metrics = metrics_urls(settings)
         for role in roles:
-            started = RoleProcess(role, env, role.metrics_port(settings) or 0)
+            started = RoleProcess(role, env, role.process_port(settings))
             processes.append(started)
             children.add(role.name, started.process.pid, group=True)
+        metrics = metrics_urls(settings, processes)
         wait_until_ready(f"{api_url}/readyz", processes)
         if sim_url is not None:
             wait_until_ready(f"{sim_url}/_sim/faults", processes)
@@ -312,12 +337,12 @@ def _run(settings: Settings, *, json_logs: bool, simulated: bool) -> None:
         embedded.close()
 
 
-def metrics_urls(settings: Settings) -> dict[str, str]:
+def metrics_urls(settings: Settings, processes: list[RoleProcess]) -> dict[str, str]:
     """Role name → its /metrics URL, for the roles that serve one."""
     return {
-        role.name: f"http://{settings.api_host}:{port}/metrics"
-        for role in ROLES
-        if (port := role.metrics_port(settings)) is not None
+        p.role.name: f"http://{settings.api_host}:{p.metrics_port}/metrics"
+        for p in processes
+        if p.metrics_port is not None
     }
 
 

@@ -7,9 +7,11 @@ import json
 import os
 import platform
 import subprocess
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil  # type: ignore[import-untyped]
 
@@ -54,3 +56,37 @@ def write_result(name: str, started_at: datetime, result: dict[str, Any]) -> Pat
     path = RESULTS_DIR / f"{name}-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps({**result, "machine": machine(), "git": git_commit()}, indent=2))
     return path
+
+
+CpuReading = dict[str, dict[int, float]]
+
+
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to ``database``, by pid."""
+    seconds: dict[int, float] = {}
+    for process in psutil.process_iter(["cmdline"]):
+        with suppress(psutil.Error):
+            command = " ".join(process.info["cmdline"] or ())
+            if command.startswith("postgres: ") and f" {database} " in command:
+                seconds[process.pid] = cpu_seconds(process)
+    return seconds
+
+
+def ms_per(before: CpuReading, after: CpuReading, count: int) -> dict[str, float]:
+    """CPU ms per unit of work by group, process by process: a process that started in
+    between counts in full; one that exited in between (a pool's overflow connection's
+    backend) is lost, so a group's figure is a lower bound, never negative."""
+    used = {
+        group: sum(max(0.0, s - before.get(group, {}).get(pid, 0.0)) for pid, s in pids.items())
+        for group, pids in after.items()
+    }
+    return {group: round(seconds * 1000 / count, 4) for group, seconds in used.items()}
+
+
+def listening_process(url: str) -> psutil.Process | None:
+    """The local process listening on ``url``'s port (moto's or LocalStack's server)."""
+    port = urlsplit(url).port
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
+            return psutil.Process(connection.pid) if connection.pid else None
+    return None

@@ -9,6 +9,7 @@ crash before the commit only means the rows are claimed and published again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.domain.alerts import alert
 from app.domain.events import EventType
 from app.roles import periodically, sleep_unless
+from app.settings import RELAY_GATHER_SECONDS
 from outbox import metrics
 from outbox.breaker import CircuitBreaker
 from outbox.publisher import (
@@ -56,6 +58,7 @@ class RelayOptions:
     poll_seconds: float = 1.0
     retention: timedelta = timedelta(days=30)
     fifo: bool = False
+    gather_seconds: float = RELAY_GATHER_SECONDS
 
 
 @dataclass(slots=True)
@@ -85,7 +88,8 @@ class Relay:
             max_wait_seconds=BREAKER_MAX_WAIT_SECONDS,
         )
         self._calls = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
-        self._wake = asyncio.Event()
+        # One token per burst of notifications: it wakes one lane, not every lane.
+        self._wake: asyncio.Queue[None] = asyncio.Queue(maxsize=1)
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info("relay.started", lanes=self._options.lanes, fifo=self._options.fifo)
@@ -211,15 +215,20 @@ class Relay:
 
     async def _wait_for_wake(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
-        woken = asyncio.create_task(self._wake.wait())
+        woken = asyncio.create_task(self._wake.get())
         await asyncio.wait(
             {stopping, woken},
             timeout=self._options.poll_seconds,
             return_when=asyncio.FIRST_COMPLETED,
         )
         stopping.cancel()
-        woken.cancel()
-        self._wake.clear()
+        if not woken.done():
+            woken.cancel()
+            return
+        await sleep_unless(stop, self._options.gather_seconds)
+        # This claim takes whatever those notifications announced.
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self._wake.get_nowait()
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """LISTEN for inserts; polling in the lanes covers any gap while reconnecting."""
@@ -230,7 +239,8 @@ class Relay:
                 ) as connection:
                     await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     async for _ in connection.notifies():
-                        self._wake.set()
+                        if self._wake.empty():
+                            self._wake.put_nowait(None)
             except psycopg.Error as exc:
                 logger.warning("relay.listen_failed", error=repr(exc))
                 await sleep_unless(stop, LISTEN_RETRY_SECONDS)

@@ -63,6 +63,7 @@ async def serve_relay(settings: Settings) -> None:
                 batch_size=settings.relay_batch_size,
                 lanes=settings.relay_lanes,
                 poll_seconds=settings.relay_poll_seconds,
+                gather_seconds=settings.relay_gather_seconds,
                 retention=settings.outbox_retention,
                 fifo=settings.fifo,
             ),

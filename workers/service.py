@@ -29,6 +29,7 @@ async def serve_worker(settings: Settings, consumer: Consumer) -> None:
                 shutdown_grace_seconds=settings.worker_shutdown_grace_seconds,
                 max_hold_seconds=settings.worker_max_hold_seconds,
                 receive_wait_seconds=settings.worker_receive_wait_seconds,
+                delete_flush_seconds=settings.worker_delete_flush_seconds,
             ),
         )
         roles = [worker.run(stop)]

@@ -39,14 +39,16 @@ def free_ports() -> dict[str, str]:
 class Up:
     """`pixwave up` in a fresh directory, its output collected as it comes."""
 
-    def __init__(self, workdir: Path, port: int, **settings: str) -> None:
+    def __init__(
+        self, workdir: Path, port: int, *, args: tuple[str, ...] = (), **settings: str
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIXWAVE_")}
         env |= {"PIXWAVE_API_PORT": str(port), **free_ports(), **settings}
         self.env = env
         self.url = f"http://127.0.0.1:{port}"
         self.output: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up"],
+            [sys.executable, "-m", "app.cli", "up", *args],
             cwd=workdir,
             env=env,
             stdout=subprocess.PIPE,
@@ -311,4 +313,34 @@ def test_up_leaves_nothing_running_however_it_ends(tmp_path: Path) -> None:
         assert not _alive({pid: "" for pid in services})
     finally:
         assert third.stop() == 0
+    wait_for(lambda: not _processes_of(state), timeout=STOP_TIMEOUT_SECONDS)
+
+
+def test_up_runs_as_many_workers_as_asked_and_supervises_each(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    flags = ("--charge-workers", "2", "--webhook-workers", "2")
+    up = Up(tmp_path, free_port(), args=flags, PIXWAVE_DATA_DIR=str(state))
+    try:
+        headers = {"Authorization": f"Bearer {up.api_key()}"}
+        workers = sorted(
+            command.split("app.cli worker ")[1].strip()
+            for command in _processes_of(state).values()
+            if "app.cli worker " in command
+        )
+        assert workers == ["charge", "charge", "webhooks", "webhooks"]
+        metrics = json.loads((state / "up.json").read_text())["metrics"]
+        assert {"charge", "charge-2", "webhooks", "webhooks-2"} <= set(metrics)
+        assert len(set(metrics.values())) == len(metrics)  # each on a port of its own
+        for url in metrics.values():
+            assert httpx.get(url).status_code == 200, url
+        _assert_a_card_intent_is_charged_and_announced(up, headers)
+
+        # Supervised like every role: one of them dying stops the whole system.
+        pids = {c["name"]: c["pid"] for c in json.loads((state / "children.json").read_text())}
+        os.kill(pids["webhooks-2"], signal.SIGKILL)
+        up.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        assert any("role webhooks-2 exited" in line for line in up.output)
+    finally:
+        if up.process.poll() is None:
+            up.stop()
     wait_for(lambda: not _processes_of(state), timeout=STOP_TIMEOUT_SECONDS)

@@ -7,6 +7,16 @@ from prometheus_client import Counter, Gauge, Histogram
 POLLS = Counter(
     "pixwave_worker_polls_total", "ReceiveMessage calls begun (SQS bills each)", ["consumer"]
 )
+DELETE_CALLS = Counter(
+    "pixwave_worker_delete_calls_total",
+    "DeleteMessageBatch calls of settled messages (SQS bills each)",
+    ["consumer"],
+)
+DELETES_LEFT = Counter(
+    "pixwave_worker_deletes_left_total",
+    "Settled messages whose delete failed: SQS redelivers them, the inbox dedups",
+    ["consumer"],
+)
 HEARTBEATS = Counter(
     "pixwave_worker_heartbeats_total", "Visibility extensions of held messages", ["consumer"]
 )

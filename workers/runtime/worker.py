@@ -24,16 +24,22 @@ from app.aws import AWS_CALL_ERRORS
 from app.db.models import MessageFailure
 from app.db.uow import SqlUnitOfWork as UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
-from app.roles import periodically, when_reachable
+from app.roles import periodically, sleep_unless, when_reachable
+from app.settings import DELETE_FLUSH_SECONDS
 from app.tracing import continue_trace
 from workers.runtime import metrics
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer
 from workers.runtime.dead_letters import MAX_REASON_CHARS, dead_letter_copy
+from workers.runtime.deletes import DeleteBatcher
 from workers.runtime.envelope import Event, message_traceparent, parse_event
 from workers.runtime.queues import MAX_RECEIVE_BATCH, QueueInfo, poll_depth
 
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
+# After a receive that brought some messages but not a full batch, the next waits this
+# long, so messages trickling in share a call instead of costing one each. An empty
+# receive has already waited its long poll, a full one goes on at once.
+RECEIVE_FILL_SECONDS = 0.1
 DEPTH_POLL_SECONDS = 15.0
 
 
@@ -44,6 +50,8 @@ class WorkerOptions:
     # Heartbeats stop extending a message held this long; SQS may then redeliver it.
     max_hold_seconds: float = 3600.0
     receive_wait_seconds: int = 20
+    delete_flush_seconds: float = DELETE_FLUSH_SECONDS
+    receive_fill_seconds: float = RECEIVE_FILL_SECONDS
     jitter: Callable[[], float] | None = None
 
 
@@ -85,6 +93,10 @@ class Worker:
         self._room = asyncio.Event()
         self._room.set()
         self._stopping = False
+        self._receive_batch = min(MAX_RECEIVE_BATCH, options.concurrency)
+        self._deletes: DeleteBatcher[_Held] = DeleteBatcher(
+            sqs, consumer=consumer.name, flush_seconds=options.delete_flush_seconds
+        )
 
     async def describe_queue(self) -> QueueInfo:
         url: str = (await self._sqs.get_queue_url(QueueName=self._queue_name))["QueueUrl"]
@@ -116,6 +128,7 @@ class Worker:
             visibility_seconds=queue.visibility_seconds,
             concurrency=self._options.concurrency,
         )
+        self._deletes.start(queue.url)
         background = [
             asyncio.create_task(self._heartbeat(queue)),
             asyncio.create_task(
@@ -126,6 +139,7 @@ class Worker:
             await self._dispatch(queue, stop)
             await self._drain(queue)
         finally:
+            await self._deletes.close()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -140,15 +154,18 @@ class Worker:
             # A long poll is never cancelled: SQS would go on waiting for the closed
             # connection and hide whatever arrives meanwhile for a whole visibility
             # timeout. Stopping waits for it instead; _drain returns what it brings.
-            for message in await self._receive(queue):
+            messages = await self._receive(queue)
+            for message in messages:
                 self._hold(queue, message)
+            if 0 < len(messages) < self._receive_batch:
+                await sleep_unless(stop, self._options.receive_fill_seconds)
 
     async def _receive(self, queue: QueueInfo) -> list[dict[str, Any]]:
         metrics.POLLS.labels(self._consumer.name).inc()
         try:
             response = await self._sqs.receive_message(
                 QueueUrl=queue.url,
-                MaxNumberOfMessages=min(MAX_RECEIVE_BATCH, self._options.concurrency),
+                MaxNumberOfMessages=self._receive_batch,
                 WaitTimeSeconds=self._options.receive_wait_seconds,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
@@ -207,7 +224,7 @@ class Worker:
         try:
             event = parse_event(held.message["Body"])
             await self._handle(event)
-            await self._sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=held.receipt)
+            self._deletes.add(held)  # after the commit, never before
         except PoisonMessage as exc:
             await self._dead_letter(queue, held, event, exc)
         except Exception as exc:  # every other failure is retried later
@@ -319,7 +336,7 @@ class Worker:
             now = time.monotonic()
             due = [
                 held
-                for held in self._held
+                for held in [*self._held, *self._deletes.pending]
                 if now - held.extended_at >= queue.visibility_seconds / 2
                 and now - held.received_at < self._options.max_hold_seconds
             ]
@@ -367,8 +384,6 @@ class Worker:
                 )
             except AWS_CALL_ERRORS as exc:
                 logger.warning("worker.visibility_failed", error=repr(exc))
-
-    # -- housekeeping --------------------------------------------------------------
 
 
 async def _stopped_first(task: asyncio.Task[Any], stop: asyncio.Event) -> bool:

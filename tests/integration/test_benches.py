@@ -1,0 +1,65 @@
+"""The peer benchmarks, run tiny: what they count adds up. Nothing
+here times anything; the figures themselves are in docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_TIMEOUT_SECONDS = 180
+
+
+@pytest.fixture(scope="module")
+def database_server(database_url: str) -> str:
+    return make_url(database_url).set(database="postgres").render_as_string(hide_password=False)
+
+
+def run_bench(script: str, tmp_path: Path, *args: str) -> dict[str, Any]:
+    output = tmp_path / f"{script}.json"
+    completed = subprocess.run(
+        [sys.executable, f"bench/{script}", *args, "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BENCH_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result: dict[str, Any] = json.loads(output.read_text())
+    return result
+
+
+def test_relay_peers_publish_every_row_once(database_server: str, tmp_path: Path) -> None:
+    result = run_bench(
+        "peers_relay.py",
+        tmp_path,
+        *("--rows", "20", "--rounds", "1", "--rate", "20", "--seconds", "1"),
+        *("--database-server", database_server),
+    )
+    published = {"published": 40, "parked_or_dead": 0}
+    assert result["checks"] == {"pixwave": published, "txoutbox": published}
+    backlog = result["phases"]
+    assert backlog["txoutbox_backlog"][0]["aws_requests_per_event"] == {"Publish": 1.0}
+    ours = backlog["pixwave_backlog"][0]["aws_requests_per_event"]
+    assert set(ours) == {"PublishBatch"}
+    assert 0.1 <= ours["PublishBatch"] <= 0.2  # 20 rows, 10 a call, split between two lanes
+
+
+def test_worker_peers_handle_and_delete_every_message(database_server: str, tmp_path: Path) -> None:
+    result = run_bench(
+        "peers_worker.py",
+        tmp_path,
+        *("--messages", "20", "--rounds", "1", "--wait-seconds", "1"),
+        *("--database-server", database_server),
+    )
+    for name in ("pixwave", "celery"):
+        (phase,) = result["phases"][name]
+        assert phase["handled"] == 20
+        assert phase["sqs_requests_per_message"]["DeleteMessage"] == 1.0
