@@ -18,7 +18,7 @@ INBOX_MIN_RETENTION_DAYS = 19
 # How long a handled message's delete waits for others to share its DeleteMessageBatch
 # call (workers/runtime/deletes.py). The worker's heartbeat keeps it invisible meanwhile,
 # and it is far below any queue's visibility timeout (30 s and more).
-DELETE_FLUSH_SECONDS = 0.1
+DELETE_FLUSH_SECONDS = 0.5
 # A relay lane woken by a NOTIFY claims this much later (outbox/relay.py), so rows
 # committed one by one meanwhile share its claim and PublishBatch calls.
 RELAY_GATHER_SECONDS = 0.005

@@ -39,7 +39,7 @@ RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 # After a receive that brought some messages but not a full batch, the next waits this
 # long, so messages trickling in share a call instead of costing one each. An empty
 # receive has already waited its long poll, a full one goes on at once.
-RECEIVE_FILL_SECONDS = 0.1
+RECEIVE_FILL_SECONDS = 0.25
 DEPTH_POLL_SECONDS = 15.0
 
 
