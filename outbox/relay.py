@@ -1,5 +1,5 @@
 """The relay: publishes every committed outbox row to SNS, at least once, in
-per-aggregate order (DESIGN.md, "Relay").
+per-aggregate order (../shared/DESIGN.md, "Relay").
 
 Each lane claims a batch with FOR UPDATE SKIP LOCKED, publishes it with
 concurrent PublishBatch calls, and marks the rows in the same transaction, so a

@@ -1,1 +1,1 @@
-"""The SQS consumer runtime every worker runs on (DESIGN.md, "Consumers")."""
+"""The SQS consumer runtime every worker runs on (../shared/DESIGN.md, "Consumers")."""

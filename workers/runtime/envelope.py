@@ -22,7 +22,7 @@ class AggregateRef(BaseModel):
 
 
 class Event(BaseModel):
-    """The envelope of DESIGN.md, as a consumer sees it."""
+    """The envelope of ../shared/DESIGN.md, as a consumer sees it."""
 
     model_config = ConfigDict(frozen=True)
 
