@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from typing_extensions import TypedDict  # pydantic reads only this one on Python < 3.12
+
 API_VERSION = "2026-11-01"
 
 
@@ -77,6 +79,29 @@ class Aggregate:
     sequence: int
 
 
+class AggregateOut(TypedDict):
+    type: str
+    id: str
+    sequence: int
+
+
+class EventDataOut(TypedDict):
+    object: dict[str, Any]
+
+
+class Envelope(TypedDict):
+    """The envelope every event carries, to subscribers, webhooks and ``/v1/events``."""
+
+    id: str
+    type: str
+    api_version: str
+    created: int
+    merchant_id: str
+    livemode: bool
+    aggregate: AggregateOut
+    data: EventDataOut
+
+
 def build_envelope(
     *,
     event_id: str,
@@ -86,7 +111,7 @@ def build_envelope(
     livemode: bool,
     aggregate: Aggregate,
     data_object: dict[str, Any],
-) -> dict[str, Any]:
+) -> Envelope:
     return {
         "id": event_id,
         "type": event_type.value,

@@ -12,11 +12,11 @@ from app.api.problems import json_response
 from app.api.resources import UowDep
 from app.api.schemas import READ_ERRORS, WRITE_ERRORS, ok
 from app.domain.errors import NotFound
-from app.domain.events import MERCHANT_EVENTS
+from app.domain.events import MERCHANT_EVENTS, Envelope
 from app.merchants.auth import CallerDep
 from app.webhooks.deliveries import request_redelivery
 from app.webhooks.repository import EventRepository
-from app.webhooks.schemas import EventList, EventOut, RedeliverEvent, RedeliveryOut
+from app.webhooks.schemas import EventList, RedeliverEvent, RedeliveryOut
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 EventId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -51,7 +51,7 @@ async def list_events(
     return page_response("/v1/events", page, limit, _as_is)
 
 
-@router.get("/{event_id}", responses={**ok(200, EventOut), **READ_ERRORS})
+@router.get("/{event_id}", responses={**ok(200, Envelope), **READ_ERRORS})
 async def get_event(uow: UowDep, caller: CallerDep, event_id: EventId) -> Response:
     envelope = await uow.repository(EventRepository).get(caller.merchant_id, event_id)
     if envelope is None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired
+from typing import Literal, NotRequired
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
+from app.domain.events import Envelope
 from app.domain.shapes import Strict, Text
 from app.domain.webhooks import DeliveryStatus, EndpointStatus
 from app.encoding import epoch
@@ -71,34 +72,11 @@ class WebhookDeliveryList(BaseModel):
     data: list[WebhookDeliveryOut]
 
 
-class AggregateOut(BaseModel):
-    type: str
-    id: str
-    sequence: int
-
-
-class EventDataOut(BaseModel):
-    object: dict[str, Any]
-
-
-class EventOut(BaseModel):
-    """The envelope webhooks carry, byte for byte the same fields."""
-
-    id: str
-    type: str
-    api_version: str
-    created: int
-    merchant_id: str
-    livemode: bool
-    aggregate: AggregateOut
-    data: EventDataOut
-
-
 class EventList(BaseModel):
     object: Literal["list"]
     url: str
     has_more: bool
-    data: list[EventOut]
+    data: list[Envelope]
 
 
 class RedeliveryOut(BaseModel):
