@@ -29,7 +29,7 @@ from devtools.chaos.captures import (
     event_order,
     moved_backwards,
 )
-from devtools.chaos.fleet import KILLABLE, Fleet
+from devtools.chaos.fleet import Fleet
 from devtools.chaos.refunds import (
     RefundRun,
     realistic_gateways,
@@ -178,7 +178,7 @@ async def _break_things(fleet: Fleet, plan: ChaosPlan) -> None:
     deadline = time.monotonic() + creating_seconds
     while time.monotonic() < deadline:
         await asyncio.sleep(rng.uniform(0.5, 1.5) * plan.kill_every_seconds)
-        await asyncio.to_thread(fleet.kill_and_restart, rng.choice(KILLABLE))
+        await asyncio.to_thread(fleet.kill_and_restart, rng.choice(fleet.killable))
     await outages
 
 
