@@ -15,6 +15,11 @@ from gatewaysim.gateways import Gateway
 from gatewaysim.tasks import Spawner
 
 CALLBACK_TIMEOUT_SECONDS = 5.0
+# Callbacks in flight at once; the rest wait their turn outside the connection pool.
+# httpcore hands a freed connection to its queued requests in a scan over all of them,
+# so thousands queued there (a 2,000-intent chaos run, the API slow to answer) took the
+# simulator's whole CPU, and each wait past the timeout was spent as a failed attempt.
+CALLBACK_CONCURRENCY = 50
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,11 @@ class CallbackSender:
         self._spawner = spawner
         self._attempts = attempts
         self._retry_seconds = retry_seconds
-        self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_SECONDS)
+        self._client = httpx.AsyncClient(
+            timeout=CALLBACK_TIMEOUT_SECONDS,
+            limits=httpx.Limits(max_connections=CALLBACK_CONCURRENCY),
+        )
+        self._room = asyncio.Semaphore(CALLBACK_CONCURRENCY)
         self._last: dict[tuple[Gateway, str], Callback] = {}
         self._history: dict[tuple[Gateway, str], list[Callback]] = {}
         self.deliveries: list[Delivery] = []
@@ -98,9 +107,10 @@ class CallbackSender:
     async def _post(self, callback: Callback) -> int | None:
         """The status code the receiver answered, or None when it could not be reached."""
         try:
-            response = await self._client.post(
-                callback.url, content=callback.body, headers=dict(callback.headers)
-            )
+            async with self._room:
+                response = await self._client.post(
+                    callback.url, content=callback.body, headers=dict(callback.headers)
+                )
         except httpx.HTTPError as exc:
             logger.warning(
                 "sim.callback_failed", gateway=callback.gateway, url=callback.url, error=repr(exc)

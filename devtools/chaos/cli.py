@@ -40,8 +40,25 @@ def chaos(
     refunds: Annotated[
         int, typer.Option(min=0, help="With --realistic: payments to refund afterwards")
     ] = 50,
+    aws_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="An AWS API server of your own over http, e.g. LocalStack "
+            "(localstack/run-host.sh), instead of embedded moto; credentials as for "
+            "`pixwave up` (PIXWAVE_AWS_ACCESS_KEY_ID/SECRET or AWS_*)",
+            metavar="URL",
+            envvar="PIXWAVE_AWS_ENDPOINT_URL",
+        ),
+    ] = None,
+    charge_workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Charge worker processes (as `pixwave up`)")
+    ] = 2,
+    webhook_workers: Annotated[
+        int, typer.Option(min=1, max=16, help="Webhook worker processes (as `pixwave up`)")
+    ] = 1,
 ) -> None:
-    """Run the whole system on embedded services in a scratch directory, break it while
+    """Run the whole system on embedded services (or --aws-endpoint) in a scratch
+    directory, the roles of `pixwave up`, under a fresh name prefix; break it while
     PIX intents flow and card intents are captured, then check: every intent ended,
     every event published and delivered, no intent paid twice, every capture answered
     200 captured with its amount, no intent moved backwards, every refund counted once
@@ -60,7 +77,13 @@ def chaos(
     )
     with (
         tempfile.TemporaryDirectory() as scratch,
-        Fleet(Path(scratch), prefix=new_prefix()) as fleet,
+        Fleet(
+            Path(scratch),
+            prefix=new_prefix(),
+            aws_endpoint=aws_endpoint,
+            charge_workers=charge_workers,
+            webhook_workers=webhook_workers,
+        ) as fleet,
     ):
         report = asyncio.run(run_chaos(fleet, plan))
     typer.echo(json.dumps({**asdict(report), "ok": report.ok}, indent=2))

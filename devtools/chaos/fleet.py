@@ -17,40 +17,46 @@ from app.db import migrate
 from app.embedded import EmbeddedServices, free_port
 from app.settings import DOCUMENT_KEY_BYTES, Settings
 from app.supervisor import (
-    Role,
     RoleProcess,
     ensure_demo_merchant,
     simulated_gateways,
+    up_roles,
     wait_until_ready,
 )
-from app.up_environment import EMBEDDED_AWS_CREDENTIALS
+from app.up_environment import EMBEDDED_AWS_CREDENTIALS, require_aws_credentials
 from devtools.chaos.outage import OutageProxy, RedisOutage
 from outbox.service import apply_topology
 
-CHARGE_WORKERS = 2
 STOP_WAIT_SECONDS = 30.0
+# The simulator's admin API (faults, resends, ledger) answers late on a saturated
+# machine: at 2,000 intents on 2 cores a resend took over 10 s to be accepted.
+SIM_ADMIN_TIMEOUT_SECONDS = 60.0
 # Roles the chaos kills: everything that holds work in flight between PostgreSQL and SQS.
-KILLABLE = ("relay", "charge-1", "charge-2", "webhooks")
-
-
-def fleet_roles() -> list[Role]:
-    charge = [
-        Role(f"charge-{n}", ("worker", "charge"), "PIXWAVE_WORKER_METRICS_PORT")
-        for n in range(1, CHARGE_WORKERS + 1)
-    ]
-    return [
-        Role("api", ("api",)),
-        Role("relay", ("relay",), "PIXWAVE_RELAY_METRICS_PORT"),
-        *charge,
-        Role("webhooks", ("worker", "webhooks"), "PIXWAVE_WORKER_METRICS_PORT"),
-        Role("scheduler", ("scheduler",), "PIXWAVE_SCHEDULER_METRICS_PORT"),
-    ]
+KILLABLE_COMMANDS = ("relay", "worker")
 
 
 class Fleet:
-    def __init__(self, data_dir: Path, *, prefix: str = "chaos") -> None:
+    """The roles of `pixwave up` (``charge_workers`` and ``webhook_workers`` of each
+    worker), against embedded moto or, given ``aws_endpoint``, an AWS API server of one's
+    own such as LocalStack (credentials as for `up`: PIXWAVE_AWS_ACCESS_KEY_ID or
+    boto3's). Either way the roles reach it through the cuttable proxy."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        prefix: str = "chaos",
+        aws_endpoint: str | None = None,
+        charge_workers: int = 2,
+        webhook_workers: int = 1,
+    ) -> None:
         self.data_dir = data_dir
         self.prefix = prefix
+        self._aws_endpoint = aws_endpoint
+        self._workers = {
+            "PIXWAVE_UP_CHARGE_WORKERS": str(charge_workers),
+            "PIXWAVE_UP_WEBHOOK_WORKERS": str(webhook_workers),
+        }
         self._embedded = EmbeddedServices(data_dir)
         self.processes: dict[str, RoleProcess] = {}
         self.kills = 0
@@ -76,8 +82,8 @@ class Fleet:
         self.close()
 
     def _start(self) -> None:
-        moto = self._embedded.start_aws()
-        self.aws = OutageProxy(int(moto.rsplit(":", 1)[1]))
+        aws_credentials = {} if self._aws_endpoint else EMBEDDED_AWS_CREDENTIALS
+        self.aws = OutageProxy.before(self._aws_endpoint or self._embedded.start_aws())
         self._redis = RedisOutage(self.data_dir / "redis")
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
@@ -87,7 +93,8 @@ class Fleet:
             "PIXWAVE_REDIS_URL": self._redis.url,
             "PIXWAVE_DOCUMENT_KEY": base64.b64encode(os.urandom(DOCUMENT_KEY_BYTES)).decode(),
             "PIXWAVE_AWS_ENDPOINT_URL": self.aws.url,
-            **EMBEDDED_AWS_CREDENTIALS,
+            **aws_credentials,
+            **self._workers,
             "PIXWAVE_NAME_PREFIX": self.prefix,
             "PIXWAVE_API_PORT": str(port),
             "PIXWAVE_GATEWAY_SIM_PORT": str(free_port()),
@@ -102,13 +109,15 @@ class Fleet:
             "PIXWAVE_LOG_JSON": "false",
         }
         self.settings = settings = Settings.model_validate(_settings_fields(self.env))
+        require_aws_credentials(settings)
         migrate.upgrade(self.env["PIXWAVE_DATABASE_URL"])
         apply_topology(settings)
         self.api_key = asyncio.run(ensure_demo_merchant(settings, self.data_dir))
         sim_env, sim_role = simulated_gateways(settings, self.api_url)
         self.env |= sim_env
         self.sim_url = sim_env["PIXWAVE_MERCADOPAGO_BASE_URL"].removesuffix("/mercadopago")
-        self.roles = {role.name: role for role in [sim_role, *fleet_roles()]}
+        self.roles = {role.name: role for role in [sim_role, *up_roles(settings)]}
+        self.killable = [n for n, r in self.roles.items() if r.args[0] in KILLABLE_COMMANDS]
         for name in self.roles:
             self.start(name)
         wait_until_ready(f"{self.api_url}/readyz", list(self.processes.values()))

@@ -10,6 +10,8 @@ import threading
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
 
 from app.embedded import free_port
 
@@ -20,13 +22,21 @@ REDIS_POLL_SECONDS = 0.05
 class OutageProxy:
     """Forwards TCP to a target; ``cut()`` refuses and drops connections until ``restore()``."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.port = free_port()
-        self._target = target_port
+        self._target = (target_host, target_port)
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.restore()
+
+    @classmethod
+    def before(cls, url: str) -> Self:
+        """A proxy before the HTTP server at ``url`` (moto's, LocalStack's)."""
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+            raise ValueError(f"{url}: the outage proxy needs http://host:port")
+        return cls(parts.port, parts.hostname)
 
     @property
     def url(self) -> str:
@@ -43,6 +53,10 @@ class OutageProxy:
     def cut(self) -> None:
         with self._lock:
             if self._listener is not None:
+                # Shut down first: a bare close() leaves the socket listening until the
+                # accept() blocked on it returns, and one more connection got through.
+                with suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for connection in self._open:
@@ -57,7 +71,11 @@ class OutageProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self._target))
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                client.close()
+                continue
             with self._lock:
                 self._open |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from app.gateways.port import GatewayName
+from devtools.chaos.fleet import SIM_ADMIN_TIMEOUT_SECONDS
 from devtools.demo.driver import call_api
 
 # The simulator's knobs (docs/gateways/mercadopago.md and efi.md, "Simulator knobs").
@@ -47,7 +48,9 @@ class RefundRun:
 
 
 async def realistic_gateways(sim_url: str) -> None:
-    async with httpx.AsyncClient(base_url=f"{sim_url}/_sim", timeout=10) as sim:
+    async with httpx.AsyncClient(
+        base_url=f"{sim_url}/_sim", timeout=SIM_ADMIN_TIMEOUT_SECONDS
+    ) as sim:
         for gateway, knobs in REALISTIC_FAULTS.items():
             (await sim.put(f"/faults/{gateway}", json=knobs)).raise_for_status()
 
@@ -75,7 +78,9 @@ async def refund_some(api: httpx.AsyncClient, intent_ids: list[str], count: int)
 
 async def resend_first_callbacks(sim_url: str, charges: dict[str, tuple[str, str]]) -> None:
     """The gateway's first word on each refunded charge, again, after everything since."""
-    async with httpx.AsyncClient(base_url=f"{sim_url}/_sim", timeout=10) as sim:
+    async with httpx.AsyncClient(
+        base_url=f"{sim_url}/_sim", timeout=SIM_ADMIN_TIMEOUT_SECONDS
+    ) as sim:
         for gateway, reference in charges.values():
             path = (
                 f"/efi/callbacks/{reference}/resend/0"

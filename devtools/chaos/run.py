@@ -29,7 +29,7 @@ from devtools.chaos.captures import (
     event_order,
     moved_backwards,
 )
-from devtools.chaos.fleet import KILLABLE, Fleet
+from devtools.chaos.fleet import SIM_ADMIN_TIMEOUT_SECONDS, Fleet
 from devtools.chaos.refunds import (
     RefundRun,
     realistic_gateways,
@@ -178,7 +178,7 @@ async def _break_things(fleet: Fleet, plan: ChaosPlan) -> None:
     deadline = time.monotonic() + creating_seconds
     while time.monotonic() < deadline:
         await asyncio.sleep(rng.uniform(0.5, 1.5) * plan.kill_every_seconds)
-        await asyncio.to_thread(fleet.kill_and_restart, rng.choice(KILLABLE))
+        await asyncio.to_thread(fleet.kill_and_restart, rng.choice(fleet.killable))
     await outages
 
 
@@ -191,7 +191,7 @@ async def _outage(after: float, lasting: float, begin: Any, end: Any) -> None:
 
 def _primary_down(fleet: Fleet, down: bool) -> None:
     url = f"{fleet.sim_url}/_sim/faults/{GATEWAYS[0]}"
-    httpx.put(url, json={"outage": down}, timeout=10).raise_for_status()
+    httpx.put(url, json={"outage": down}, timeout=SIM_ADMIN_TIMEOUT_SECONDS).raise_for_status()
 
 
 def _sqs(fleet: Fleet) -> Any:
@@ -259,7 +259,7 @@ def _violations(
     refunds: list[RefundRun],
 ) -> list[str]:
     problems = _unsettled(fleet, receiver, ids, [r.id for r in refunds])
-    ledger = httpx.get(f"{fleet.sim_url}/_sim/ledger", timeout=30).json()
+    ledger = httpx.get(f"{fleet.sim_url}/_sim/ledger", timeout=SIM_ADMIN_TIMEOUT_SECONDS).json()
     paid = _paid_charges(ledger, ids)
     problems += [
         f"{intent} was paid {len(amounts)} times"
