@@ -37,6 +37,11 @@ REDIS_AVAILABLE = Gauge(
 
 T = TypeVar("T")
 
+# What a Redis call raises when Redis is gone. asyncio adds RuntimeError: a command
+# written to a connection Redis closed mid-call fails with "unable to perform operation
+# on <TCPTransport closed=True …>" (seen killing Redis under load in `pixwave chaos`).
+REDIS_DOWN_ERRORS = (RedisError, OSError, RuntimeError)
+
 
 def open_redis(url: str) -> Redis:
     """A client that fails fast (no retries, short timeouts): a fallback is waiting."""
@@ -68,7 +73,7 @@ class RedisOrMemory:
             return await self._fall_back(in_memory)
         try:
             result = await on_redis()
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN_ERRORS as exc:
             self._went_down(exc)
             return await self._fall_back(in_memory)
         if self._down:
