@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 
 from app.domain.events import EventType
-from devtools.chaos.fleet import SIM_ADMIN_TIMEOUT_SECONDS
-from devtools.demo.driver import TEST_CARD_TOKEN, call_api
+from devtools.demo.driver import SIM_ADMIN_TIMEOUT_SECONDS, TEST_CARD_TOKEN, call_api
 
 CARD_AMOUNT = 4000  # centavos; each intent adds its number so amounts differ
 AUTHORIZE_TIMEOUT_SECONDS = 120.0

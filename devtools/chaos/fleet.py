@@ -28,9 +28,6 @@ from devtools.chaos.outage import OutageProxy, RedisOutage
 from outbox.service import apply_topology
 
 STOP_WAIT_SECONDS = 30.0
-# The simulator's admin API (faults, resends, ledger) answers late on a saturated
-# machine: at 2,000 intents on 2 cores a resend took over 10 s to be accepted.
-SIM_ADMIN_TIMEOUT_SECONDS = 60.0
 # Roles the chaos kills: everything that holds work in flight between PostgreSQL and SQS.
 KILLABLE_COMMANDS = ("relay", "worker")
 

@@ -19,8 +19,7 @@ from typing import Any
 import httpx
 
 from app.gateways.port import GatewayName
-from devtools.chaos.fleet import SIM_ADMIN_TIMEOUT_SECONDS
-from devtools.demo.driver import call_api
+from devtools.demo.driver import SIM_ADMIN_TIMEOUT_SECONDS, call_api
 
 # The simulator's knobs (docs/gateways/mercadopago.md and efi.md, "Simulator knobs").
 REALISTIC_FAULTS: dict[str, dict[str, Any]] = {

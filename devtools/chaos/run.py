@@ -29,7 +29,7 @@ from devtools.chaos.captures import (
     event_order,
     moved_backwards,
 )
-from devtools.chaos.fleet import SIM_ADMIN_TIMEOUT_SECONDS, Fleet
+from devtools.chaos.fleet import Fleet
 from devtools.chaos.refunds import (
     RefundRun,
     realistic_gateways,
@@ -39,6 +39,7 @@ from devtools.chaos.refunds import (
 )
 from devtools.demo.driver import (
     GATEWAYS,
+    SIM_ADMIN_TIMEOUT_SECONDS,
     Plan,
     call_api,
     create_intents,

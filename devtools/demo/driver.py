@@ -27,6 +27,10 @@ TERMINAL_EVENTS = {
 PIX_PAY_AFTER_SECONDS = 0.2
 PROGRESS_POLL_SECONDS = 0.1
 REQUEST_TIMEOUT_SECONDS = 30.0
+# The simulator's admin API (faults, resends, ledger) answers late on a saturated
+# machine: at 2,000 intents on 2 cores a resend took over 10 s to be accepted, and a
+# CI run's fault restore timed out at httpx's default 5 s.
+SIM_ADMIN_TIMEOUT_SECONDS = 60.0
 TRANSPORT_TRIES = 5
 TRANSPORT_RETRY_SECONDS = 0.5
 TEST_CPF = "529.982.247-25"
@@ -120,7 +124,9 @@ async def simulated_faults(plan: Plan) -> AsyncIterator[None]:
     if plan.sim_url is None:
         yield
         return
-    async with httpx.AsyncClient(base_url=f"{plan.sim_url}/_sim") as sim:
+    async with httpx.AsyncClient(
+        base_url=f"{plan.sim_url}/_sim", timeout=SIM_ADMIN_TIMEOUT_SECONDS
+    ) as sim:
         saved = (await sim.get("/faults")).json()
         changes: dict[str, dict[str, Any]] = {gateway: {} for gateway in GATEWAYS}
         if plan.method == "pix":
