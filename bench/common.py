@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil  # type: ignore[import-untyped]
+import psycopg
 
 from devtools.demo.report import percentile
 
@@ -90,3 +91,13 @@ def listening_process(url: str) -> psutil.Process | None:
         if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
             return psutil.Process(connection.pid) if connection.pid else None
     return None
+
+
+def libpq_url(url: str) -> str:
+    """asyncpg and psycopg take postgresql://; SQLAlchemy's driver suffix is dropped."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def drop_named_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

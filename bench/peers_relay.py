@@ -58,6 +58,8 @@ from bench.common import (
     CpuReading,
     backend_cpu,
     cpu_seconds,
+    drop_named_database,
+    libpq_url,
     listening_process,
     ms_per,
     write_result,
@@ -178,7 +180,7 @@ def running_peer(
         str(Path(__file__).resolve()),
         "--serve-txoutbox",
         "--dsn",
-        _libpq_url(database_url),
+        libpq_url(database_url),
         "--endpoint",
         endpoint,
         "--topic-arn",
@@ -205,11 +207,6 @@ def running_peer(
     finally:
         stop_process(process)
         log.close()
-
-
-def _libpq_url(url: str) -> str:
-    """asyncpg and psycopg take postgresql://; SQLAlchemy's driver suffix is dropped."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -241,7 +238,7 @@ def machine_busy_seconds() -> float:
 async def wait_drained(relay: Running, within: float) -> float:
     deadline = time.perf_counter() + within
     async with await psycopg.AsyncConnection.connect(
-        _libpq_url(relay.database_url), autocommit=True
+        libpq_url(relay.database_url), autocommit=True
     ) as connection:
         while True:
             row = await (await connection.execute(relay.pending_sql)).fetchone()
@@ -255,13 +252,13 @@ async def wait_drained(relay: Running, within: float) -> float:
 
 def vacuum(relay: Running) -> None:
     table = "outbox" if relay.name == "pixwave" else PEER_TABLE
-    with psycopg.connect(_libpq_url(relay.database_url), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(relay.database_url), autocommit=True) as connection:
         connection.execute(f"VACUUM (ANALYZE) {table}")
 
 
 async def backlog(relay: Running, rows: list[Row], meter: Meter, aws: Any) -> dict[str, Any]:
     vacuum(relay)
-    async with await psycopg.AsyncConnection.connect(_libpq_url(relay.database_url)) as conn:
+    async with await psycopg.AsyncConnection.connect(libpq_url(relay.database_url)) as conn:
         async with conn.cursor() as cursor:
             await cursor.executemany(relay.insert, [relay.params(row) for row in rows])
         cpu0, requests0 = meter.read(), await read_counts(aws.control_port)
@@ -283,7 +280,7 @@ async def steady(
 ) -> dict[str, Any]:
     vacuum(relay)
     async with await psycopg.AsyncConnection.connect(
-        _libpq_url(relay.database_url), autocommit=True
+        libpq_url(relay.database_url), autocommit=True
     ) as connection:
         cpu0, requests0 = meter.read(), await read_counts(aws.control_port)
         started = time.perf_counter()
@@ -338,7 +335,7 @@ def verify(relay: Running, events: int) -> dict[str, int]:
             "SELECT count(*) FILTER (WHERE status = 'done'),"
             f" count(*) FILTER (WHERE status = 'dead') FROM {PEER_TABLE}"
         )
-    with psycopg.connect(_libpq_url(relay.database_url)) as connection:
+    with psycopg.connect(libpq_url(relay.database_url)) as connection:
         done, failed = connection.execute(query).fetchone() or (0, 0)
     if done != events or failed:
         raise SystemExit(f"{relay.name}: {done} published of {events}, {failed} parked/dead")
@@ -435,8 +432,8 @@ def run(args: argparse.Namespace, endpoint: str, server: psutil.Process | None) 
         ours_url = fresh_database(args.database_server, name=ours_db)
         peer_url = fresh_database(args.database_server, name=peer_db)
         for name in (ours_db, peer_db):
-            stack.callback(drop_database, args.database_server, name)
-        create_peer_schema(_libpq_url(peer_url))
+            stack.callback(drop_named_database, args.database_server, name)
+        create_peer_schema(libpq_url(peer_url))
         world = World(proxied, ours_url, f"bench{suffix}", {})
         world.pixwave("topology", "apply")
         topic_arn = world.topic_arn()
@@ -467,11 +464,6 @@ def run(args: argparse.Namespace, endpoint: str, server: psutil.Process | None) 
         time.sleep(SETTLE_SECONDS)
         phases, checks = asyncio.run(measure(args, relays, meters, aws))
     return {"phases": phases, "checks": checks, "summary": summarize(phases)}
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

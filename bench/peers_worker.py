@@ -61,6 +61,8 @@ from bench.common import (
     CpuReading,
     backend_cpu,
     cpu_seconds,
+    drop_named_database,
+    libpq_url,
     listening_process,
     ms_per,
     write_result,
@@ -85,10 +87,6 @@ POLL_SECONDS = 0.1
 SEND_THREADS = 4
 # Long polls as kombu's default; ours waits as long, so idle costs compare.
 DEFAULT_WAIT_SECONDS = 10
-
-
-def _libpq_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 # --- the workers' own processes --------------------------------------------------------
@@ -223,7 +221,7 @@ def running(peer: Peer, flag: str, extra: list[str], endpoint: str) -> Iterator[
         str(Path(__file__).resolve()),
         flag,
         "--dsn",
-        _libpq_url(peer.database_url),
+        libpq_url(peer.database_url),
         "--endpoint",
         endpoint,
         "--ready-file",
@@ -284,13 +282,13 @@ def wait_deleted(endpoint: str, queue_url: str, deadline: float) -> None:
 
 
 def inbox_rows(database_url: str) -> int:
-    with psycopg.connect(_libpq_url(database_url)) as connection:
+    with psycopg.connect(libpq_url(database_url)) as connection:
         row = connection.execute("SELECT count(*) FROM inbox").fetchone()
     return int(row[0]) if row else 0
 
 
 def inbox_span_seconds(database_url: str) -> float:
-    with psycopg.connect(_libpq_url(database_url)) as connection:
+    with psycopg.connect(libpq_url(database_url)) as connection:
         row = connection.execute(
             "SELECT extract(epoch FROM max(processed_at) - min(processed_at)) FROM inbox"
         ).fetchone()
@@ -301,7 +299,7 @@ def one_phase(
     peer: Peer, count: int, endpoint: str, aws: Any, server: psutil.Process | None
 ) -> dict[str, Any]:
     assert peer.process is not None
-    with psycopg.connect(_libpq_url(peer.database_url), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(peer.database_url), autocommit=True) as connection:
         connection.execute("TRUNCATE inbox")
     bodies = peer.bodies(count)
     cpu0, requests0 = cpu_of(peer.process, peer.database_name, server), aws.counts()
@@ -369,7 +367,7 @@ def run(args: argparse.Namespace, endpoint: str, server: psutil.Process | None) 
         for name in ("pixwave", "celery"):
             database = f"pixwave_bench_peers_{suffix}_{name}"
             url = fresh_database(args.database_server, name=database)
-            stack.callback(drop_database, args.database_server, database)
+            stack.callback(drop_named_database, args.database_server, database)
             queue = f"bench{suffix}-{name}"
             queue_url = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": "60"})[
                 "QueueUrl"
@@ -412,11 +410,6 @@ def run(args: argparse.Namespace, endpoint: str, server: psutil.Process | None) 
                 print(f"  {result['messages_per_second']} msg/s", file=sys.stderr)
                 phases[name].append(result)
     return {"phases": phases, "summary": summarize(phases)}
-
-
-def drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
