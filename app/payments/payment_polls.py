@@ -49,6 +49,7 @@ async def poll_awaiting_payment(
     """True if the intent moved on (paid, or ended at the gateway)."""
     moved = await follow_up_intent(new_uow, gateways, intent_id, PaymentPollFollowUp(backoff))
     if moved:
-        # Worth a look when it repeats: the gateway's notifications are not reaching us.
-        logger.warning("scheduler.payment_found_by_poll", intent=intent_id)
+        # Paid or ended by the time it was polled, through the poll's own answer or one
+        # that came in meanwhile; repeated often, notifications are not reaching us.
+        logger.warning("scheduler.awaiting_payment_settled_by_poll", intent=intent_id)
     return moved

@@ -6,6 +6,7 @@ version (docs/reliability.md)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,9 @@ PLAN = ChaosPlan(
     settle_timeout_seconds=300.0,
 )
 # On LocalStack, smaller: the whole test within 3 minutes on a 2-core machine.
-LOCALSTACK_PLAN = ChaosPlan(
+LOCALSTACK_PLAN = replace(
+    PLAN,
     intents=100,
-    rate_per_second=20.0,
     captures=10,
     kill_every_seconds=1.0,
     aws_outage_seconds=2.0,
