@@ -53,10 +53,6 @@ class OutageProxy:
     def cut(self) -> None:
         with self._lock:
             if self._listener is not None:
-                # Shut down first: a bare close() leaves the socket listening until the
-                # accept() blocked on it returns, and one more connection got through.
-                with suppress(OSError):
-                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for connection in self._open:
