@@ -5,6 +5,7 @@ tests use it too), and a Redis that can be stopped and started again."""
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -20,15 +21,24 @@ REDIS_POLL_SECONDS = 0.05
 
 
 class OutageProxy:
-    """Forwards TCP to a target; ``cut()`` refuses and drops connections until ``restore()``."""
+    """Forwards TCP to a target; ``cut()`` drops every connection and resets new ones
+    until ``restore()``.
+
+    The listener stays open for the proxy's whole life: closing it from another thread
+    does not wake a blocked ``accept()`` on Linux, so a connection could still slip
+    through a cut, and a fresh listener on the same port raced the old one's thread."""
 
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.port = free_port()
         self._target = (target_host, target_port)
-        self._listener: socket.socket | None = None
+        self._down = threading.Event()
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self.restore()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     @classmethod
     def before(cls, url: str) -> Self:
@@ -43,36 +53,31 @@ class OutageProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def restore(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        self._down.clear()
 
     def cut(self) -> None:
         with self._lock:
-            if self._listener is not None:
-                self._listener.close()
-                self._listener = None
+            self._down.set()
             for connection in self._open:
-                with suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-                connection.close()
+                _reset(connection)
             self._open.clear()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
+            client, _ = listener.accept()
+            if self._down.is_set():
+                _reset(client)
+                continue
             try:
                 upstream = socket.create_connection(self._target)
             except OSError:
-                client.close()
+                _reset(client)
                 continue
             with self._lock:
+                if self._down.is_set():  # cut while connecting upstream
+                    _reset(client)
+                    _reset(upstream)
+                    continue
                 self._open |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
@@ -123,6 +128,13 @@ class RedisOutage:
             self._process.kill()
             self._process.wait()
             self._process = None
+
+
+def _reset(connection: socket.socket) -> None:
+    """Close with a TCP reset, as a service that went away would answer."""
+    with suppress(OSError):
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
 
 
 def _listening(port: int) -> bool:
