@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from outbox.topology import QueueSpec, SubscriptionSpec, Topology
 
-Action = Literal["created", "updated", "unchanged"]
+Action = Literal["created", "updated", "unchanged", "deleted", "absent"]
 # Attributes that hold JSON documents: compared parsed, not as strings.
 _JSON_ATTRIBUTES = {"RedrivePolicy", "RedriveAllowPolicy", "Policy", "FilterPolicy"}
 # Attributes SQS refuses to change after creation.
@@ -74,6 +74,31 @@ class TopologyApplier:
         for subscription in self._topology.subscriptions:
             self._ensure_subscription(subscription, topic_arns[subscription.topic])
         return self.changes
+
+    def destroy(self) -> list[Change]:
+        """Delete every topic, queue and DLQ of the topology (a topic's subscriptions go
+        with it): the teardown of a dev or test stack. A second run reports "absent"."""
+        existing = {
+            topic["TopicArn"].rsplit(":", 1)[-1]: topic["TopicArn"]
+            for page in self._sns.get_paginator("list_topics").paginate()
+            for topic in page["Topics"]
+        }
+        for name in self._topology.topics.values():
+            if name in existing:
+                self._sns.delete_topic(TopicArn=existing[name])
+            self.changes.append(Change("deleted" if name in existing else "absent", "topic", name))
+        for queue in self._topology.queues:
+            for name in (queue.name, queue.dlq_name):
+                self.changes.append(Change(self._delete_queue(name), "queue", name))
+        return self.changes
+
+    def _delete_queue(self, name: str) -> Action:
+        try:
+            url = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except self._sqs.exceptions.QueueDoesNotExist:
+            return "absent"
+        self._sqs.delete_queue(QueueUrl=url)
+        return "deleted"
 
     def _publishing_topics(self, queue: QueueSpec, topic_arns: dict[str, str]) -> list[str]:
         return sorted(

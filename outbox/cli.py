@@ -13,8 +13,9 @@ import typer
 from app.cli_support import load_settings, settings_with
 from app.db.session import open_uow
 from app.logs import configure_logging
+from outbox.apply import Change
 from outbox.repository import OutboxRepository
-from outbox.service import apply_topology, serve_relay, topology_of
+from outbox.service import apply_topology, destroy_topology, serve_relay, topology_of
 
 topology_cli = typer.Typer(help="The SNS/SQS topology, declared in outbox/topology.py.")
 outbox_cli = typer.Typer(help="The transactional outbox.")
@@ -30,7 +31,32 @@ def topology_apply(
     settings = load_settings()
     if endpoint_url is not None:
         settings = settings.model_copy(update={"aws_endpoint_url": endpoint_url})
-    for change in apply_topology(settings):
+    _echo_changes(apply_topology(settings))
+
+
+@topology_cli.command("destroy")
+def topology_destroy(
+    yes: Annotated[bool, typer.Option("--yes", help="Really delete them")] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="SNS/SQS endpoint (moto, LocalStack)")
+    ] = None,
+) -> None:
+    """Delete the topics, queues and DLQs of this prefix, with the messages in them."""
+    settings = load_settings()
+    if endpoint_url is not None:
+        settings = settings.model_copy(update={"aws_endpoint_url": endpoint_url})
+    if not yes:
+        typer.echo(
+            f"This deletes every queue and topic named {settings.name_prefix}-*, and the "
+            "messages in them; run again with --yes.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _echo_changes(destroy_topology(settings))
+
+
+def _echo_changes(changes: list[Change]) -> None:
+    for change in changes:
         detail = f" ({change.detail})" if change.detail else ""
         typer.echo(f"{change.action:<9} {change.kind:<12} {change.name}{detail}")
 

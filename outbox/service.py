@@ -19,10 +19,17 @@ def topology_of(settings: Settings) -> Topology:
 
 
 def apply_topology(settings: Settings) -> list[Change]:
-    applier = TopologyApplier(
+    return _applier(settings).apply()
+
+
+def destroy_topology(settings: Settings) -> list[Change]:
+    return _applier(settings).destroy()
+
+
+def _applier(settings: Settings) -> TopologyApplier:
+    return TopologyApplier(
         topology_of(settings), sync_client("sns", settings), sync_client("sqs", settings)
     )
-    return applier.apply()
 
 
 async def resolve_topic_arns(sns: Any, settings: Settings) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from app.aws import AWS_CALL_ERRORS
 from app.db import migrate
 from app.embedded import EmbeddedServices, free_port
 from app.settings import DOCUMENT_KEY_BYTES, Settings
@@ -25,7 +26,7 @@ from app.supervisor import (
 )
 from app.up_environment import EMBEDDED_AWS_CREDENTIALS, require_aws_credentials
 from devtools.chaos.outage import OutageProxy, RedisOutage
-from outbox.service import apply_topology
+from outbox.service import apply_topology, destroy_topology
 
 STOP_WAIT_SECONDS = 30.0
 # Roles the chaos kills: everything that holds work in flight between PostgreSQL and SQS.
@@ -61,6 +62,7 @@ class Fleet:
         self.crashes: list[str] = []
         self._closing = False
         self._redis: RedisOutage | None = None
+        self._topology_applied = False
 
     def __enter__(self) -> Self:
         try:
@@ -109,6 +111,7 @@ class Fleet:
         require_aws_credentials(settings)
         migrate.upgrade(self.env["PIXWAVE_DATABASE_URL"])
         apply_topology(settings)
+        self._topology_applied = True
         self.api_key = asyncio.run(ensure_demo_merchant(settings, self.data_dir))
         sim_env, sim_role = simulated_gateways(settings, self.api_url)
         self.env |= sim_env
@@ -154,7 +157,18 @@ class Fleet:
             process.wait_or_kill()
         if self._redis is not None:
             self._redis.cut()
+        self._destroy_own_topology()
         self._embedded.close()
+
+    def _destroy_own_topology(self) -> None:
+        """An endpoint of one's own outlives the run: leave no queues of it behind."""
+        if self._aws_endpoint is None or not self._topology_applied:
+            return
+        direct = self.settings.model_copy(update={"aws_endpoint_url": self._aws_endpoint})
+        try:
+            destroy_topology(direct)
+        except AWS_CALL_ERRORS as exc:
+            print(f"could not delete the run's queues and topics: {exc!r}")
 
 
 def _settings_fields(env: dict[str, str]) -> dict[str, str]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
+import subprocess
+import sys
 from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from devtools.chaos.outage import OutageProxy
 from outbox.topology import CHARGE_EVENTS, WEBHOOK_EVENTS, declare
@@ -268,6 +272,31 @@ def test_topology_apply_twice_changes_nothing_and_dlqs_take_only_their_sources(
         assert len(lines) == 8
         assert all(line.startswith("unchanged") for line in lines), second
         _assert_dlqs_take_only_their_sources(world, aws_endpoint, second)
+
+
+def test_topology_destroy_deletes_what_apply_made_and_asks_first(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_world(service_env, aws_endpoint)
+    refused = subprocess.run(
+        [sys.executable, "-m", "app.cli", "topology", "destroy"],
+        env={**os.environ, **world.env},
+        capture_output=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2
+    sqs = sqs_client(aws_endpoint)
+    queues = [q.name for q in declare(prefix=world.prefix).queues]
+    assert sqs.get_queue_url(QueueName=queues[0])["QueueUrl"]
+
+    deleted = world.pixwave("topology", "destroy", "--yes").strip().splitlines()
+    assert len(deleted) == 6
+    assert all(line.startswith("deleted") for line in deleted), deleted
+    for name in queues:
+        with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+            sqs.get_queue_url(QueueName=name)
+    again = world.pixwave("topology", "destroy", "--yes").strip().splitlines()
+    assert all(line.startswith("absent") for line in again), again
 
 
 def _assert_dlqs_take_only_their_sources(world: RelayWorld, endpoint: str, applied: str) -> None:
