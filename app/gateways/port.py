@@ -184,7 +184,8 @@ class GatewayRecords(Protocol):
     read fails the whole read, never a shorter list. Records reached through the window
     may have happened outside it (a refund of a charge made in the window, later):
     ``occurred_at`` says when, and app.domain.reconciliation decides what belongs to a
-    day."""
+    day. Read closed windows (``end`` some minutes past): an open one is still filling,
+    and Mercado Pago's search lags (payouts-and-reconciliation.md §3)."""
 
     name: GatewayName
 

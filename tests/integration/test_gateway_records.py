@@ -13,7 +13,7 @@ import pytest
 
 from app.domain.errors import GatewayOutcomeUnknown
 from app.domain.intents import PaymentMethodType
-from app.domain.reconciliation import RecordKind
+from app.domain.reconciliation import OurRecord, RecordKind, Window, reconcile
 from app.gateways.efi import Efi
 from app.gateways.mercadopago import MercadoPago
 from app.gateways.port import (
@@ -204,7 +204,34 @@ async def test_slow_pages_are_still_read_whole(
     assert set(of_kind(records, CHARGE)) == {c.reference for c in charges}
 
 
-async def read(gateways: Gateways, gateway: GatewayName, start: datetime) -> list[GatewayRecord]:
+@pytest.mark.parametrize("gateway", [GatewayName.EFI, GatewayName.MERCADOPAGO])
+async def test_what_we_made_reconciles_clean_and_a_lost_record_shows(
+    gateways: Gateways, records_sim: Simulator, gateway: GatewayName
+) -> None:
+    start = datetime.now(UTC)
+    charges = [await paid_charge(gateways, records_sim, gateway) for _ in range(CHARGES)]
+    adapter = gateways.get(gateway)
+    assert adapter is not None
+    refund = await adapter.refund(RefundRequest(charges[0], "re_" + uuid.uuid4().hex, REFUNDED))
+    now = datetime.now(UTC)
+    ours = [OurRecord(CHARGE, c.reference, AMOUNT, now) for c in charges]
+    ours.append(OurRecord(REFUND, refund.gateway_reference, REFUNDED, now))
+    window = Window(start, now + timedelta(seconds=1))
+
+    theirs = await read(gateways, gateway, window.read_start, window.read_end)
+    clean = reconcile(window, ours, theirs)
+    lost = reconcile(window, ours[1:], theirs)
+
+    assert clean.clean
+    assert clean.summary.matched == CHARGES + 1
+    assert [r.reference for r in lost.missing_ours] == [charges[0].reference]
+    assert lost.summary.difference == AMOUNT
+
+
+async def read(
+    gateways: Gateways, gateway: GatewayName, start: datetime, end: datetime | None = None
+) -> list[GatewayRecord]:
+    window = window_from(start) if end is None else (start, end)
     if gateway is GatewayName.EFI:
-        return await efi(gateways).list_records(*window_from(start), page_size=PAGE_SIZE)
-    return await mercadopago(gateways).list_records(*window_from(start), limit=PAGE_SIZE)
+        return await efi(gateways).list_records(*window, page_size=PAGE_SIZE)
+    return await mercadopago(gateways).list_records(*window, limit=PAGE_SIZE)
