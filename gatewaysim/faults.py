@@ -35,6 +35,9 @@ class FaultSettings(BaseModel):
     refund_settle_seconds: float | None = Field(0.0, ge=0)
     # Efí: the share of devoluções that settle as NAO_REALIZADO instead of DEVOLVIDO.
     refund_failure_rate: float = Field(0.0, ge=0, le=1)
+    # The reconciliation lists (Efí GET /v2/pix, Mercado Pago /v1/payments/search): the
+    # page with this index (Efí paginaAtual; Mercado Pago offset // limit) answers 500.
+    failing_list_page: int | None = Field(None, ge=0)
     # Efí: the share of callbacks sent twice (a receiver's 2xx lost on the way back).
     callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
 
@@ -73,6 +76,9 @@ class FaultBoard:
     def chance(self, rate: float) -> bool:
         """One draw for a rate of a gateway's own settings."""
         return self._dice.chance(rate)
+
+    def fails_list_page(self, gateway: Gateway, page: int) -> bool:
+        return self.of(gateway).failing_list_page == page
 
     def refund_fails(self, gateway: Gateway) -> bool:
         return self._dice.chance(self.of(gateway).refund_failure_rate)

@@ -23,6 +23,7 @@ from app.domain.errors import (
 )
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_pix_value
+from app.gateways.efi_records import MAX_PAGE_SIZE, devolucao_reference, received_records
 from app.gateways.identifiers import EFI_KEY_SEPARATOR, efi_txid, pix_end_to_end_id
 from app.gateways.port import (
     CallbackEvent,
@@ -31,6 +32,7 @@ from app.gateways.port import (
     ChargeAttempt,
     ChargeRequest,
     GatewayName,
+    GatewayRecord,
     IncomingCallback,
     RefundRequest,
     RefundResult,
@@ -149,6 +151,12 @@ class Efi:
         if response.status_code >= 400:
             raise _refused(response)
         return registered
+
+    async def list_records(
+        self, start: datetime, end: datetime, *, page_size: int = MAX_PAGE_SIZE
+    ) -> list[GatewayRecord]:
+        """The Pix received in the window and their devoluções (app/gateways/efi_records.py)."""
+        return await received_records(self._call, start, end, page_size=page_size)
 
     async def _devolucao(self, path: str) -> dict[str, Any] | None:
         """The devolução at ``path``, None when Efí knows none (nor the pix)."""
@@ -270,7 +278,7 @@ def _refund_result(refund_id: str, devolucao: dict[str, Any]) -> RefundResult:
     try:
         return RefundResult(
             refund_id=refund_id,
-            gateway_reference=str(devolucao.get("rtrId") or devolucao["id"]),
+            gateway_reference=devolucao_reference(devolucao),
             amount=to_centavos(devolucao["valor"]),
             settled=status == RETURNED,
         )

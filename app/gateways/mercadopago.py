@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -15,6 +15,7 @@ from app.domain.errors import CallbackRejected, GatewayOutcomeUnknown
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_reais
 from app.gateways.identifiers import mercadopago_payment_id
+from app.gateways.mercadopago_records import MAX_LIMIT, payment_records, wire_date
 from app.gateways.port import (
     CallbackEvent,
     CallbackNotice,
@@ -22,6 +23,7 @@ from app.gateways.port import (
     ChargeAttempt,
     ChargeRequest,
     GatewayName,
+    GatewayRecord,
     IncomingCallback,
     RefundRequest,
     RefundResult,
@@ -36,9 +38,6 @@ PAYMENT_TOPIC = "payment"
 FALLBACK_PAYER_EMAIL = "payer@pixwave.invalid"
 # Timestamps above this are milliseconds (some notification versions send those).
 _MILLISECONDS_FROM = 10**12
-# Mercado Pago writes and reads dates as yyyy-MM-dd'T'HH:mm:ss.SSSz in Brasília time
-# (docs/gateways/mercadopago.md, "Dates").
-BRASILIA = timezone(timedelta(hours=-3))
 # Answers after which the same request may still go through: 409 idempotency conflict,
 # 423 key locked (retryable), 424 failed dependency (retryable), as the official SDKs'
 # error tables say (sdk-python mercadopago/errors/exceptions.py). Never a decline.
@@ -122,6 +121,13 @@ class MercadoPago:
         path = f"/v1/payments/{reference}/refunds/{refund_reference}"
         return _refund(None, read_json(NAME, await self._call("GET", path)))
 
+    async def list_records(
+        self, start: datetime, end: datetime, *, limit: int = MAX_LIMIT
+    ) -> list[GatewayRecord]:
+        """Payments made or changed in the window and their refunds
+        (app/gateways/mercadopago_records.py)."""
+        return await payment_records(self._call, start, end, limit=limit)
+
     def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice:
         """Check ``x-signature`` (HMAC over id, request id and ts) and the timestamp's age."""
         request_id = callback.headers.get("x-request-id") or None
@@ -187,11 +193,6 @@ def webhooks_only(url: str) -> str:
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "source_news"
     ]
     return urlunsplit(parts._replace(query=urlencode([*query, ("source_news", "webhooks")])))
-
-
-def wire_date(moment: datetime) -> str:
-    """2026-01-05T10:00:00.000-03:00: milliseconds and an offset, never microseconds."""
-    return moment.astimezone(BRASILIA).isoformat(timespec="milliseconds")
 
 
 def _card(request: ChargeRequest) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from app.domain.charges import AttemptOutcome, ChargeStatus, attempt_outcome
 from app.domain.intents import PaymentMethodType
+from app.domain.reconciliation import RecordKind
 
 
 class GatewayName(StrEnum):
@@ -146,3 +147,46 @@ class RefundReader(Protocol):
     name: GatewayName
 
     async def get_refund(self, reference: str, refund_reference: str) -> RefundResult: ...
+
+
+# Reconciliation reads (docs/gateways/payouts-and-reconciliation.md §3).
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRecord:
+    """One movement of money as the gateway's own books list it.
+
+    ``reference`` is what our side stores for it: a charge's Mercado Pago payment id or
+    Efí txid (a Pix with no txid, which names no cob of ours, is listed by its
+    endToEndId); a refund's Mercado Pago refund id or Efí rtrId (what
+    ``RefundResult.gateway_reference`` holds)."""
+
+    gateway: GatewayName
+    kind: RecordKind
+    reference: str
+    amount: int  # centavos
+    # The gateway's own word (None where the item has none: every Efí pix listed is
+    # settled, bacen/pix-api issue 81).
+    status: str | None
+    settled: bool  # money moved: a received pix, an approved payment or refund, DEVOLVIDO
+    occurred_at: datetime  # aware, when the gateway says it happened
+    our_id: str | None = None  # ours, when the gateway echoes it: external_reference, devolução id
+    charge_reference: str | None = None  # a refund's charge
+    end_to_end_id: str | None = None  # Efí: the pix (a charge's, or the one a refund returns)
+
+
+@runtime_checkable
+class GatewayRecords(Protocol):
+    """A gateway whose books can be read back for a window, every page of it.
+
+    ``list_records`` returns every record the window's reads reach, or raises
+    GatewayNotAttempted / GatewayOutcomeUnknown / GatewayRejected: a page that cannot be
+    read fails the whole read, never a shorter list. Records reached through the window
+    may have happened outside it (a refund of a charge made in the window, later):
+    ``occurred_at`` says when, and app.domain.reconciliation decides what belongs to a
+    day. Read closed windows (``end`` some minutes past): an open one is still filling,
+    and Mercado Pago's search lags (payouts-and-reconciliation.md §3)."""
+
+    name: GatewayName
+
+    async def list_records(self, start: datetime, end: datetime) -> list[GatewayRecord]: ...

@@ -11,6 +11,7 @@ and 424): those are unknown too, never a refusal.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +73,14 @@ def read_json(gateway: str, response: httpx.Response) -> Any:
         return response.json(parse_float=Decimal)
     except ValueError as exc:
         raise GatewayOutcomeUnknown(gateway, f"unreadable answer: {exc}") from exc
+
+
+def read_time(value: Any) -> datetime:
+    """A gateway's RFC 3339 time, which must carry its offset: one is never assumed."""
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"a time without an offset: {value!r}")
+    return moment
 
 
 async def attempt(create: Callable[[], Awaitable[ChargeAttempt]]) -> ChargeAttempt:

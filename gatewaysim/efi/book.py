@@ -4,6 +4,7 @@ by end-to-end id."""
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from http import HTTPStatus
 
 from gatewaysim.efi.cobs import Cob, Devolucao, Pix
@@ -60,6 +61,11 @@ class CobBook:
         if pix is None:
             raise pix_not_found()
         return pix
+
+    def received(self, start: datetime, end: datetime) -> list[Pix]:
+        """Pix received from ``start`` to ``end`` (both included), oldest first."""
+        found = [p for p in self._pix.values() if start <= p.paid_at <= end]
+        return sorted(found, key=lambda p: (p.paid_at, p.end_to_end_id))
 
     def refuse_duplicate_devolucao(self, pix: Pix, devolucao_id: str) -> None:
         """An id names one devolução of a pix for good: a repeat PUT is a 409 (counted)."""

@@ -8,7 +8,7 @@ import json
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from gatewaysim.efi.schemas import CobIn, CobPatchIn, DevolucaoIn, WebhookIn
@@ -19,6 +19,9 @@ from gatewaysim.state import SimulatorDep
 
 SCOPES = "cob.write cob.read pix.write pix.read webhook.write webhook.read"
 GRANT_TYPE = "client_credentials"
+# paginacao.itensPorPagina: 1 to 1000, 100 when absent (bacen/pix-api Paginacao).
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 
 
 def _require_token(
@@ -69,6 +72,20 @@ async def create_devolucao(
 ) -> JSONResponse:
     devolucao = sim.efi.give_back(e2eid, devolucao_id, body.valor)
     return JSONResponse(devolucao_json(devolucao), status_code=HTTPStatus.CREATED)
+
+
+@router.get("/pix")
+async def list_received(
+    sim: SimulatorDep,
+    inicio: str,
+    fim: str,
+    page: Annotated[int, Query(alias="paginacao.paginaAtual", ge=0)] = 0,
+    page_size: Annotated[
+        int, Query(alias="paginacao.itensPorPagina", ge=1, le=MAX_PAGE_SIZE)
+    ] = DEFAULT_PAGE_SIZE,
+) -> JSONResponse:
+    """The received Pix of a window, paged (bacen/pix-api ``GET /pix``)."""
+    return JSONResponse(sim.efi.received(inicio, fim, page, page_size))
 
 
 @router.get("/pix/{e2eid}/devolucao/{devolucao_id}")

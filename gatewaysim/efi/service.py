@@ -17,7 +17,15 @@ from gatewaysim.efi.cobs import Cob, Devolucao, Pix
 from gatewaysim.efi.notifications import EfiNotifier
 from gatewaysim.efi.schemas import CobIn
 from gatewaysim.efi.tokens import TokenIssuer
-from gatewaysim.efi.wire import NOT_RETURNED, RETURNED, cob_json, error
+from gatewaysim.efi.wire import (
+    NOT_RETURNED,
+    RETURNED,
+    Paging,
+    cob_json,
+    error,
+    received_json,
+    server_error,
+)
 from gatewaysim.errors import admin_error
 from gatewaysim.faults import FaultBoard
 from gatewaysim.gateways import Gateway
@@ -100,6 +108,20 @@ class EfiSim:
     def devolucao(self, end_to_end_id: str, devolucao_id: str) -> Devolucao:
         return self._book.devolucao(self._book.pix(end_to_end_id), devolucao_id)
 
+    def received(self, inicio: str, fim: str, page: int, page_size: int) -> dict[str, Any]:
+        """One page of the Pix received between ``inicio`` and ``fim`` (their ``horario``),
+        with their devoluções as they stand now (bacen/pix-api ``GET /pix``)."""
+        start, end = _rfc3339(inicio, "inicio"), _rfc3339(fim, "fim")
+        if end < start:
+            raise error(
+                HTTPStatus.BAD_REQUEST, "valor_invalido", "Campo fim anterior ao campo inicio"
+            )
+        if self._faults.fails_list_page(GATEWAY, page):
+            raise server_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+        pix = self._book.received(start, end)
+        listed = pix[page * page_size : (page + 1) * page_size]
+        return received_json(start, end, Paging(page, page_size, len(pix)), listed)
+
     def send_pix_sent_callback(self, chave: str, amount_cents: int) -> None:
         """A "Pix enviado" callback: a payment out of the account, naming no cob."""
         end_to_end_id = END_TO_END_PREFIX + self._dice.alphanumeric(GENERATED_ID_CHARS)
@@ -176,6 +198,17 @@ class EfiSim:
         self._book.pay(cob, pix)
         logger.info("sim.charge_paid", gateway=GATEWAY, reference=txid, amount_cents=amount)
         return pix
+
+
+def _rfc3339(value: str, name: str) -> datetime:
+    """An RFC 3339 time with its offset; anything else is 400 valor_invalido."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise error(HTTPStatus.BAD_REQUEST, "valor_invalido", f"Campo {name} inválido: {value!r}")
+    return moment
 
 
 def _require_format(pattern: re.Pattern[str], value: str, name: str) -> None:

@@ -8,7 +8,9 @@ errors (`type`, `title`, `status`, `detail`, `violacoes`) Efí also answers with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -154,6 +156,35 @@ def pix_sent_callback_json(end_to_end_id: str, chave: str, amount_cents: int) ->
         "valor": to_pix_value(amount_cents),
         "horario": timestamp(datetime.now(UTC)),
         "gnExtras": {"idEnvio": "1"},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """``paginacao`` of a list: only the last page may be short (bacen/pix-api Paginacao)."""
+
+    page: int
+    page_size: int
+    total: int
+
+    def json(self) -> dict[str, int]:
+        return {
+            "paginaAtual": self.page,
+            "itensPorPagina": self.page_size,
+            "quantidadeDePaginas": math.ceil(self.total / self.page_size),
+            "quantidadeTotalDeItens": self.total,
+        }
+
+
+def received_json(
+    start: datetime, end: datetime, paging: Paging, pix: Sequence[Pix]
+) -> dict[str, Any]:
+    """A page of ``GET /v2/pix``: ``parametros`` then the ``pix`` list, each with its
+    devoluções (bacen/pix-api ``PixConsultados``; Efí's gestao-de-pix example)."""
+    parametros = {"inicio": timestamp(start), "fim": timestamp(end), "paginacao": paging.json()}
+    return {
+        "parametros": parametros,
+        "pix": [pix_callback_json(p, list(p.devolucoes.values())) for p in pix],
     }
 
 

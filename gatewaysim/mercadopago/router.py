@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from gatewaysim.mercadopago.schemas import PaymentIn, PaymentUpdateIn, RefundIn
+from gatewaysim.mercadopago.search import search_query
 from gatewaysim.mercadopago.wire import (
     bad_request,
     payment_json,
@@ -18,8 +20,6 @@ from gatewaysim.mercadopago.wire import (
     unauthorized,
 )
 from gatewaysim.state import SimulatorDep
-
-SEARCH_PAGE_SIZE = 30
 
 
 def _require_bearer(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -54,12 +54,32 @@ def _fingerprint(raw: bytes) -> str:
 
 
 @router.get("/payments/search")
-async def search_payments(sim: SimulatorDep, external_reference: str | None = None) -> JSONResponse:
-    found = sim.mercadopago.search(external_reference)
+async def search_payments(
+    sim: SimulatorDep,
+    external_reference: str | None = None,
+    range_: Annotated[str | None, Query(alias="range")] = None,
+    begin_date: str | None = None,
+    end_date: str | None = None,
+    sort: str | None = None,
+    criteria: str | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+) -> JSONResponse:
+    query = search_query(
+        now=datetime.now(UTC),
+        range_=range_,
+        begin_date=begin_date,
+        end_date=end_date,
+        sort=sort,
+        criteria=criteria,
+        offset=offset,
+        limit=limit,
+    )
+    total, page = sim.mercadopago.search(external_reference, query)
     return JSONResponse(
         {
-            "paging": {"total": len(found), "limit": SEARCH_PAGE_SIZE, "offset": 0},
-            "results": [payment_json(p) for p in found[:SEARCH_PAGE_SIZE]],
+            "paging": {"total": total, "limit": query.limit, "offset": query.offset},
+            "results": [payment_json(p) for p in page],
         }
     )
 
@@ -81,6 +101,11 @@ async def refund_payment(
     amount = None if body is None else body.amount
     refund = sim.mercadopago.refund(payment_id, key, amount)
     return JSONResponse(refund_json(refund), status_code=HTTPStatus.CREATED)
+
+
+@router.get("/payments/{payment_id}/refunds")
+async def list_refunds(payment_id: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse([refund_json(r) for r in sim.mercadopago.refunds_of(payment_id)])
 
 
 @router.get("/payments/{payment_id}/refunds/{refund_id}")

@@ -17,6 +17,7 @@ from gatewaysim.mercadopago.issuing import GATEWAY_ERROR_TOKEN, USED_TOKEN, new_
 from gatewaysim.mercadopago.notifications import Action, MercadoPagoNotifier
 from gatewaysim.mercadopago.payments import Payment, Refund, RefundStatus
 from gatewaysim.mercadopago.schemas import PaymentIn, PaymentUpdateIn
+from gatewaysim.mercadopago.search import SearchQuery
 from gatewaysim.mercadopago.wire import bad_request, payment_json, retry_later, server_error
 
 GATEWAY = Gateway.MERCADOPAGO
@@ -79,12 +80,18 @@ class MercadoPagoSim:
         payment.settle_refunds()
         return payment
 
-    def search(self, external_reference: str | None) -> list[Payment]:
+    def search(
+        self, external_reference: str | None, query: SearchQuery
+    ) -> tuple[int, list[Payment]]:
+        """How many payments the query finds, and the page of them it asks for."""
+        if self._faults.fails_list_page(GATEWAY, query.offset // query.limit):
+            raise server_error(HTTPStatus.INTERNAL_SERVER_ERROR)
         lag = timedelta(seconds=self._faults.of(GATEWAY).search_lag_seconds)
-        found = self._book.search(external_reference, now=_now(), lag=lag)
-        for payment in found:
+        indexed = self._book.search(external_reference, now=_now(), lag=lag)
+        for payment in indexed:
             self._expire_if_due(payment)
-        return found
+        found = query.select(indexed)
+        return len(found), found[query.offset : query.offset + query.limit]
 
     def update(self, reference: str, change: PaymentUpdateIn) -> Payment:
         payment = self._current(reference)
@@ -102,6 +109,9 @@ class MercadoPagoSim:
         if created:
             self._changed(payment)
         return refund
+
+    def refunds_of(self, reference: str) -> list[Refund]:
+        return self.get(reference).refunds
 
     def get_refund(self, reference: str, refund_id: str) -> Refund:
         payment = self.get(reference)

@@ -107,6 +107,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "date_of_expiration": timestamp(payment.expires_at),
         "notification_url": payment.notification_url,
         "payer": payment.payer,
+        "refunds": [refund_json(r) for r in payment.refunds],
     }
     if payment.qr_code is not None:
         body["point_of_interaction"] = _point_of_interaction(payment.id, payment.qr_code)

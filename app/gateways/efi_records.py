@@ -1,0 +1,150 @@
+"""Efí's books for a window: the received Pix (`GET /v2/pix?inicio=&fim=`) and the
+devoluções inside each, every page of them. docs/gateways/efi.md ("Reconciliation
+reads") has the rows, docs/gateways/payouts-and-reconciliation.md §3 their sources."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from app.domain.errors import GatewayNotAttempted, GatewayOutcomeUnknown
+from app.domain.reconciliation import RecordKind
+from app.gateways.amounts import to_centavos
+from app.gateways.port import GatewayName, GatewayRecord
+from app.gateways.transport import read_json, read_time
+
+NAME = GatewayName.EFI
+# paginacao.itensPorPagina is 1 to 1000 (default 100), paginaAtual counts from 0.
+MAX_PAGE_SIZE = 1000
+# A walk whose quantidadeTotalDeItens changed between its first and last page is walked
+# again (pages may shift under it: not settled); this many times, then the read fails.
+MAX_WALKS = 3
+# The final status of a devolução made (efi.py's RETURNED; this module cannot import the
+# adapter that uses it).
+RETURNED = "DEVOLVIDO"
+HTTP_FORBIDDEN = 403
+
+Send = Callable[..., Awaitable[httpx.Response]]  # the adapter's authenticated call
+
+
+async def received_records(
+    send: Send, start: datetime, end: datetime, *, page_size: int = MAX_PAGE_SIZE
+) -> list[GatewayRecord]:
+    """Every Pix received with ``horario`` in the window and each of its devoluções."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"itensPorPagina is 1 to {MAX_PAGE_SIZE}")
+    for _ in range(MAX_WALKS):
+        items = await _walk(send, start, end, page_size)
+        if items is not None:
+            return [record for item in items for record in _records(item)]
+    raise GatewayOutcomeUnknown(NAME, f"the received-Pix list kept changing over {MAX_WALKS} walks")
+
+
+def devolucao_reference(devolucao: dict[str, Any]) -> str:
+    """What a refund stores for a devolução (``RefundResult.gateway_reference``)."""
+    return str(devolucao.get("rtrId") or devolucao["id"])
+
+
+def efi_time(moment: datetime) -> str:
+    """UTC with milliseconds and a Z, as Efí writes times (the SDK does not percent-encode
+    query strings: a "+" offset would arrive as a space)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _walk(
+    send: Send, start: datetime, end: datetime, page_size: int
+) -> list[dict[str, Any]] | None:
+    """One walk over every page; None when the total moved meanwhile."""
+    items: list[dict[str, Any]] = []
+    totals: set[int] = set()
+    page, pages = 0, 1
+    while page < pages:
+        body = await _page(send, start, end, page, page_size)
+        pages, total, listed = _read_page(body)
+        totals.add(total)
+        items.extend(listed)
+        page += 1
+    if len(totals) > 1:
+        return None
+    unique = {str(item.get("endToEndId")): item for item in items}
+    if len(unique) != totals.pop():
+        raise GatewayOutcomeUnknown(
+            NAME, f"the pages listed {len(unique)} Pix of the {total} they announced"
+        )
+    return list(unique.values())
+
+
+async def _page(
+    send: Send, start: datetime, end: datetime, page: int, page_size: int
+) -> dict[str, Any]:
+    params = {
+        "inicio": efi_time(start),
+        "fim": efi_time(end),
+        "paginacao.paginaAtual": page,
+        "paginacao.itensPorPagina": page_size,
+    }
+    try:
+        response = await send("GET", "/v2/pix", params=params)
+    except GatewayNotAttempted as exc:
+        if exc.status == HTTP_FORBIDDEN:  # not "no Pix": the scope (pix.read) is missing
+            message = f"the pix.read scope may be missing: {exc.message}"
+            raise GatewayNotAttempted(NAME, message, status=exc.status) from exc
+        raise
+    body = read_json(NAME, response)
+    if not isinstance(body, dict):
+        raise GatewayOutcomeUnknown(NAME, f"page {page} of /v2/pix is not an object")
+    return body
+
+
+def _read_page(body: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """(quantidadeDePaginas, quantidadeTotalDeItens, the page's items)."""
+    try:
+        paging = body["parametros"]["paginacao"]
+        pix = body.get("pix") or []
+        if not isinstance(pix, list):
+            raise TypeError("pix is not a list")
+        return int(paging["quantidadeDePaginas"]), int(paging["quantidadeTotalDeItens"]), pix
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayOutcomeUnknown(NAME, f"unreadable page of /v2/pix: {exc!r}") from exc
+
+
+def _records(pix: dict[str, Any]) -> list[GatewayRecord]:
+    """The pix as a charge (by its txid; by its endToEndId when it names no cob), then
+    its devoluções as refunds. A listed pix is settled (bacen/pix-api issue 81)."""
+    try:
+        end_to_end_id = str(pix["endToEndId"])
+        reference = str(pix.get("txid") or end_to_end_id)
+        charge = GatewayRecord(
+            gateway=NAME,
+            kind=RecordKind.CHARGE,
+            reference=reference,
+            amount=to_centavos(pix["valor"]),
+            status=None,
+            settled=True,
+            occurred_at=read_time(pix["horario"]),
+            end_to_end_id=end_to_end_id,
+        )
+        devolucoes = pix.get("devolucoes") or []
+        refunds = [_refund(d, reference, end_to_end_id) for d in devolucoes]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayOutcomeUnknown(NAME, f"unreadable pix: {exc!r}") from exc
+    return [charge, *refunds]
+
+
+def _refund(devolucao: dict[str, Any], charge: str, end_to_end_id: str) -> GatewayRecord:
+    status = str(devolucao["status"])
+    return GatewayRecord(
+        gateway=NAME,
+        kind=RecordKind.REFUND,
+        reference=devolucao_reference(devolucao),
+        amount=to_centavos(devolucao["valor"]),
+        status=status,
+        settled=status == RETURNED,
+        occurred_at=read_time(devolucao["horario"]["solicitacao"]),
+        our_id=str(devolucao["id"]),
+        charge_reference=charge,
+        end_to_end_id=end_to_end_id,
+    )
