@@ -24,6 +24,9 @@ _SERVER_ERRORS: dict[Gateway, Callable[[HTTPStatus], SimulatorError]] = {
     Gateway.EFI: efi_wire.server_error,
 }
 
+# Only Efí's answer to a throttled call is in its contract (payouts-and-reconciliation.md).
+_THROTTLED: dict[Gateway, Callable[[], SimulatorError]] = {Gateway.EFI: efi_wire.throttled}
+
 CallNext = Callable[[Request], Awaitable[Response]]
 
 
@@ -40,6 +43,8 @@ def fault_injection(simulator: Simulator) -> Callable[[Request, CallNext], Await
         await asyncio.sleep(faults.of(gateway).latency_ms / MILLISECONDS_PER_SECOND)
         if faults.errs(gateway):
             return _SERVER_ERRORS[gateway](HTTPStatus.INTERNAL_SERVER_ERROR).response()
+        if gateway in _THROTTLED and faults.chance(faults.of(gateway).throttle_rate):
+            return _THROTTLED[gateway]().response()
         response = await call_next(request)
         if faults.hangs(gateway):
             hang = simulator.config.timeout_hang_seconds

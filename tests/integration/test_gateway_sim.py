@@ -785,7 +785,13 @@ def test_ledger_reset_forgets_everything(sim: httpx.Client) -> None:
 
     cleared = sim.delete("/_sim/ledger").json()
 
-    assert cleared == {"charges": [], "refunds": [], "tokens_issued": {"efi": 0}, "callbacks": []}
+    assert cleared == {
+        "charges": [],
+        "refunds": [],
+        "pix_sends": [],
+        "tokens_issued": {"efi": 0},
+        "callbacks": [],
+    }
     assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 400
 
 
