@@ -12,11 +12,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -30,6 +27,7 @@ from gatewaysim.mercadopago.issuing import (
     GATEWAY_ERROR_TOKEN,
     INSUFFICIENT_FUNDS_TOKEN,
 )
+from tests.integration.receiver import FAILING_PATH, Received, Receiver, running_receiver
 from tests.support import ANOTHER_CARD_TOKEN, CARD_TOKEN, start_role, wait_for
 
 MP_SECRET = "test-mp-secret"
@@ -38,68 +36,15 @@ CALLBACK_ATTEMPTS = 3
 HANG_SECONDS = 1.0
 CLIENT_TIMEOUT_SECONDS = 0.2  # shorter than HANG_SECONDS: the client gives up first
 WAIT_SECONDS = 10.0
-FAILING_PATH = "/failing"
 TXID = "abcdefghijklmnopqrstuvwxyz0123"
 OTHER_TXID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
 MP_AUTH = {"Authorization": "Bearer TEST-token"}
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A tiny HTTP server standing in for PixWave's callback endpoints."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def under(self, prefix: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if r.path.startswith(prefix)]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.requests.clear()
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    port = free_port()
-    received = Receiver(f"http://127.0.0.1:{port}")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with received.lock:
-                received.requests.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-            self.send_response(500 if self.path.startswith(FAILING_PATH) else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield received
-    server.shutdown()
-    server.server_close()
+    with running_receiver() as received:
+        yield received
 
 
 @contextmanager
