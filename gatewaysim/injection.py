@@ -42,7 +42,7 @@ def fault_injection(simulator: Simulator) -> Callable[[Request, CallNext], Await
             return _SERVER_ERRORS[gateway](HTTPStatus.SERVICE_UNAVAILABLE).response()
         await asyncio.sleep(faults.of(gateway).latency_ms / MILLISECONDS_PER_SECOND)
         if faults.errs(gateway):
-            return _SERVER_ERRORS[gateway](HTTPStatus.INTERNAL_SERVER_ERROR).response()
+            return _server_error(gateway, request.url.path).response()
         if gateway in _THROTTLED and faults.chance(faults.of(gateway).throttle_rate):
             return _THROTTLED[gateway]().response()
         response = await call_next(request)
@@ -53,3 +53,9 @@ def fault_injection(simulator: Simulator) -> Callable[[Request, CallNext], Await
         return response
 
     return inject
+
+
+def _server_error(gateway: Gateway, path: str) -> SimulatorError:
+    if path.startswith(efi_wire.SEND_PATH_PREFIX):
+        return efi_wire.send_failed()
+    return _SERVER_ERRORS[gateway](HTTPStatus.INTERNAL_SERVER_ERROR)

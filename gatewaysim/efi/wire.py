@@ -235,6 +235,16 @@ def payment_denied() -> SimulatorError:
     )
 
 
+# Sends answer their own 500 (envio-pagamento-pix.md): the error_rate fault gives it there.
+SEND_PATH_PREFIX = "/efi/v3/gn/pix/"
+
+
+def send_failed() -> SimulatorError:
+    return error(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "erro_aplicacao", "Ocorreu um erro ao validar a chave"
+    )
+
+
 def throttled() -> SimulatorError:
     return bcb_error(
         HTTPStatus.TOO_MANY_REQUESTS,

@@ -268,20 +268,21 @@ async def test_the_payees_own_document_goes_through(efi: Efi, sim: Simulator) ->
 
 
 @pytest.mark.parametrize(
-    ("faults", "error"),
+    ("faults", "error", "answer"),
     [
-        ({"error_rate": 1.0}, GatewayOutcomeUnknown),  # 500: not settled whether work was done
-        ({"throttle_rate": 1.0}, GatewayNotAttempted),  # 429 BaldeFichasVazio
-        ({"outage": True}, GatewayNotAttempted),  # 503
+        # 500: not settled whether work was done
+        ({"error_rate": 1.0}, GatewayOutcomeUnknown, "HTTP 500.*erro_aplicacao"),
+        ({"throttle_rate": 1.0}, GatewayNotAttempted, "HTTP 429.*BaldeFichasVazio"),
+        ({"outage": True}, GatewayNotAttempted, "HTTP 503"),
     ],
     ids=["500", "429", "503"],
 )
 async def test_server_errors_are_unknown_and_refusals_before_work_not_attempted(
-    efi: Efi, sim: Simulator, faults: dict[str, Any], error: type[Exception]
+    efi: Efi, sim: Simulator, faults: dict[str, Any], error: type[Exception], answer: str
 ) -> None:
     """§1 Answers and efi.md (transient): never a failure of the payout."""
     sim.faults("efi", **faults)
-    with pytest.raises(error):
+    with pytest.raises(error, match=answer):
         await efi.send_pix(payout())
     sim.admin("DELETE", "/faults")
     assert sends(sim) == []
