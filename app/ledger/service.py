@@ -167,10 +167,32 @@ def _refund_movement(refund: Refund, kind: EntryKind) -> Movement:
     return Movement(kind, refund.id, refund.merchant_id, refund.livemode, refund.currency)
 
 
+async def _refund_source(
+    uow: UnitOfWork, charge: BalanceTransaction, refund: Refund
+) -> tuple[MerchantAccount, datetime]:
+    """Where a refund's money comes from, and when its transaction is due: the payment's
+    own pending funds while they cover it (then it settles with them), else available
+    funds, else other pending funds (due at once, so they settle at the next run)."""
+    if charge.status is TransactionStatus.PENDING and (
+        await _ledger(uow).pending_for_payment(charge.source) >= refund.amount
+    ):
+        return MerchantAccount.PENDING, charge.available_on
+    for account in (MerchantAccount.AVAILABLE, MerchantAccount.PENDING):
+        held = await account_balance(
+            uow, refund.merchant_id, refund.livemode, refund.currency, account
+        )
+        if held >= refund.amount:
+            return account, refund.created_at
+    raise InvalidRequest(
+        "The merchant's balance does not cover this refund.",
+        param="amount",
+        code=BALANCE_INSUFFICIENT,
+    )
+
+
 async def reserve_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund) -> None:
-    """Set the refund's amount aside from the merchant's funds, or refuse
-    (``balance_insufficient``) writing nothing. The money comes from the payment's own
-    pending funds while they cover it (and then settles with them), else from available."""
+    """Set the refund's amount aside from the merchant's funds under the balance lock,
+    or refuse (``balance_insufficient``) writing nothing."""
     ledger = _ledger(uow)
     charge = await ledger.transaction_for(intent.id, TransactionType.CHARGE)
     if charge is None:
@@ -180,22 +202,7 @@ async def reserve_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund)
             code=BALANCE_INSUFFICIENT,
         )
     await lock_balance(uow, refund.merchant_id, refund.livemode, refund.currency)
-    source, available_on = MerchantAccount.AVAILABLE, refund.created_at
-    if charge.status is TransactionStatus.PENDING and (
-        await ledger.pending_for_payment(intent.id) >= refund.amount
-    ):
-        source, available_on = MerchantAccount.PENDING, charge.available_on
-    elif (
-        await account_balance(
-            uow, refund.merchant_id, refund.livemode, refund.currency, MerchantAccount.AVAILABLE
-        )
-        < refund.amount
-    ):
-        raise InvalidRequest(
-            "The merchant's balance does not cover this refund.",
-            param="amount",
-            code=BALANCE_INSUFFICIENT,
-        )
+    source, available_on = await _refund_source(uow, charge, refund)
     movement = _refund_movement(refund, EntryKind.REFUND)
     entry = await post_entry(
         uow, move_entry(movement, source, MerchantAccount.RESERVED, refund.amount)
@@ -273,17 +280,30 @@ async def settle_balance(uow: UnitOfWork, group: BalanceGroup, now: datetime) ->
     await lock_balance(uow, merchant_id, livemode, currency)
     due = await _ledger(uow).due_transactions(group, now)
     total = sum(transaction.net for transaction in due)
-    if not due or total < 0:
-        if due:
-            logger.error("ledger.negative_settlement", merchant=merchant_id, total=total)
+    available = await account_balance(
+        uow, merchant_id, livemode, currency, MerchantAccount.AVAILABLE
+    )
+    if not due or available + total < 0:
+        # Refunds drawn on funds not yet due: they wait for those funds to settle.
         return 0
-    entry_id = new_id("le")
-    movement = Movement(EntryKind.SETTLEMENT, entry_id, merchant_id, livemode, currency)
-    await post_entry(
+    # Each run's settlement is its own source; the flip of each transaction, under its
+    # row lock, is what makes funds settle once.
+    movement = Movement(EntryKind.SETTLEMENT, new_id("le"), merchant_id, livemode, currency)
+    entry = await post_entry(
         uow, move_entry(movement, MerchantAccount.PENDING, MerchantAccount.AVAILABLE, total)
     )
+    assert entry is not None
     for transaction in due:
         transaction.status = TransactionStatus.AVAILABLE
+    if total > 0:
+        await _announce_available(uow, group, entry.id, total, len(due))
+    return len(due)
+
+
+async def _announce_available(
+    uow: UnitOfWork, group: BalanceGroup, entry_id: str, amount: int, transactions: int
+) -> None:
+    merchant_id, livemode, currency = group
     await uow.outbox.add_event(
         event_type=EventType.BALANCE_AVAILABLE,
         merchant_id=merchant_id,
@@ -293,11 +313,10 @@ async def settle_balance(uow: UnitOfWork, group: BalanceGroup, now: datetime) ->
             "object": "balance_settlement",
             "id": entry_id,
             "livemode": livemode,
-            "available": [{"amount": total, "currency": currency}],
-            "balance_transactions": len(due),
+            "available": [{"amount": amount, "currency": currency}],
+            "balance_transactions": transactions,
         },
     )
-    return len(due)
 
 
 async def settle_due_balances(
