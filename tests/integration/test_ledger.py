@@ -258,6 +258,24 @@ async def test_settlement_makes_due_funds_available_once(
     assert await _balance(sessions, caller) == _balance_of(pending=0, available=14_662)
 
 
+async def test_settlement_waits_rather_than_take_available_below_zero(
+    sessions: Sessions,
+) -> None:
+    caller = await _merchant(sessions)
+    await _paid(sessions, caller, 5_000, card=True)  # net 4,761, due in 30 days
+    pix = await _paid(sessions, caller, 10_000)  # net 9,901, due now
+    # More than the payment's own net: drawn on the card's pending funds, due at once.
+    await _refund(sessions, caller, pix, 10_000)
+    new_uow = unit_of_work_factory(sessions)
+    now = datetime.now(UTC)
+    await ledger.settle_due_balances(new_uow, now, 10_000)  # other merchants' may settle
+    assert await _balance(sessions, caller) == _balance_of(pending=4_662, reserved=10_000)
+    assert await ledger.settle_due_balances(new_uow, now + timedelta(days=31), 10_000) >= 1
+    assert await _balance(sessions, caller) == _balance_of(
+        pending=0, available=4_662, reserved=10_000
+    )
+
+
 async def test_concurrent_refunds_never_take_an_account_below_zero(sessions: Sessions) -> None:
     caller = await _merchant(sessions)
     first = await _paid(sessions, caller, 10_000)
