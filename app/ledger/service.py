@@ -141,7 +141,8 @@ async def post_charge(
 ) -> BalanceTransaction | None:
     """The payment's money arrived through ``gateway``: its net is pending until the
     method's settlement delay, the fee is ours. Once per intent (None the next time)."""
-    pricing = await pricing_for(uow, intent.merchant_id, intent.method_type)
+    method = PaymentMethodType(intent.method_type)
+    pricing = await pricing_for(uow, intent.merchant_id, method)
     gross = intent.amount_received
     fee = fee_for(gross, pricing)
     movement = Movement(
