@@ -93,6 +93,14 @@ def fee_for(amount: int, pricing: Pricing) -> int:
     return min(amount, pricing.fixed_amount + proportional)
 
 
+def refund_fee_share(charge_fee: int, gross: int, refunded: int) -> int:
+    """The part of a payment's fee given back once ``refunded`` of its ``gross`` has
+    been refunded: proportional, rounded half up, and exactly the whole fee at a full
+    refund. A refund gives back the share at its new total less what earlier refunds
+    gave back, so partial refunds in any order add up to the fee without a centavo lost."""
+    return (charge_fee * refunded + gross // 2) // gross if gross else 0
+
+
 class UnbalancedEntry(ValueError):
     """An entry whose lines do not sum to zero in some currency: a bug, never posted."""
 
@@ -159,6 +167,29 @@ def move_entry(
     """``amount`` of the merchant's money moves from one of its accounts to another:
     a refund reserved or given back, pending funds settled, a payout reserved."""
     return movement.entry(movement.merchant(source, -amount), movement.merchant(target, amount))
+
+
+def refund_entry(
+    movement: Movement, source: MerchantAccount, amount: int, fee_back: int
+) -> EntryDraft:
+    """A refund's ``amount`` set aside: the merchant gives its part, we give back the
+    fee's share ``fee_back``."""
+    return movement.entry(
+        movement.merchant(source, -(amount - fee_back)),
+        Line(PLATFORM_FEES, -fee_back),
+        movement.merchant(MerchantAccount.RESERVED, amount),
+    )
+
+
+def refund_failure_entry(
+    movement: Movement, target: MerchantAccount, amount: int, fee_back: int
+) -> EntryDraft:
+    """A refund not made: the reservation goes back to the merchant and the fee to us."""
+    return movement.entry(
+        movement.merchant(MerchantAccount.RESERVED, -amount),
+        movement.merchant(target, amount - fee_back),
+        Line(PLATFORM_FEES, fee_back),
+    )
 
 
 def paid_out_entry(movement: Movement, gateway: str, amount: int) -> EntryDraft:

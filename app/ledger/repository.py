@@ -107,6 +107,20 @@ class LedgerRepository:
         )
         return int(total or 0)
 
+    async def refunded_of_payment(self, intent_id: str) -> tuple[int, int]:
+        """How much of a payment its refunds hold (reserved or made, failures given
+        back) and how much of its fee they gave back, from their balance transactions."""
+        refunds = select(Refund.id).where(Refund.payment_intent_id == intent_id)
+        row = (
+            await self._session.execute(
+                select(
+                    func.coalesce(func.sum(BalanceTransaction.amount), 0),
+                    func.coalesce(func.sum(BalanceTransaction.fee), 0),
+                ).where(BalanceTransaction.source.in_(refunds))
+            )
+        ).one()
+        return -int(row[0]), -int(row[1])
+
     async def clearing_account_of(self, intent_id: str) -> str | None:
         """The gateway clearing account the payment's charge entry took the money into."""
         return await self._session.scalar(

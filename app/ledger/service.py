@@ -32,6 +32,9 @@ from app.domain.ledger import (
     merchant_account,
     move_entry,
     paid_out_entry,
+    refund_entry,
+    refund_failure_entry,
+    refund_fee_share,
 )
 from app.ledger.repository import BalanceGroup, LedgerRepository
 
@@ -169,20 +172,20 @@ def _refund_movement(refund: Refund, kind: EntryKind) -> Movement:
 
 
 async def _refund_source(
-    uow: UnitOfWork, charge: BalanceTransaction, refund: Refund
+    uow: UnitOfWork, charge: BalanceTransaction, refund: Refund, merchant_part: int
 ) -> tuple[MerchantAccount, datetime]:
     """Where a refund's money comes from, and when its transaction is due: the payment's
     own pending funds while they cover it (then it settles with them), else available
     funds, else other pending funds (due at once, so they settle at the next run)."""
     if charge.status is TransactionStatus.PENDING and (
-        await _ledger(uow).pending_for_payment(charge.source) >= refund.amount
+        await _ledger(uow).pending_for_payment(charge.source) >= merchant_part
     ):
         return MerchantAccount.PENDING, charge.available_on
     for account in (MerchantAccount.AVAILABLE, MerchantAccount.PENDING):
         held = await account_balance(
             uow, refund.merchant_id, refund.livemode, refund.currency, account
         )
-        if held >= refund.amount:
+        if held >= merchant_part:
             return account, refund.created_at
     raise InvalidRequest(
         "The merchant's balance does not cover this refund.",
@@ -191,9 +194,17 @@ async def _refund_source(
     )
 
 
+async def _fee_back(uow: UnitOfWork, charge: BalanceTransaction, refund: Refund) -> int:
+    """The share of the payment's fee this refund gives back (refund_fee_share)."""
+    refunded, returned = await _ledger(uow).refunded_of_payment(charge.source)
+    share = refund_fee_share(charge.fee, charge.amount, refunded + refund.amount)
+    return share - returned
+
+
 async def reserve_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund) -> None:
-    """Set the refund's amount aside from the merchant's funds under the balance lock,
-    or refuse (``balance_insufficient``) writing nothing."""
+    """Set the refund's amount aside, the merchant's part from its funds and the fee's
+    share from ours, under the balance lock; or refuse (``balance_insufficient``)
+    writing nothing."""
     ledger = _ledger(uow)
     charge = await ledger.transaction_for(intent.id, TransactionType.CHARGE)
     if charge is None:
@@ -203,17 +214,15 @@ async def reserve_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund)
             code=BALANCE_INSUFFICIENT,
         )
     await lock_balance(uow, refund.merchant_id, refund.livemode, refund.currency)
-    source, available_on = await _refund_source(uow, charge, refund)
+    fee_back = await _fee_back(uow, charge, refund)
+    source, available_on = await _refund_source(uow, charge, refund, refund.amount - fee_back)
     movement = _refund_movement(refund, EntryKind.REFUND)
-    entry = await post_entry(
-        uow, move_entry(movement, source, MerchantAccount.RESERVED, refund.amount)
-    )
+    entry = await post_entry(uow, refund_entry(movement, source, refund.amount, fee_back))
     if entry is not None:
         status = TransactionStatus(source.value)
+        amounts = (-refund.amount, -fee_back)
         await ledger.add_transaction(
-            _transaction(
-                entry, TransactionType.REFUND, refund.id, (-refund.amount, 0), status, available_on
-            )
+            _transaction(entry, TransactionType.REFUND, refund.id, amounts, status, available_on)
         )
 
 
@@ -231,7 +240,7 @@ async def refund_succeeded(uow: UnitOfWork, refund: Refund) -> None:
 
 async def refund_failed(uow: UnitOfWork, refund: Refund) -> None:
     """The reservation goes back where the refund took it from (or, if that settled
-    meanwhile, to available)."""
+    meanwhile, to available), and the fee's share it gave back returns to us."""
     # A credit needs no balance lock (and the caller holds the intent's row lock, which
     # create_refund takes after the balance lock: taking both here could deadlock).
     ledger = _ledger(uow)
@@ -241,16 +250,15 @@ async def refund_failed(uow: UnitOfWork, refund: Refund) -> None:
         return
     movement = _refund_movement(refund, EntryKind.REFUND_FAILURE)
     target = account_of(taken.status)
-    entry = await post_entry(
-        uow, move_entry(movement, MerchantAccount.RESERVED, target, refund.amount)
-    )
+    fee_back = -taken.fee
+    entry = await post_entry(uow, refund_failure_entry(movement, target, refund.amount, fee_back))
     if entry is not None:
         await ledger.add_transaction(
             _transaction(
                 entry,
                 TransactionType.REFUND_FAILURE,
                 refund.id,
-                (refund.amount, 0),
+                (refund.amount, fee_back),
                 taken.status,
                 taken.available_on,
             )

@@ -55,8 +55,8 @@ def test_the_balance_and_its_transactions_page_by_page(
     assert refund.status_code == 201, refund.text
 
     balance = _get(api, merchant, "/v1/balance").json()
-    # Default PIX pricing: 0.99 %, no fixed part.
-    assert balance["pending"] == [{"amount": 9_901 + 19_802 - 1_000, "currency": "BRL"}]
+    # Default PIX pricing: 0.99 %, no fixed part; the refund gives back 10 of the 99.
+    assert balance["pending"] == [{"amount": 9_901 + 19_802 - 990, "currency": "BRL"}]
     assert balance["reserved"] == [{"amount": 1_000, "currency": "BRL"}]
     assert balance["available"] == []  # nothing settled yet
 
@@ -68,8 +68,8 @@ def test_the_balance_and_its_transactions_page_by_page(
         "object": "balance_transaction",
         "type": "refund",
         "amount": -1_000,
-        "fee": 0,
-        "net": -1_000,
+        "fee": -10,
+        "net": -990,
         "currency": "BRL",
         "source": refund.json()["id"],
         "status": "pending",

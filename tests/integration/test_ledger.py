@@ -21,8 +21,9 @@ from app.db.uow import SqlUnitOfWork, unit_of_work_factory
 from app.domain.caller import Caller
 from app.domain.charges import ChargeStatus
 from app.domain.errors import InvalidRequest
+from app.domain.ids import new_id
 from app.domain.intents import IntentStatus, PaymentMethodType
-from app.domain.ledger import MerchantAccount, Pricing
+from app.domain.ledger import EntryKind, MerchantAccount, Movement, Pricing
 from app.gateways.port import Charge, GatewayName, RefundResult
 from app.ledger import service as ledger
 from app.ledger.repository import LedgerRepository
@@ -99,6 +100,22 @@ async def _settle_refund(sessions: Sessions, refund_id: str, outcome: RefundOutc
         intent = await uow.repository(IntentRepository).get_for_update(refund.payment_intent_id)
         assert intent is not None
         await settle_refund(uow, intent, refund, outcome)
+        await uow.commit()
+
+
+async def _settle_all(sessions: Sessions) -> None:
+    await ledger.settle_due_balances(unit_of_work_factory(sessions), datetime.now(UTC), 10_000)
+
+
+async def _hold_for_a_payout(sessions: Sessions, caller: Caller, amount: int) -> None:
+    """Available funds set aside as a payout does (app/payouts holds them the same way)."""
+    async with SqlUnitOfWork(sessions) as uow:
+        movement = Movement(
+            EntryKind.SETTLEMENT, new_id("le"), caller.merchant_id, caller.livemode, "BRL"
+        )
+        await ledger.move_funds(
+            uow, movement, MerchantAccount.AVAILABLE, MerchantAccount.RESERVED, amount
+        )
         await uow.commit()
 
 
@@ -188,13 +205,14 @@ async def test_a_partial_refund_then_a_failed_one_leave_the_books_right(
 ) -> None:
     caller = await _merchant(sessions)
     intent_id = await _paid(sessions, caller, 10_000)
+    # 30 % of the payment gives back 30 % of its 99 fee: the merchant gives 2,970.
     made = await _refund(sessions, caller, intent_id, 3_000)
-    assert await _balance(sessions, caller) == _balance_of(pending=6_901, reserved=3_000)
+    assert await _balance(sessions, caller) == _balance_of(pending=6_931, reserved=3_000)
     await _settle_refund(sessions, made, RefundResult(made, "dev-1", 3_000, settled=True))
-    assert await _balance(sessions, caller) == _balance_of(pending=6_901)
+    assert await _balance(sessions, caller) == _balance_of(pending=6_931)
     failed = await _refund(sessions, caller, intent_id, 2_000)
     await _settle_refund(sessions, failed, NO_PAID_CHARGE)
-    assert await _balance(sessions, caller) == _balance_of(pending=6_901)
+    assert await _balance(sessions, caller) == _balance_of(pending=6_931)
     txns = _rows(
         db,
         "SELECT type, amount, fee, net FROM balance_transactions WHERE source IN (%s, %s) "
@@ -203,9 +221,9 @@ async def test_a_partial_refund_then_a_failed_one_leave_the_books_right(
         failed,
     )
     assert txns == [
-        ("refund", -3_000, 0, -3_000),
-        ("refund", -2_000, 0, -2_000),
-        ("refund_failure", 2_000, 0, 2_000),
+        ("refund", -3_000, -30, -2_970),
+        ("refund", -2_000, -20, -1_980),
+        ("refund_failure", 2_000, 20, 1_980),
     ]
     async with SqlUnitOfWork(sessions) as uow:
         clearing = await uow.repository(LedgerRepository).account_balance(
@@ -219,16 +237,17 @@ async def test_a_refund_the_balance_cannot_cover_is_refused_writing_nothing(
 ) -> None:
     caller = await _merchant(sessions)
     intent_id = await _paid(sessions, caller, 10_000)
-    await _refund(sessions, caller, intent_id, 9_000)  # reserved: 901 left pending
+    await _settle_all(sessions)
+    await _hold_for_a_payout(sessions, caller, 9_000)  # 901 left available
     with pytest.raises(InvalidRequest) as refused:
-        await _refund(sessions, caller, intent_id, 1_000)
+        await _refund(sessions, caller, intent_id, 1_000)  # the merchant's part: 990
     assert refused.value.code == "balance_insufficient"
     [(refunds,)] = _rows(db, "SELECT count(*) FROM refunds WHERE payment_intent_id = %s", intent_id)
     [(amount_refunded,)] = _rows(
         db, "SELECT amount_refunded FROM payment_intents WHERE id = %s", intent_id
     )
-    assert (refunds, amount_refunded) == (1, 9_000)
-    assert await _balance(sessions, caller) == _balance_of(pending=901, reserved=9_000)
+    assert (refunds, amount_refunded) == (0, 0)
+    assert await _balance(sessions, caller) == _balance_of(pending=0, available=901, reserved=9_000)
 
 
 async def test_settlement_makes_due_funds_available_once(
@@ -262,17 +281,20 @@ async def test_settlement_waits_rather_than_take_available_below_zero(
     sessions: Sessions,
 ) -> None:
     caller = await _merchant(sessions)
-    await _paid(sessions, caller, 5_000, card=True)  # net 4,761, due in 30 days
     pix = await _paid(sessions, caller, 10_000)  # net 9,901, due now
-    # More than the payment's own net: drawn on the card's pending funds, due at once.
-    await _refund(sessions, caller, pix, 10_000)
+    await _settle_all(sessions)
+    await _hold_for_a_payout(sessions, caller, 9_901)  # nothing left available
+    await _paid(sessions, caller, 5_000, card=True)  # net 4,761, due in 30 days
+    # Its payment settled and nothing is available: drawn on the card's pending funds
+    # (the merchant's part, 3,960), due at once.
+    await _refund(sessions, caller, pix, 4_000)
     new_uow = unit_of_work_factory(sessions)
     now = datetime.now(UTC)
     await ledger.settle_due_balances(new_uow, now, 10_000)  # other merchants' may settle
-    assert await _balance(sessions, caller) == _balance_of(pending=4_662, reserved=10_000)
+    assert await _balance(sessions, caller) == _balance_of(pending=801, reserved=13_901)
     assert await ledger.settle_due_balances(new_uow, now + timedelta(days=31), 10_000) >= 1
     assert await _balance(sessions, caller) == _balance_of(
-        pending=0, available=4_662, reserved=10_000
+        pending=0, available=801, reserved=13_901
     )
 
 
@@ -280,9 +302,13 @@ async def test_concurrent_refunds_never_take_an_account_below_zero(sessions: Ses
     caller = await _merchant(sessions)
     first = await _paid(sessions, caller, 10_000)
     second = await _paid(sessions, caller, 10_000)
-    await ledger.settle_due_balances(unit_of_work_factory(sessions), datetime.now(UTC), 10_000)
-    assert await _balance(sessions, caller) == _balance_of(pending=0, available=19_802)
-    # Each alone is covered; both are not (the fees stay ours).
+    await _settle_all(sessions)
+    await _hold_for_a_payout(sessions, caller, 4_802)
+    assert await _balance(sessions, caller) == _balance_of(
+        pending=0, available=15_000, reserved=4_802
+    )
+    # Each alone is covered (the merchant's part of a full refund is its net, 9,901);
+    # both are not.
     results = await asyncio.gather(
         _refund(sessions, caller, first, 10_000),
         _refund(sessions, caller, second, 10_000),
@@ -292,7 +318,7 @@ async def test_concurrent_refunds_never_take_an_account_below_zero(sessions: Ses
     assert len(refused) == 1
     assert refused[0].code == "balance_insufficient"
     assert await _balance(sessions, caller) == _balance_of(
-        pending=0, available=9_802, reserved=10_000
+        pending=0, available=5_099, reserved=14_802
     )
 
 
@@ -323,9 +349,9 @@ async def test_backfill_posts_payments_made_before_the_ledger_once(
         old,
         refund_id,
     )
-    assert txns == [("charge", 20_000, 198), ("refund", -5_000, 0)]
+    assert txns == [("charge", 20_000, 198), ("refund", -5_000, -50)]
     # Reserved, then paid out through the gateway that took the payment.
-    assert await _balance(sessions, caller) == _balance_of(pending=14_802)
+    assert await _balance(sessions, caller) == _balance_of(pending=14_852)
 
 
 async def _paid_before_the_ledger(

@@ -150,6 +150,11 @@ class FakeLedger:
             if t.status is TransactionStatus.PENDING and t.source in refunds | {intent_id}
         )
 
+    async def refunded_of_payment(self, intent_id: str) -> tuple[int, int]:
+        refunds = {r.id for r in self.refunds.rows.values() if r.payment_intent_id == intent_id}
+        taken = [t for t in self.transactions if t.source in refunds]
+        return -sum(t.amount for t in taken), -sum(t.fee for t in taken)
+
     async def clearing_account_of(self, intent_id: str) -> str | None:
         charges = {e.id for e in self.entries if (e.kind, e.source_id) == ("charge", intent_id)}
         found = [

@@ -26,6 +26,7 @@ from app.domain.ledger import (
     clearing_account,
     fee_for,
     merchant_account,
+    refund_fee_share,
 )
 from app.ledger.service import post_charge, refund_failed, refund_succeeded, reserve_refund
 from tests.unit.fakes import FakeUnitOfWork
@@ -132,16 +133,16 @@ async def test_a_partial_refund_of_a_pending_charge_is_reserved_then_paid_out() 
     taken = await uow.ledger.transaction_for(refund.id, TransactionType.REFUND)
     assert taken is not None
     assert charge is not None
-    assert (taken.amount, taken.fee, taken.net) == (-4_000, 0, -4_000)
+    # 40 % of the payment gives back 40 % of its fee: (99 * 4000 + 5000) // 10000.
+    assert (taken.amount, taken.fee, taken.net) == (-4_000, -40, -3_960)
     # It settles with the charge it came from.
     assert (taken.status, taken.available_on) == (TransactionStatus.PENDING, charge.available_on)
-    assert await _balance(uow, MerchantAccount.PENDING) == 9_901 - 4_000
+    assert await _balance(uow, MerchantAccount.PENDING) == 9_901 - 3_960
     assert await _balance(uow, MerchantAccount.RESERVED) == 4_000
     await refund_succeeded(uow, refund)
     assert await _balance(uow, MerchantAccount.RESERVED) == 0
     assert await uow.ledger.account_balance(clearing_account("efi"), False, "BRL") == -6_000
-    # The fee is not given back on a refund.
-    assert await uow.ledger.account_balance(PLATFORM_FEES, False, "BRL") == 99
+    assert await uow.ledger.account_balance(PLATFORM_FEES, False, "BRL") == 99 - 40
     _books_balance(uow)
 
 
@@ -149,27 +150,17 @@ async def test_a_failed_refund_gives_the_reservation_back() -> None:
     uow = FakeUnitOfWork()
     intent = _intent(uow, PaymentMethodType.PIX, 10_000)
     await post_charge(uow, intent, "efi", NOW)
-    refund = _refund(uow, intent, 9_901)
+    refund = _refund(uow, intent, 10_000)
     await reserve_refund(uow, intent, refund)
+    assert await uow.ledger.account_balance(PLATFORM_FEES, False, "BRL") == 0
     await refund_failed(uow, refund)
     back = await uow.ledger.transaction_for(refund.id, TransactionType.REFUND_FAILURE)
     assert back is not None
-    assert (back.amount, back.net) == (9_901, 9_901)
+    assert (back.amount, back.fee, back.net) == (10_000, 99, 9_901)
     assert await _balance(uow, MerchantAccount.PENDING) == 9_901
     assert await _balance(uow, MerchantAccount.RESERVED) == 0
+    assert await uow.ledger.account_balance(PLATFORM_FEES, False, "BRL") == 99
     _books_balance(uow)
-
-
-async def test_a_refund_the_balance_cannot_cover_is_refused_writing_nothing() -> None:
-    uow = FakeUnitOfWork()
-    intent = _intent(uow, PaymentMethodType.PIX, 10_000)
-    await post_charge(uow, intent, "efi", NOW)
-    # The full amount exceeds the charge's net (the fee stays ours) and nothing is available.
-    with pytest.raises(InvalidRequest) as refused:
-        await reserve_refund(uow, intent, _refund(uow, intent, 10_000))
-    assert refused.value.code == "balance_insufficient"
-    assert [entry.kind for entry in uow.ledger.entries] == [EntryKind.CHARGE]
-    assert len(uow.ledger.transactions) == 1
 
 
 async def test_a_payment_the_ledger_never_recorded_cannot_be_refunded() -> None:
@@ -179,3 +170,14 @@ async def test_a_payment_the_ledger_never_recorded_cannot_be_refunded() -> None:
         await reserve_refund(uow, intent, _refund(uow, intent, 100))
     assert refused.value.code == "balance_insufficient"
     assert uow.ledger.entries == []
+
+
+@pytest.mark.parametrize("parts", [(10_000,), (3_333, 3_333, 3_334), (1, 9_998, 1), (5_000, 5_000)])
+def test_partial_refunds_give_back_the_whole_fee_and_no_more(parts: tuple[int, ...]) -> None:
+    fee, gross, refunded, returned = 399 + 39, 10_000, 0, 0
+    for part in parts:
+        refunded += part
+        share = refund_fee_share(fee, gross, refunded)
+        assert share >= returned
+        returned = share
+    assert returned == fee
