@@ -76,12 +76,11 @@ $(PROMTOOL):
 
 deploy-tools: $(HELM) $(PROMTOOL)
 
-# The chart through helm's own linter, the alert rules through promtool; the rendered
-# manifests are schema-checked by tests/unit/test_k8s_chart.py (which finds these tools).
+# The chart through helm's own linter. The tests use the same tools: the rendered chart
+# is schema-checked by tests/unit/test_k8s_chart.py, the alert rules and the dashboard's
+# queries go through promtool in tests/unit/test_observability.py.
 deploy-check: deploy-tools
 	$(HELM) lint --strict $(CHART)
-	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
-	$(PROMTOOL) test rules deploy/prometheus/alerts.test.yml
 
 # tests.services gives alembic and pytest one PostgreSQL and Redis: the ones named by
 # PIXWAVE_TEST_DATABASE_URL / PIXWAVE_TEST_REDIS_URL, or embedded ones it starts.
