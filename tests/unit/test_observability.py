@@ -11,10 +11,12 @@ import importlib
 import json
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -244,3 +246,150 @@ def test_promtool_parses_every_dashboard_expression(tmp_path: Path) -> None:
         [deploy_tool("promtool"), "check", "rules", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- the compose profiles: logs (Vector -> Loki) and metrics (Prometheus), Grafana ------
+
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE_SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+VECTOR = ROOT / "deploy/logs/vector.yaml"
+PROMETHEUS = ROOT / "deploy/prometheus/prometheus.yml"
+# A real line of each kind the roles write: an event with extras, and an exception.
+LOGURU_LINES = """
+from loguru import logger
+from app.logs import configure_logging
+configure_logging(role="api", level="INFO", json_lines=True)
+logger.info("http.request", status=201, route="/v1/payment_intents")
+try:
+    raise ValueError("boom")
+except ValueError:
+    logger.exception("http.unhandled_error")
+"""
+
+
+def profile(name: str) -> set[str]:
+    return {s for s, service in COMPOSE_SERVICES.items() if name in service.get("profiles", [])}
+
+
+def mounted_sources(service: str) -> dict[str, str]:
+    """Repository files a service mounts, by where they land in the container."""
+    mounts = [volume.split(":") for volume in COMPOSE_SERVICES[service].get("volumes", [])]
+    return {target: source for source, target, *_ in mounts if source.startswith("./")}
+
+
+def test_the_profiles_add_their_services_and_leave_the_default_stack_alone() -> None:
+    assert profile("logs") == {"loki", "vector", "grafana"}
+    assert profile("metrics") == {"prometheus", "grafana"}
+    observability = profile("logs") | profile("metrics")
+    for name, service in COMPOSE_SERVICES.items():
+        assert (name in observability) == ("profiles" in service), name
+    for name in observability:
+        for source in mounted_sources(name).values():
+            assert (ROOT / source).exists(), f"{name} mounts {source}"
+
+
+def vector_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(VECTOR.read_text())
+    return config
+
+
+def test_vector_reads_this_project_and_ships_to_the_compose_loki() -> None:
+    config = vector_config()
+    assert mounted_sources("vector")["/etc/vector/pixwave.yaml"] == "./deploy/logs/vector.yaml"
+    assert COMPOSE_SERVICES["vector"]["command"] == ["--config", "/etc/vector/pixwave.yaml"]
+    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in COMPOSE_SERVICES["vector"]["volumes"]
+    [source] = config["sources"].values()
+    assert source["type"] == "docker_logs"
+    assert source["include_labels"] == [f"com.docker.compose.project={COMPOSE['name']}"]
+    components = set(config["sources"]) | set(config.get("transforms", {}))
+    for section in ("transforms", "sinks"):
+        for name, component in config[section].items():
+            assert set(component["inputs"]) <= components, name
+    [sink] = config["sinks"].values()
+    assert sink["type"] == "loki"
+    host, port = sink["endpoint"].removeprefix("http://").split(":")
+    assert host in profile("logs")
+    assert f"{port}:{port}" in COMPOSE_SERVICES[host]["ports"]
+    assert set(sink["labels"]) == {"service", "role", "level"}
+
+
+def loguru_records() -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, "-c", LOGURU_LINES], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def resolves(document: dict[str, Any], path: str) -> bool:
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+def test_vector_reads_fields_loguru_really_writes() -> None:
+    program = vector_config()["transforms"]["loguru"]["source"]
+    event, failure = loguru_records()
+    read = set(re.findall(r"\brecord\.([a-z_.]+[a-z_])", program))
+    assert {"message", "time.repr", "level.name", "extra", "exception"} <= read
+    for path in read:
+        assert resolves(failure["record"], path), path
+    assert event["record"]["extra"]["role"] == "api"
+    assert event["record"]["exception"] is None
+    assert "Traceback" in failure["text"]
+    assert set(re.findall(r"\bline\.([a-z_]+)", program)) <= set(failure)
+
+
+def test_every_field_vector_writes_is_in_the_runbook_mapping() -> None:
+    program = vector_config()["transforms"]["loguru"]["source"]
+    written = set(re.findall(r"^\s*\.([a-z_]+) =", program, flags=re.MULTILINE))
+    assert {"timestamp", "level", "message", "role", "service", "fields"} <= written
+    mapping = OPERATIONS.read_text().split("## Logs", 1)[1].split("\n## ", 1)[0]
+    for field in written:
+        assert f"`{field}`" in mapping, field
+
+
+def test_prometheus_scrapes_each_role_where_compose_serves_its_metrics() -> None:
+    result = subprocess.run(
+        [deploy_tool("promtool"), "check", "config", str(PROMETHEUS)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    assert config["rule_files"] == [ALERTS.name]
+    [job] = config["scrape_configs"]
+    targets = {
+        target: group["labels"]["role"]
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+    roles = [
+        name
+        for name, service in COMPOSE_SERVICES.items()
+        if service.get("image") == "pixwave:local"
+        and "healthcheck" in service
+        and name != "gateway-sim"
+    ]
+    assert sorted(targets.values()) == sorted(roles)
+    for target, role in targets.items():
+        health = urlsplit(COMPOSE_SERVICES[role]["healthcheck"]["test"][-1])
+        assert target == f"{role}:{health.port}"
+    assert mounted_sources("prometheus") == {"/etc/prometheus": "./deploy/prometheus"}
+
+
+def test_grafana_provisions_both_sources_and_the_dashboard() -> None:
+    sources = yaml.safe_load((ROOT / "deploy/grafana/datasources.yaml").read_text())
+    urls = {source["type"]: urlsplit(source["url"]) for source in sources["datasources"]}
+    assert set(urls) == {"loki", "prometheus"}
+    for url in urls.values():
+        assert url.hostname in COMPOSE_SERVICES
+        assert f"{url.port}:{url.port}" in COMPOSE_SERVICES[url.hostname]["ports"]
+    providers = yaml.safe_load((ROOT / "deploy/grafana/dashboards.yaml").read_text())
+    [provider] = providers["providers"]
+    mounted = mounted_sources("grafana")
+    dashboard_path = f"{provider['options']['path']}/{DASHBOARD.name}"
+    assert mounted[dashboard_path] == f"./{DASHBOARD.relative_to(ROOT)}"
