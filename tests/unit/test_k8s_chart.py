@@ -159,6 +159,25 @@ def test_schema_checks_refuse_a_misspelled_field() -> None:
         assert_keda_valid({**scaled, "spec": {**scaled["spec"], "maxReplicas": 3}})
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "roles.relay.port=metrics",
+        "config.DATABASE_URL=x",
+        "roles.api.comand={api}",
+        "roles.web.port=1",
+    ],
+)
+def test_helm_refuses_values_the_chart_schema_does_not_allow(setting: str) -> None:
+    result = subprocess.run(
+        [deploy_tool("helm"), "template", RELEASE, str(CHART), f"--set={setting}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "don't meet the specifications of the schema" in result.stderr
+
+
 # -- the roles, against compose and the code ------------------------------------------
 
 
