@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from cloudcoil.models.keda import v1alpha1 as keda
+from cloudcoil.models.prometheus_operator import v1 as monitoring
 
 from app.settings import Settings
 from outbox.topology import declare
@@ -40,10 +41,14 @@ RELEASE = "shop"
 FULLNAME = f"{RELEASE}-pixwave"
 # The gateway simulator is a development stand-in: never deployed to a cluster.
 CLUSTER_ROLES = [name for name in ROLES if name != "gateway-sim"]
-KEDA_KINDS = {
+# Custom resources, checked against their operators' models (cloudcoil, from the CRDs).
+CUSTOM_KINDS = {
     "ScaledObject": keda.ScaledObject,
     "TriggerAuthentication": keda.TriggerAuthentication,
+    "PodMonitor": monitoring.PodMonitor,
+    "PrometheusRule": monitoring.PrometheusRule,
 }
+MONITORING = ("metrics.podMonitor.enabled=true", "metrics.prometheusRule.enabled=true")
 # The aws-sqs-queue scaler's metadata (keda.sh/docs/2.16/scalers/aws-sqs).
 SQS_SCALER_METADATA = {
     "queueURL",
@@ -110,15 +115,15 @@ def env_names(workload: Manifest, *settings: str) -> set[str]:
 
 def assert_schema_valid(manifest: Manifest) -> None:
     kind = manifest["kind"]
-    if kind in KEDA_KINDS:
-        assert_keda_valid(manifest)
+    if kind in CUSTOM_KINDS:
+        assert_custom_resource_valid(manifest)
     else:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
-def assert_keda_valid(manifest: Manifest) -> None:
-    """KEDA's models drop what they do not know, so a round trip must give it all back."""
-    model = KEDA_KINDS[manifest["kind"]].model_validate(manifest)
+def assert_custom_resource_valid(manifest: Manifest) -> None:
+    """The models drop what they do not know, so a round trip must give it all back."""
+    model = CUSTOM_KINDS[manifest["kind"]].model_validate(manifest)
     assert model.model_dump(by_alias=True, exclude_unset=True, mode="json") == manifest
 
 
@@ -127,8 +132,12 @@ def assert_keda_valid(manifest: Manifest) -> None:
 
 @pytest.mark.parametrize(
     "settings",
-    [(), ("jobs.topology.enabled=true", "config.PIXWAVE_FIFO=true", "keda.awsAccountId=1")],
-    ids=["defaults", "topology-fifo-account"],
+    [
+        (),
+        ("jobs.topology.enabled=true", "config.PIXWAVE_FIFO=true", "keda.awsAccountId=1"),
+        MONITORING,
+    ],
+    ids=["defaults", "topology-fifo-account", "prometheus-operator"],
 )
 def test_every_rendered_manifest_follows_its_schema(settings: tuple[str, ...]) -> None:
     manifests = render(*settings)
@@ -141,7 +150,7 @@ def test_every_rendered_manifest_follows_its_schema(settings: tuple[str, ...]) -
         "Job",
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
-        *KEDA_KINDS,
+        *CUSTOM_KINDS,
     }
     for manifest in manifests:
         assert_schema_valid(manifest)
@@ -156,7 +165,7 @@ def test_schema_checks_refuse_a_misspelled_field() -> None:
     assert probe["httpGet"]["path"] == "/readyz"
     scaled = next(iter(of_kind(render(), "ScaledObject").values()))
     with pytest.raises(AssertionError):
-        assert_keda_valid({**scaled, "spec": {**scaled["spec"], "maxReplicas": 3}})
+        assert_custom_resource_valid({**scaled, "spec": {**scaled["spec"], "maxReplicas": 3}})
 
 
 @pytest.mark.parametrize(
@@ -300,6 +309,19 @@ def test_workers_get_the_time_their_shutdown_takes() -> None:
     for role in ("worker-charge", "worker-webhooks"):
         grace = deployments()[role]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > shutdown, role
+
+
+def test_the_prometheus_operator_gets_every_role_and_the_alert_rules_as_they_are() -> None:
+    manifests = render(*MONITORING)
+    [monitor] = of_kind(manifests, "PodMonitor").values()
+    scraped = {endpoint["port"] for endpoint in monitor["spec"]["podMetricsEndpoints"]}
+    for role, deployment in deployments(*MONITORING).items():
+        assert selects(monitor["spec"]["selector"]["matchLabels"], deployment), role
+        assert {port["name"] for port in container(deployment)["ports"]} <= scraped, role
+    [rule] = of_kind(manifests, "PrometheusRule").values()
+    alerts = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    assert rule["spec"] == alerts
+    assert of_kind(render(), "PodMonitor") == of_kind(render(), "PrometheusRule") == {}
 
 
 # -- security ---------------------------------------------------------------------------
