@@ -16,6 +16,7 @@ from app.db import migrate
 from app.db.session import open_uow
 from app.domain.errors import InvalidRequest, NotFound
 from app.gateways_cli import gateways_cli
+from app.ledger.cli import ledger_cli
 from app.logs import configure_logging
 from app.merchants.repository import ApiKeyRepository, MerchantRepository
 from app.merchants.service import (
@@ -54,6 +55,7 @@ cli.command("chaos")(chaos)
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(queues_cli, name="queues")
 cli.add_typer(gateways_cli, name="gateways")
+cli.add_typer(ledger_cli, name="ledger")
 
 
 @cli.command()

@@ -49,6 +49,30 @@ def create_merchant(name: str, *, live: bool = False) -> Merchant:
     return Merchant(**json.loads(result.stdout))
 
 
+def waive_fees(merchant: Merchant) -> Merchant:
+    """No fee on the merchant's payments, through the real CLI. The fee of a payment is
+    not given back on its refund (docs/decisions.md), so refunding a payment in full
+    needs other funds to cover it; tests about refunds, not fees, use such a merchant."""
+    for method in ("pix", "card"):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "ledger",
+                "fees",
+                method,
+                "--basis-points",
+                "0",
+                "--merchant",
+                merchant.merchant_id,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return merchant
+
+
 @dataclass
 class ApiProcess:
     url: str

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -26,6 +27,7 @@ from app.db.types import EnumText
 from app.domain.charges import AttemptOutcome, ChargeStatus, LatePayment
 from app.domain.documents import DocumentType
 from app.domain.intents import CaptureMethod, IntentStatus, PaymentMethodType, RefundStatus
+from app.domain.ledger import EntryKind, TransactionStatus, TransactionType
 from app.domain.webhooks import DeliveryStatus, EndpointStatus
 
 NAMING = {
@@ -391,3 +393,95 @@ class AlertSequence(Base):
 
     aggregate_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     sequence: Mapped[int] = mapped_column(Integer)
+
+
+class LedgerEntry(Base):
+    """One posting of the double-entry ledger: append-only (PostgreSQL refuses UPDATE and
+    DELETE), its lines summing to zero per currency (a deferred constraint trigger
+    checks at commit). ``(kind, source_id)`` is unique: one event posts once."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("uq_ledger_entries_kind_source_id", "kind", "source_id", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool]
+    kind: Mapped[EntryKind] = mapped_column(EnumText(EntryKind, 32))
+    source_id: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class LedgerLine(Base):
+    """A signed amount on one account: positive credits it (what we owe its holder)."""
+
+    __tablename__ = "ledger_lines"
+    __table_args__ = (
+        # Summing an account: a balance is what its lines say.
+        Index("ix_ledger_lines_account_livemode_currency", "account", "livemode", "currency"),
+        Index("ix_ledger_lines_merchant_id_livemode", "merchant_id", "livemode"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(120))
+    merchant_id: Mapped[str | None] = mapped_column(String(40))
+    livemode: Mapped[bool]
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class BalanceTransaction(Base):
+    """What a merchant sees of an entry: amount, fee, net, and when it is available.
+    Only ``status`` ever changes (pending to available, once, by the settlement)."""
+
+    __tablename__ = "balance_transactions"
+    __table_args__ = (
+        Index("ix_balance_transactions_merchant_id_id", "merchant_id", "id"),
+        Index("ix_balance_transactions_source", "source"),
+        # The settlement's work list: pending funds by when they are due.
+        Index(
+            "ix_balance_transactions_due",
+            "available_on",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool]
+    type: Mapped[TransactionType] = mapped_column(EnumText(TransactionType, 32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(40))
+    status: Mapped[TransactionStatus] = mapped_column(EnumText(TransactionStatus, 16))
+    available_on: Mapped[datetime]
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class FeeSchedule(Base):
+    """A fee and settlement delay for one method: a merchant's own (``merchant_id``) or,
+    with ``merchant_id`` NULL, the platform's in place of app/domain/ledger.py's default."""
+
+    __tablename__ = "fee_schedules"
+    __table_args__ = (
+        Index("uq_fee_schedules_merchant_id_method", "merchant_id", "method", unique=True),
+        # One platform-wide row per method (a NULL merchant_id is never equal to another).
+        Index(
+            "uq_fee_schedules_platform_method",
+            "method",
+            unique=True,
+            postgresql_where=text("merchant_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
+    method: Mapped[PaymentMethodType] = mapped_column(EnumText(PaymentMethodType, 16))
+    basis_points: Mapped[int] = mapped_column(Integer)
+    fixed_amount: Mapped[int] = mapped_column(BigInteger)
+    settlement_delay_days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

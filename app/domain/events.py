@@ -25,6 +25,8 @@ class EventType(StrEnum):
     REFUND_CREATED = "refund.created"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    # Pending funds became available (the ledger's settlement): the amounts per currency.
+    BALANCE_AVAILABLE = "balance.available"
     ALERT_PAYMENT_FAILED_ALL_GATEWAYS = "alert.payment_failed_all_gateways"
     ALERT_GATEWAY_CIRCUIT_OPENED = "alert.gateway_circuit_opened"
     ALERT_GATEWAY_CIRCUIT_CLOSED = "alert.gateway_circuit_closed"

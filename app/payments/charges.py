@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
@@ -15,6 +16,7 @@ from app.domain.events import EventType
 from app.domain.ids import new_id
 from app.domain.intents import IntentStatus, next_intent_status
 from app.gateways.port import Charge, ChargeAttempt, GatewayName
+from app.ledger.service import post_charge
 from app.payments.events import record_event
 from app.payments.repository import AttemptRepository
 
@@ -121,7 +123,8 @@ async def apply_attempt_charge(
 
 async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -> ChargeApplied:
     """Move the intent where the charge says, unless the intent already knows better
-    (app/domain/charge_views.py)."""
+    (app/domain/charge_views.py). A payment that succeeds posts its ledger entry in the
+    same unit of work, once per intent."""
     current = intent.status
     verdict = judge(current, capture_pending(current, intent.amount_to_capture), charge.status)
     target = verdict.target
@@ -129,6 +132,8 @@ async def apply_charge(uow: UnitOfWork, intent: PaymentIntent, charge: Charge) -
         return verdict.applied
     _fill(intent, target, charge)
     intent.status = target
+    if target is IntentStatus.SUCCEEDED:
+        await post_charge(uow, intent, charge.gateway.value, datetime.now(UTC))
     await record_event(uow, intent, _EVENT_FOR_STATUS[target])
     return ChargeApplied.MOVED
 

@@ -30,6 +30,7 @@ from app.domain.ids import looks_like_id, new_id
 from app.domain.intents import IntentStatus, RefundStatus, next_refund_status
 from app.gateways.port import Gateway, RefundRequest, RefundResult
 from app.gateways.registry import Gateways
+from app.ledger.service import refund_failed, refund_succeeded, reserve_refund
 from app.payments.charge_calls import refetch_charge
 from app.payments.charging import ChargeContext
 from app.payments.events import record_event
@@ -67,8 +68,6 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
     amount = rules.check_amount(
         refundable if command.amount is None else command.amount, maximum=refundable
     )
-    # Reserving the amount on the intent bumps its version, so a concurrent refund loses.
-    intent.amount_refunded += amount
     refund = Refund(
         id=new_id("re"),
         merchant_id=caller.merchant_id,
@@ -82,6 +81,10 @@ async def create_refund(uow: UnitOfWork, caller: Caller, command: CreateRefund) 
         sequence=0,
         created_at=datetime.now(UTC),
     )
+    # The merchant's balance covers it, or nothing is written.
+    await reserve_refund(uow, intent, refund)
+    # Reserving the amount on the intent bumps its version, so a concurrent refund loses.
+    intent.amount_refunded += amount
     uow.repository(RefundRepository).add(refund)
     await record_refund_event(uow, refund, EventType.REFUND_CREATED)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
@@ -132,6 +135,7 @@ async def settle_refund(
         refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.FAILED)
         refund.failure_reason = outcome[:500]
         intent.amount_refunded -= refund.amount  # the reservation goes back
+        await refund_failed(uow, refund)
         await record_refund_event(uow, refund, EventType.REFUND_FAILED)
         await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
         return True
@@ -139,6 +143,7 @@ async def settle_refund(
         logger.info("refund.pending_at_gateway", refund=refund.id, amount=refund.amount)
         return False
     refund.status = next_refund_status(RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+    await refund_succeeded(uow, refund)
     await record_refund_event(uow, refund, EventType.REFUND_SUCCEEDED)
     return True
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from app.ledger.jobs import (
+    SETTLE_BALANCES_LOCK_KEY,
+    SETTLE_BATCH,
+    SETTLE_INTERVAL_SECONDS,
+    settle_balances,
+)
 from app.payments.jobs import (
     EXPIRE_BATCH,
     EXPIRE_INTERVAL_SECONDS,
@@ -71,6 +77,13 @@ JOBS: tuple[Job, ...] = (
         FOLLOW_UP_INTERVAL_SECONDS,
         FOLLOW_UP_BATCH,
         follow_up_refunds,
+    ),
+    Job(
+        "settle_balances",
+        SETTLE_BALANCES_LOCK_KEY,
+        SETTLE_INTERVAL_SECONDS,
+        SETTLE_BATCH,
+        settle_balances,
     ),
     Job(
         "purge_idempotency_keys",

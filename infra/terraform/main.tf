@@ -23,6 +23,7 @@ locals {
     webhooks = {
       topic = "events"
       event_types = [
+        "balance.available",
         "payment_intent.amount_capturable_updated",
         "payment_intent.amount_refunded_updated",
         "payment_intent.canceled",

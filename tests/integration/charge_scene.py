@@ -21,8 +21,11 @@ from app.db.session import create_engine, session_factory
 from app.db.uow import SqlUnitOfWork, unit_of_work_factory
 from app.domain.caller import Caller
 from app.domain.errors import RetryLater
+from app.domain.intents import PaymentMethodType
+from app.domain.ledger import Pricing
 from app.gateways.port import GatewayName
 from app.gateways.registry import Gateways
+from app.ledger.repository import LedgerRepository
 from app.merchants.service import create_merchant
 from app.payments.charging import charge_intent
 from app.payments.consumer import charge_context
@@ -169,6 +172,11 @@ async def open_scene(service_env: dict[str, str], sim: Simulator) -> AsyncIterat
     gateways = sim.open_gateways(gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS)
     async with SqlUnitOfWork(sessions) as uow:
         issued = await create_merchant(uow, "Loja Cena")
+        # Refunded in full: without fees, each payment's own funds cover its refund.
+        for method in PaymentMethodType:
+            await uow.repository(LedgerRepository).set_pricing(
+                issued.merchant_id, method, Pricing(0, 0, 0)
+            )
         await uow.commit()
     caller = Caller(issued.merchant_id, livemode=False, api_key_id=issued.key_id)
     try:

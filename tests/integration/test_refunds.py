@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from tests.integration.ledger_support import post_payment_now
 from tests.support import ApiProcess, Merchant, pix_intent
 
 
@@ -15,11 +16,12 @@ def _succeeded_intent(api: ApiProcess, merchant: Merchant, db: psycopg.Connectio
         f"{api.url}/v1/payment_intents", json=pix_intent(amount=10_000), headers=merchant.headers
     )
     intent_id: str = response.json()["id"]
-    # Stand in for the charge worker, which records the payment.
+    # Stand in for the charge worker, which records the payment and posts its entry.
     db.execute(
         "UPDATE payment_intents SET status = 'succeeded', amount_received = amount WHERE id = %s",
         (intent_id,),
     )
+    post_payment_now(db.info.dsn, intent_id)
     return intent_id
 
 

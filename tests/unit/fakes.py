@@ -10,10 +10,21 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
-from app.db.models import PaymentAttempt, PaymentIntent, Refund, WebhookEndpoint
+from app.db.models import (
+    BalanceTransaction,
+    LedgerEntry,
+    LedgerLine,
+    PaymentAttempt,
+    PaymentIntent,
+    Refund,
+    WebhookEndpoint,
+)
 from app.domain.alerts import Alert
 from app.domain.events import Aggregate, EventType
 from app.domain.ids import new_id
+from app.domain.intents import PaymentMethodType
+from app.domain.ledger import EntryKind, Pricing, TransactionStatus, TransactionType
+from app.ledger.repository import LedgerRepository
 from app.payments.repository import AttemptRepository, IntentRepository
 from app.refunds.repository import RefundRepository
 from app.webhooks.repository import WebhookRepository
@@ -95,6 +106,64 @@ class FakeRefunds:
 
 
 @dataclass
+class FakeLedger:
+    """Entries, lines and balance transactions in lists; no locks (one task at a time)."""
+
+    refunds: FakeRefunds
+    entries: list[LedgerEntry] = field(default_factory=list)
+    lines: list[LedgerLine] = field(default_factory=list)
+    transactions: list[BalanceTransaction] = field(default_factory=list)
+    pricings: dict[tuple[str | None, PaymentMethodType], Pricing] = field(default_factory=dict)
+    locks: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    async def lock_balance(self, merchant_id: str, livemode: bool, currency: str) -> None:
+        self.locks.append((merchant_id, livemode, currency))
+
+    async def has_entry(self, kind: EntryKind, source_id: str) -> bool:
+        return any(e.kind == kind and e.source_id == source_id for e in self.entries)
+
+    async def add_entry(self, entry: LedgerEntry, lines: list[LedgerLine]) -> None:
+        self.entries.append(entry)
+        self.lines.extend(lines)
+
+    async def add_transaction(self, transaction: BalanceTransaction) -> None:
+        self.transactions.append(transaction)
+
+    async def account_balance(self, account: str, livemode: bool, currency: str) -> int:
+        return sum(
+            line.amount
+            for line in self.lines
+            if (line.account, line.livemode, line.currency) == (account, livemode, currency)
+        )
+
+    async def transaction_for(
+        self, source: str, kind: TransactionType
+    ) -> BalanceTransaction | None:
+        found = [t for t in self.transactions if t.source == source and t.type == kind]
+        return found[0] if found else None
+
+    async def pending_for_payment(self, intent_id: str) -> int:
+        refunds = {r.id for r in self.refunds.rows.values() if r.payment_intent_id == intent_id}
+        return sum(
+            t.net
+            for t in self.transactions
+            if t.status is TransactionStatus.PENDING and t.source in refunds | {intent_id}
+        )
+
+    async def clearing_account_of(self, intent_id: str) -> str | None:
+        charges = {e.id for e in self.entries if (e.kind, e.source_id) == ("charge", intent_id)}
+        found = [
+            line.account
+            for line in self.lines
+            if line.entry_id in charges and line.account.startswith("gateway:")
+        ]
+        return found[0] if found else None
+
+    async def pricing(self, merchant_id: str, method: PaymentMethodType) -> Pricing | None:
+        return self.pricings.get((merchant_id, method)) or self.pricings.get((None, method))
+
+
+@dataclass
 class FakeWebhooks:
     endpoints: dict[str, WebhookEndpoint] = field(default_factory=dict)
 
@@ -115,11 +184,13 @@ class FakeUnitOfWork:
         self.attempts = FakeAttempts()
         self.refunds = FakeRefunds()
         self.webhooks = FakeWebhooks()
+        self.ledger = FakeLedger(self.refunds)
         self._fakes: dict[object, object] = {
             IntentRepository: self.intents,
             AttemptRepository: self.attempts,
             RefundRepository: self.refunds,
             WebhookRepository: self.webhooks,
+            LedgerRepository: self.ledger,
         }
         self.commits = 0
         self.flushes = 0

@@ -16,6 +16,7 @@ from app.domain.errors import IllegalTransition, InvalidRequest, NotFound
 from app.domain.events import EventType
 from app.domain.ids import new_id
 from app.domain.intents import IntentStatus, RefundStatus
+from app.ledger.service import post_charge
 from app.payments.intents import IntentPolicy, cancel_intent, create_intent, request_capture
 from app.payments.schemas import CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent
 from app.refunds.schemas import CreateRefund
@@ -144,9 +145,16 @@ async def test_capture_request_refuses_more_than_was_authorized_or_a_pending_int
     assert uow.outbox.events == []
 
 
+async def paid_intent(uow: FakeUnitOfWork, **values: Any) -> PaymentIntent:
+    """A succeeded intent whose charge the ledger posted, as apply_charge does."""
+    intent = stored_intent(uow, IntentStatus.SUCCEEDED, amount_received=1990, **values)
+    await post_charge(uow, intent, "mercadopago", datetime.now(UTC))
+    return intent
+
+
 async def test_create_refund_reserves_the_amount_on_the_intent() -> None:
     uow = FakeUnitOfWork()
-    intent = stored_intent(uow, IntentStatus.SUCCEEDED, amount_received=1990)
+    intent = await paid_intent(uow)
     refund = await create_refund(uow, CALLER, CreateRefund(payment_intent=intent.id, amount=500))
     assert refund.status == RefundStatus.PENDING
     assert (refund.amount, refund.currency, refund.payment_intent_id) == (500, "BRL", intent.id)
@@ -161,7 +169,7 @@ async def test_create_refund_reserves_the_amount_on_the_intent() -> None:
 
 async def test_create_refund_refuses_more_than_is_left_and_unpaid_intents() -> None:
     uow = FakeUnitOfWork()
-    paid = stored_intent(uow, IntentStatus.SUCCEEDED, amount_received=1990, amount_refunded=1500)
+    paid = await paid_intent(uow, amount_refunded=1500)
     with pytest.raises(InvalidRequest) as refused:
         await create_refund(uow, CALLER, CreateRefund(payment_intent=paid.id, amount=500))
     assert refused.value.code == "amount_too_large"
