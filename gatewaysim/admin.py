@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from gatewaysim.efi.sends import DictEntry
 from gatewaysim.faults import FaultSettings
 from gatewaysim.gateways import Gateway
 from gatewaysim.mercadopago.service import PayerEvent
@@ -111,6 +112,32 @@ async def send_pix_sent_callback(body: PixSentIn, sim: SimulatorDep) -> dict[str
     """Efí's "Pix enviado" callback: a pix with no txid."""
     sim.efi.send_pix_sent_callback(body.chave, body.amount_cents)
     return {"sent": True}
+
+
+class SendSettleIn(BaseModel):
+    status: Literal["REALIZADO", "NAO_REALIZADO"] = "REALIZADO"
+
+
+class DictKeyIn(BaseModel):
+    registered: bool = True  # False: the DICT knows no such key (400 chave_invalida)
+    owner: str | None = Field(None, pattern=r"^([0-9]{11}|[0-9A-Z]{14})$")
+
+
+@router.post("/efi/envios/{id_envio}/settle")
+async def settle_send(
+    id_envio: str, sim: SimulatorDep, body: SendSettleIn | None = None
+) -> dict[str, Any]:
+    """End an Efí Pix send still EM_PROCESSAMENTO (see the send_settle_seconds fault);
+    its callback follows."""
+    send = sim.efi.sends.settle(id_envio, (body or SendSettleIn()).status)
+    return {"idEnvio": send.id_envio, "status": send.status}
+
+
+@router.put("/efi/keys/{chave}")
+async def set_dict_key(chave: str, body: DictKeyIn, sim: SimulatorDep) -> dict[str, Any]:
+    """Tell the simulated DICT about a payee key: absent, or held by a CPF/CNPJ."""
+    sim.efi.sends.set_key(chave, DictEntry(body.registered, body.owner))
+    return {"chave": chave, **body.model_dump()}
 
 
 @router.get("/ledger")

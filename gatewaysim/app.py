@@ -40,7 +40,8 @@ def create_simulator_app(config: SimulatorConfig) -> FastAPI:
 
     app = FastAPI(title="PixWave gateway simulator", lifespan=lifespan)
     app.state.simulator = simulator
-    for router in (mercadopago.router, efi.oauth_router, efi.router, admin.router):
+    routers = (mercadopago.router, efi.oauth_router, efi.router, efi.send_router, admin.router)
+    for router in routers:
         app.include_router(router)
     app.add_exception_handler(SimulatorError, _simulator_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

@@ -122,6 +122,19 @@ def faults_set(
     ] = False,
     refund_failure_rate: Rate = None,
     callback_duplicate_rate: Rate = None,
+    callback_drop_rate: Rate = None,
+    throttle_rate: Rate = None,
+    send_settle_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Efí: Pix sends settle this long after")
+    ] = None,
+    sends_stay_pending: Annotated[
+        bool, typer.Option(help="Efí: Pix sends stay EM_PROCESSAMENTO until settled by hand")
+    ] = False,
+    send_failure_rate: Rate = None,
+    send_denied_rate: Rate = None,
+    send_read_lag_seconds: Annotated[
+        float | None, typer.Option(min=0, help="Efí: a new Pix send reads as 404 this long")
+    ] = None,
     url: UrlOption = None,
 ) -> None:
     """Change the given faults of one gateway; the others keep their value (the Mercado
@@ -141,12 +154,20 @@ def faults_set(
         "refund_settle_seconds": refund_settle_seconds,
         "refund_failure_rate": refund_failure_rate,
         "callback_duplicate_rate": callback_duplicate_rate,
+        "callback_drop_rate": callback_drop_rate,
+        "throttle_rate": throttle_rate,
+        "send_settle_seconds": send_settle_seconds,
+        "send_failure_rate": send_failure_rate,
+        "send_denied_rate": send_denied_rate,
+        "send_read_lag_seconds": send_read_lag_seconds,
     }
     changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     if no_pix_auto_pay:
         changes["pix_auto_pay_seconds"] = None
     if refunds_stay_pending:
         changes["refund_settle_seconds"] = None
+    if sends_stay_pending:
+        changes["send_settle_seconds"] = None
     _echo(_admin("PUT", url, f"/faults/{gateway.value}", changes))
 
 

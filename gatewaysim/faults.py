@@ -40,6 +40,19 @@ class FaultSettings(BaseModel):
     failing_list_page: int | None = Field(None, ge=0)
     # Efí: the share of callbacks sent twice (a receiver's 2xx lost on the way back).
     callback_duplicate_rate: float = Field(0.0, ge=0, le=1)
+    # Efí: the share of Pix-send callbacks never sent (lost for good).
+    callback_drop_rate: float = Field(0.0, ge=0, le=1)
+    # Efí: the share of calls answered 429 BaldeFichasVazio before any work.
+    throttle_rate: float = Field(0.0, ge=0, le=1)
+    # Efí Pix sends: each settles this long after the PUT; None leaves it
+    # EM_PROCESSAMENTO until POST /_sim/efi/envios/{idEnvio}/settle.
+    send_settle_seconds: float | None = Field(0.0, ge=0)
+    # Efí Pix sends: the share that settle NAO_REALIZADO (with gnExtras.erro).
+    send_failure_rate: float = Field(0.0, ge=0, le=1)
+    # Efí Pix sends: the share of PUTs refused 422 pagamento_negado (risk analysis).
+    send_denied_rate: float = Field(0.0, ge=0, le=1)
+    # Efí Pix sends: a read by idEnvio or e2eId answers 404 this long after the PUT.
+    send_read_lag_seconds: float = Field(0.0, ge=0)
 
 
 class FaultBoard:

@@ -24,6 +24,9 @@ _SERVER_ERRORS: dict[Gateway, Callable[[HTTPStatus], SimulatorError]] = {
     Gateway.EFI: efi_wire.server_error,
 }
 
+# Only Efí's answer to a throttled call is in its contract (payouts-and-reconciliation.md).
+_THROTTLED: dict[Gateway, Callable[[], SimulatorError]] = {Gateway.EFI: efi_wire.throttled}
+
 CallNext = Callable[[Request], Awaitable[Response]]
 
 
@@ -39,7 +42,9 @@ def fault_injection(simulator: Simulator) -> Callable[[Request, CallNext], Await
             return _SERVER_ERRORS[gateway](HTTPStatus.SERVICE_UNAVAILABLE).response()
         await asyncio.sleep(faults.of(gateway).latency_ms / MILLISECONDS_PER_SECOND)
         if faults.errs(gateway):
-            return _SERVER_ERRORS[gateway](HTTPStatus.INTERNAL_SERVER_ERROR).response()
+            return _server_error(gateway, request.url.path).response()
+        if gateway in _THROTTLED and faults.chance(faults.of(gateway).throttle_rate):
+            return _THROTTLED[gateway]().response()
         response = await call_next(request)
         if faults.hangs(gateway):
             hang = simulator.config.timeout_hang_seconds
@@ -48,3 +53,9 @@ def fault_injection(simulator: Simulator) -> Callable[[Request, CallNext], Await
         return response
 
     return inject
+
+
+def _server_error(gateway: Gateway, path: str) -> SimulatorError:
+    if path.startswith(efi_wire.SEND_PATH_PREFIX):
+        return efi_wire.send_failed()
+    return _SERVER_ERRORS[gateway](HTTPStatus.INTERNAL_SERVER_ERROR)

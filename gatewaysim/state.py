@@ -66,6 +66,7 @@ class Simulator:
         return {
             "charges": [asdict(row) for g in gateways for row in g.charges()],
             "refunds": [asdict(row) for g in gateways for row in g.refunds()],
+            "pix_sends": [asdict(row) for row in self.efi.sends.rows()],
             "tokens_issued": {Gateway.EFI.value: self.efi.tokens.issued},
             "callbacks": [asdict(delivery) for delivery in self.callbacks.deliveries],
         }

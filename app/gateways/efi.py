@@ -24,6 +24,15 @@ from app.domain.errors import (
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_pix_value
 from app.gateways.efi_records import MAX_PAGE_SIZE, devolucao_reference, received_records
+from app.gateways.efi_sends import (
+    ID_ENVIO_TAKEN,
+    SEND_NOT_FOUND,
+    pix_send,
+    read_path,
+    send_body,
+    send_callbacks,
+    send_path,
+)
 from app.gateways.identifiers import EFI_KEY_SEPARATOR, efi_txid, pix_end_to_end_id
 from app.gateways.port import (
     CallbackEvent,
@@ -34,6 +43,9 @@ from app.gateways.port import (
     GatewayName,
     GatewayRecord,
     IncomingCallback,
+    PixSend,
+    PixSendCallback,
+    PixSendRequest,
     RefundRequest,
     RefundResult,
 )
@@ -140,6 +152,32 @@ class Efi:
                 devolucao = await self._devolucao(path) or devolucao
         return _refund_result(request.refund_id, devolucao)
 
+    async def send_pix(self, request: PixSendRequest) -> PixSend:
+        """``PUT /v3/gn/pix/:idEnvio``: 201 is the send queued (pending). The idEnvio is a
+        uniqueness key, not a replay key: a 409 id_envio_duplicado means the send exists,
+        so it is read; any other refusal is read too, and final only when Efí knows no
+        send under the id. Timeouts and 5xx stay unknown (read, then repeat this PUT)."""
+        body = send_body(request, self._pix_key)
+        response = await self._call("PUT", send_path(request.id_envio), json=body)
+        if response.status_code < 400:
+            return pix_send(read_json(NAME, response))
+        existing = await self.get_pix_send(request.id_envio)
+        if existing is not None:
+            return existing
+        if _names(response, frozenset({ID_ENVIO_TAKEN})):
+            raise GatewayOutcomeUnknown(NAME, f"idEnvio {request.id_envio} is taken but not found")
+        raise _refused(response)
+
+    async def get_pix_send(self, id_envio: str) -> PixSend | None:
+        """``GET /v2/gn/pix/enviados/id-envio/:idEnvio``; None on 404 PixEnviadoNaoEncontrado,
+        which right after an unknown outcome proves nothing (repeat the PUT to know)."""
+        response = await self._call("GET", read_path(id_envio))
+        if _names(response, SEND_NOT_FOUND):
+            return None
+        if response.status_code >= 400:
+            raise GatewayOutcomeUnknown(NAME, f"cannot read send {id_envio}: {response.text}")
+        return pix_send(read_json(NAME, response))
+
     async def register_webhook(self, url: str, *, skip_mtls: bool = False) -> str:
         """Point Efí's pix callbacks for our key at ``url`` (plus the hmac token and
         "ignorar="); Efí calls the URL before it answers. Returns the URL registered."""
@@ -182,12 +220,13 @@ class Efi:
 
     def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice:
         """Efí authenticates by mTLS at the ingress plus the ``hmac`` token in the URL we
-        registered. The body lists received pix; one without a ``pix`` list is Efí's call
-        when the URL is registered, answered 2xx and naming nothing."""
+        registered. The body lists received pix and Pix we sent; one without a ``pix`` list
+        is Efí's call when the URL is registered, answered 2xx and naming nothing."""
         given = callback.query.get("hmac", "")
         if not hmac.compare_digest(given.encode(), self._webhook_hmac.encode()):
             raise CallbackRejected("The hmac token does not match.")
-        return CallbackNotice(NAME, callback_events(callback.body))
+        events, sends = callback_entries(callback.body)
+        return CallbackNotice(NAME, events, sends)
 
     def _cob_body(self, request: ChargeRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -245,10 +284,13 @@ def webhook_url(url: str, token: str) -> str:
     return f"{url}{separator}{urlencode({'hmac': token})}&ignorar="
 
 
-def callback_events(body: bytes) -> tuple[CallbackEvent, ...]:
-    """The cobs a callback names. Entries without a txid (a pix we sent, a static key
-    payment) name no cob of ours. A devolução repeats its pix's endToEndId, so the key
-    also holds the devoluções' states: each change is a new event, a resend is not."""
+def callback_entries(
+    body: bytes,
+) -> tuple[tuple[CallbackEvent, ...], tuple[PixSendCallback, ...]]:
+    """The cobs a callback names, and the Pix we sent it names (``gnExtras.idEnvio``).
+    Entries without a txid (a pix we sent, a static key payment) name no cob of ours. A
+    devolução repeats its pix's endToEndId, so the key also holds the devoluções'
+    states: each change is a new event, a resend is not."""
     try:
         parsed = json.loads(body) if body.strip() else {}
     except ValueError as exc:
@@ -256,9 +298,10 @@ def callback_events(body: bytes) -> tuple[CallbackEvent, ...]:
     if not isinstance(parsed, dict):
         raise CallbackRejected("The body is not a JSON object.")
     if "pix" not in parsed:
-        return ()  # the call made while registering the URL, e.g. {"evento": "teste_webhook"}
+        return (), ()  # the call made while registering the URL: {"evento": "teste_webhook"}
     try:
-        return tuple(_event(p) for p in parsed["pix"] if p.get("txid"))
+        entries = list(parsed["pix"])
+        return tuple(_event(p) for p in entries if p.get("txid")), send_callbacks(entries)
     except (KeyError, TypeError, AttributeError) as exc:
         raise CallbackRejected("The body is not a list of pix.") from exc
 

@@ -11,7 +11,9 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from app.domain.charges import AttemptOutcome, ChargeStatus, attempt_outcome
+from app.domain.documents import PayerDocument
 from app.domain.intents import PaymentMethodType
+from app.domain.pix_keys import PixKey
 from app.domain.reconciliation import RecordKind
 
 
@@ -101,11 +103,22 @@ class CallbackEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PixSendCallback:
+    """A callback about a Pix we sent: only "read send ``id_envio`` again"."""
+
+    key: str  # "idEnvio=status": a new status is a new notice, a resend is a duplicate
+    id_envio: str
+    reason: str | None = None  # the gateway's words on a send not made, for operators
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackNotice:
-    """A verified callback; Efí may batch several payments in one."""
+    """A verified callback; Efí may batch several payments in one. ``events`` name
+    charges; ``pix_sends`` name Pix we sent (payouts), which no charge handler reads."""
 
     gateway: GatewayName
     events: tuple[CallbackEvent, ...]
+    pix_sends: tuple[PixSendCallback, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +203,51 @@ class GatewayRecords(Protocol):
     name: GatewayName
 
     async def list_records(self, start: datetime, end: datetime) -> list[GatewayRecord]: ...
+
+
+class PixSendStatus(StrEnum):
+    """A send's state as PixWave reads it: pending until the gateway says paid or failed;
+    a word it does not know is unknown (read again), never a failure."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class PixSendRequest:
+    # Ours, derived from the payout attempt (identifiers.id_envio_for), stored before the
+    # call and never reused for another attempt: the gateway refuses a second send under it.
+    id_envio: str
+    amount: int  # centavos, > 0
+    payee_key: PixKey  # from app.domain.pix_keys.parse_pix_key
+    # When given, the gateway refuses the send unless the key belongs to this document.
+    payee_document: PayerDocument | None = None
+    payer_info: str | None = None  # shown to the payee, < 140 characters
+
+
+@dataclass(frozen=True, slots=True)
+class PixSend:
+    id_envio: str
+    status: PixSendStatus
+    gateway_status: str
+    amount: int
+    end_to_end_id: str | None = None
+    failure_reason: str | None = None
+    requested_at: datetime | None = None
+    settled_at: datetime | None = None
+
+
+@runtime_checkable
+class PixSender(Protocol):
+    """A gateway that sends Pix to a key (Efí). Both calls raise GatewayNotAttempted (nothing
+    was done: send again under the same id), GatewayOutcomeUnknown (it may have been: read
+    by id, then repeat the same request under the same id) or GatewayRejected (refused, and
+    no send exists under the id: a new attempt may take a new id)."""
+
+    name: GatewayName
+
+    async def send_pix(self, request: PixSendRequest) -> PixSend: ...
+
+    async def get_pix_send(self, id_envio: str) -> PixSend | None: ...

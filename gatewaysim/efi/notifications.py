@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from loguru import logger
@@ -18,6 +18,9 @@ from gatewaysim.efi.cobs import Devolucao, Pix
 from gatewaysim.efi.wire import pix_callback_json, pix_sent_callback_json, webhook_invalid
 from gatewaysim.faults import FaultBoard
 from gatewaysim.gateways import Gateway
+
+if TYPE_CHECKING:
+    from gatewaysim.efi.sends import SentPix
 
 # Efí appends this to the registered URL string as is, query string or not.
 PIX_SUFFIX = "/pix"
@@ -67,15 +70,16 @@ class EfiNotifier:
 
     def notify(self, paid: Sequence[Pix]) -> None:
         """One callback listing every pix in ``paid``."""
-        self._send(paid[0].chave, [pix_callback_json(pix) for pix in paid], paid)
+        self._send(paid[0].chave, [pix_callback_json(pix) for pix in paid], _txids(paid))
 
     def notify_returned(self, pix: Pix, devolucao: Devolucao) -> None:
         """A devolução settled: its pix again, with the devolução."""
-        self._send(pix.chave, [pix_callback_json(pix, [devolucao])], [pix])
+        self._send(pix.chave, [pix_callback_json(pix, [devolucao])], _txids([pix]))
 
-    def notify_sent(self, end_to_end_id: str, chave: str, amount_cents: int) -> None:
-        """A pix the account sent, which names no cob."""
-        self._send(chave, [pix_sent_callback_json(end_to_end_id, chave, amount_cents)], [])
+    def notify_sent(self, send: SentPix) -> None:
+        """A Pix the account sent settled: to the payer key's webhook, naming no cob;
+        a resend by its idEnvio replays it."""
+        self._send(send.payer_key, [pix_sent_callback_json(send)], [send.id_envio])
 
     def resend(self, txid: str, index: int | None = None) -> None:
         """The last callback about ``txid`` again, or its ``index``-th (out of order)."""
@@ -85,7 +89,7 @@ class EfiNotifier:
             callback = self._sender.nth(Gateway.EFI, txid, index)
         self._sender.send(callback, references=())
 
-    def _send(self, chave: str, entries: list[dict[str, Any]], about: Sequence[Pix]) -> None:
+    def _send(self, chave: str, entries: list[dict[str, Any]], references: list[str]) -> None:
         registered = self._registered.get(chave)
         url = registered[0] if registered else self._url
         if url is None:
@@ -93,6 +97,10 @@ class EfiNotifier:
             return
         body = json.dumps({"pix": entries}).encode()
         callback = Callback(Gateway.EFI, url + PIX_SUFFIX, JSON_HEADERS, body)
-        self._sender.send(callback, [pix.txid for pix in about])
+        self._sender.send(callback, references)
         if self._faults.duplicates_callback(Gateway.EFI):
             self._sender.send(callback, references=())
+
+
+def _txids(paid: Sequence[Pix]) -> list[str]:
+    return [pix.txid for pix in paid]

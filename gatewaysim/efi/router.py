@@ -10,14 +10,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
-from gatewaysim.efi.schemas import CobIn, CobPatchIn, DevolucaoIn, WebhookIn
+from gatewaysim.efi.schemas import CobIn, CobPatchIn, DevolucaoIn, PixSendIn, WebhookIn
 from gatewaysim.efi.tokens import TOKEN_LIFETIME_SECONDS
-from gatewaysim.efi.wire import cob_json, devolucao_json, error, timestamp, unauthorized
+from gatewaysim.efi.wire import (
+    cob_json,
+    devolucao_json,
+    error,
+    send_answer_json,
+    sent_pix_json,
+    timestamp,
+    unauthorized,
+)
 from gatewaysim.errors import SimulatorError
 from gatewaysim.state import SimulatorDep
 
-SCOPES = "cob.write cob.read pix.write pix.read webhook.write webhook.read"
+SCOPES = (
+    "cob.write cob.read pix.write pix.read webhook.write webhook.read pix.send gn.pix.send.read"
+)
+MAX_PAGE_ITEMS = 1000
+DEFAULT_PAGE_ITEMS = 100
 GRANT_TYPE = "client_credentials"
 # paginacao.itensPorPagina: 1 to 1000, 100 when absent (bacen/pix-api Paginacao).
 DEFAULT_PAGE_SIZE = 100
@@ -34,6 +47,8 @@ def _require_token(
 
 oauth_router = APIRouter(prefix="/efi/oauth")
 router = APIRouter(prefix="/efi/v2", dependencies=[Depends(_require_token)])
+# Efí's own extensions (`/v3/gn/pix`, `/v2/gn/pix/enviados`): sending Pix.
+send_router = APIRouter(prefix="/efi", dependencies=[Depends(_require_token)])
 
 
 @oauth_router.post("/token")
@@ -108,6 +123,39 @@ async def get_webhook(chave: str, sim: SimulatorDep) -> JSONResponse:
         raise error(HTTPStatus.NOT_FOUND, "webhook_nao_encontrado", "Webhook não encontrado")
     url, created = registered
     return JSONResponse({"webhookUrl": url, "chave": chave, "criacao": timestamp(created)})
+
+
+@send_router.put("/v3/gn/pix/{id_envio}")
+async def send_pix(id_envio: str, body: PixSendIn, sim: SimulatorDep) -> JSONResponse:
+    send = sim.efi.sends.send(id_envio, body)
+    return JSONResponse(send_answer_json(send), status_code=HTTPStatus.CREATED)
+
+
+@send_router.get("/v2/gn/pix/enviados/id-envio/{id_envio}")
+async def get_send(id_envio: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(sent_pix_json(sim.efi.sends.get(id_envio)))
+
+
+@send_router.get("/v2/gn/pix/enviados/{e2eid}")
+async def get_send_by_end_to_end_id(e2eid: str, sim: SimulatorDep) -> JSONResponse:
+    return JSONResponse(sent_pix_json(sim.efi.sends.by_end_to_end_id(e2eid)))
+
+
+@send_router.get("/v2/gn/pix/enviados")
+async def list_sends(
+    sim: SimulatorDep,
+    inicio: AwareDatetime,
+    fim: AwareDatetime,
+    status: str | None = None,
+    page: Annotated[int, Query(alias="paginacao.paginaAtual", ge=0)] = 0,
+    per_page: Annotated[
+        int, Query(alias="paginacao.itensPorPagina", ge=1, le=MAX_PAGE_ITEMS)
+    ] = DEFAULT_PAGE_ITEMS,
+) -> JSONResponse:
+    """Sends created between ``inicio`` and ``fim``: a bare list, the envelope the Node
+    SDK types (the pages show bare items; the envelope is not settled)."""
+    sends = sim.efi.sends.between(inicio, fim, status)
+    return JSONResponse([sent_pix_json(s) for s in sends[page * per_page : (page + 1) * per_page]])
 
 
 def _require_client(authorization: str | None) -> None:

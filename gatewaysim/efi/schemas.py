@@ -73,3 +73,37 @@ class DevolucaoIn(BaseModel):
 
 class WebhookIn(BaseModel):
     webhook_url: str = Field(alias="webhookUrl", pattern=r"^https?://")
+
+
+class Pagador(BaseModel):
+    chave: str = Field(min_length=1, max_length=PIX_KEY_MAX_CHARS)
+    info_pagador: str | None = Field(
+        None, alias="infoPagador", max_length=PAYER_REQUEST_MAX_CHARS - 1
+    )
+
+
+class Favorecido(BaseModel):
+    """A key, optionally with the document Efí then checks it belongs to. (Bank data,
+    ``contaBanco``, is not simulated: docs/gateways/payouts-and-reconciliation.md §1.)"""
+
+    chave: str = Field(min_length=1, max_length=PIX_KEY_MAX_CHARS)
+    cpf: str | None = Field(None, pattern=r"^\d{11}$")
+    cnpj: str | None = Field(None, pattern=r"^[0-9A-Z]{14}$")
+
+    @model_validator(mode="after")
+    def _one_document_at_most(self) -> Self:
+        if self.cpf is not None and self.cnpj is not None:
+            raise ValueError("favorecido takes cpf or cnpj, not both")
+        return self
+
+    @property
+    def document(self) -> str | None:
+        return self.cpf or self.cnpj
+
+
+class PixSendIn(BaseModel):
+    """`PUT /v3/gn/pix/:idEnvio` (efipay docs `Enviar_pix.md`; envio-pagamento-pix.md)."""
+
+    valor: PixCentavos
+    pagador: Pagador
+    favorecido: Favorecido

@@ -16,10 +16,12 @@ from gatewaysim.efi.book import CobBook
 from gatewaysim.efi.cobs import Cob, Devolucao, Pix
 from gatewaysim.efi.notifications import EfiNotifier
 from gatewaysim.efi.schemas import CobIn
+from gatewaysim.efi.sends import EfiSends, SentPix
 from gatewaysim.efi.tokens import TokenIssuer
 from gatewaysim.efi.wire import (
     NOT_RETURNED,
     RETURNED,
+    SENT,
     Paging,
     cob_json,
     error,
@@ -60,6 +62,7 @@ class EfiSim:
         self._auto_payer = auto_payer
         self._book = CobBook()
         self.tokens = TokenIssuer()
+        self.sends = EfiSends(dice, faults, spawner, notifier)
 
     def create(self, txid: str, request: CobIn, host: str) -> Cob:
         """A new cob at ``txid``; its location points at ``host``."""
@@ -123,9 +126,12 @@ class EfiSim:
         return received_json(start, end, Paging(page, page_size, len(pix)), listed)
 
     def send_pix_sent_callback(self, chave: str, amount_cents: int) -> None:
-        """A "Pix enviado" callback: a payment out of the account, naming no cob."""
+        """A "Pix enviado" callback about a send made outside the API (idEnvio "1", as
+        in Efí's example): a payment out of the account, naming no cob."""
         end_to_end_id = END_TO_END_PREFIX + self._dice.alphanumeric(GENERATED_ID_CHARS)
-        self.notifier.notify_sent(end_to_end_id, chave, amount_cents)
+        send = SentPix("1", end_to_end_id, amount_cents, chave, None, chave, None, _now())
+        send.settle(SENT, _now())
+        self.notifier.notify_sent(send)
 
     async def _settle_later(
         self, delay: float, pix: Pix, devolucao: Devolucao, status: str
@@ -168,6 +174,7 @@ class EfiSim:
 
     def clear(self) -> None:
         self._book.clear()
+        self.sends.clear()
         self.notifier.clear()
         self.tokens.reset_count()
 

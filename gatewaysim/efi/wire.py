@@ -20,12 +20,16 @@ from gatewaysim.errors import SimulatorError
 
 if TYPE_CHECKING:
     from gatewaysim.efi.cobs import Cob, Devolucao, Pix
+    from gatewaysim.efi.sends import SentPix
 
 IN_PROGRESS = "EM_PROCESSAMENTO"
 RETURNED = "DEVOLVIDO"
 NOT_RETURNED = "NAO_REALIZADO"
+SENT = "REALIZADO"
+NOT_SENT = "NAO_REALIZADO"
 
 PAYER_INFO = "pago pelo simulador"
+PAYEE_NAME = "Favorecido do Simulador"
 BCB_ERROR_BASE = "https://pix.bcb.gov.br/api/v2/error/"
 # Efí's example of a devolução that was not made (docs/APIPix/Pix, "Consultar devolução").
 NOT_RETURNED_REASON = "Negado por timeout"
@@ -146,16 +150,21 @@ def pix_callback_json(pix: Pix, devolucoes: Sequence[Devolucao] = ()) -> dict[st
     return entry
 
 
-def pix_sent_callback_json(end_to_end_id: str, chave: str, amount_cents: int) -> dict[str, Any]:
-    """A pix our account sent: no txid (docs/APIPix/Webhooks, "Exemplo-Pix-enviado")."""
+def pix_sent_callback_json(send: SentPix) -> dict[str, Any]:
+    """A Pix our account sent: no txid, ``gnExtras.idEnvio``; one not made has no
+    horario and ``gnExtras.erro`` (envio-pagamento-pix/webhooks.md, "Exemplo-Pix-enviado",
+    "Pix rejeitado")."""
+    extras: dict[str, Any] = {"idEnvio": send.id_envio}
+    if send.error is not None:
+        extras["erro"] = send.error
     return {
-        "endToEndId": end_to_end_id,
-        "chave": chave,
+        "endToEndId": send.end_to_end_id,
+        "chave": send.payer_key,
         "tipo": "SOLICITACAO",
-        "status": "REALIZADO",
-        "valor": to_pix_value(amount_cents),
-        "horario": timestamp(datetime.now(UTC)),
-        "gnExtras": {"idEnvio": "1"},
+        "status": send.status,
+        "valor": to_pix_value(send.amount_cents),
+        "horario": timestamp(send.settled_at) if send.status == SENT and send.settled_at else None,
+        "gnExtras": extras,
     }
 
 
@@ -186,6 +195,95 @@ def received_json(
         "parametros": parametros,
         "pix": [pix_callback_json(p, list(p.devolucoes.values())) for p in pix],
     }
+
+
+def send_answer_json(send: SentPix) -> dict[str, Any]:
+    """The 201 of `PUT /v3/gn/pix/:idEnvio`: queued, and ``e2eId``, not ``endToEndId``."""
+    return {
+        "idEnvio": send.id_envio,
+        "e2eId": send.end_to_end_id,
+        "valor": to_pix_value(send.amount_cents),
+        "horario": {"solicitacao": timestamp(send.requested_at)},
+        "status": IN_PROGRESS,
+    }
+
+
+def sent_pix_json(send: SentPix) -> dict[str, Any]:
+    """A send as `GET /v2/gn/pix/enviados/id-envio/:idEnvio` shows it."""
+    horario = {"solicitacao": timestamp(send.requested_at)}
+    if send.settled_at is not None and send.status == SENT:
+        horario["liquidacao"] = timestamp(send.settled_at)
+    identification: dict[str, str] = {"nome": PAYEE_NAME}
+    if send.payee_document is not None:
+        identification[send.payee_document.type] = send.payee_document.masked
+    body: dict[str, Any] = {
+        "endToEndId": send.end_to_end_id,
+        "idEnvio": send.id_envio,
+        "valor": to_pix_value(send.amount_cents),
+        "chave": send.payer_key,
+        "status": send.status,
+        "horario": horario,
+        "favorecido": {"chave": send.payee_key, "identificacao": identification},
+    }
+    if send.payer_info is not None:
+        body["infoPagador"] = send.payer_info
+    return body
+
+
+def id_envio_taken() -> SimulatorError:
+    return error(
+        HTTPStatus.CONFLICT,
+        "id_envio_duplicado",
+        "O id de envio informado já foi utilizado em outro pagamento",
+    )
+
+
+def send_not_found() -> SimulatorError:
+    return bcb_error(
+        HTTPStatus.NOT_FOUND,
+        "PixEnviadoNaoEncontrado",
+        "Pix enviado não encontrado",
+        "Pix enviado não encontrado para o idEnvio informado.",
+        [],
+    )
+
+
+def key_invalid() -> SimulatorError:
+    return error(HTTPStatus.BAD_REQUEST, "chave_invalida", "A chave informada é inválida")
+
+
+def key_not_of_document() -> SimulatorError:
+    return error(
+        HTTPStatus.BAD_REQUEST,
+        "chave_nao_pertence_ao_documento",
+        "O cpf do favorecido é diferente do documento em posse da chave",
+    )
+
+
+def payment_denied() -> SimulatorError:
+    return error(
+        HTTPStatus.UNPROCESSABLE_ENTITY, "pagamento_negado", "Pagamento negado por análises"
+    )
+
+
+# Sends answer their own 500 (envio-pagamento-pix.md): the error_rate fault gives it there.
+SEND_PATH_PREFIX = "/efi/v3/gn/pix/"
+
+
+def send_failed() -> SimulatorError:
+    return error(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "erro_aplicacao", "Ocorreu um erro ao validar a chave"
+    )
+
+
+def throttled() -> SimulatorError:
+    return bcb_error(
+        HTTPStatus.TOO_MANY_REQUESTS,
+        "BaldeFichasVazio",
+        "Balde de fichas vazio",
+        "Não há fichas no balde a serem consumidas",
+        [],
+    )
 
 
 def devolucao_json(devolucao: Devolucao) -> dict[str, Any]:

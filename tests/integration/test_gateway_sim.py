@@ -12,11 +12,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -30,6 +27,7 @@ from gatewaysim.mercadopago.issuing import (
     GATEWAY_ERROR_TOKEN,
     INSUFFICIENT_FUNDS_TOKEN,
 )
+from tests.integration.receiver import FAILING_PATH, Received, Receiver, running_receiver
 from tests.support import ANOTHER_CARD_TOKEN, CARD_TOKEN, start_role, wait_for
 
 MP_SECRET = "test-mp-secret"
@@ -38,68 +36,15 @@ CALLBACK_ATTEMPTS = 3
 HANG_SECONDS = 1.0
 CLIENT_TIMEOUT_SECONDS = 0.2  # shorter than HANG_SECONDS: the client gives up first
 WAIT_SECONDS = 10.0
-FAILING_PATH = "/failing"
 TXID = "abcdefghijklmnopqrstuvwxyz0123"
 OTHER_TXID = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
 MP_AUTH = {"Authorization": "Bearer TEST-token"}
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A tiny HTTP server standing in for PixWave's callback endpoints."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def under(self, prefix: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if r.path.startswith(prefix)]
-
-    def clear(self) -> None:
-        with self.lock:
-            self.requests.clear()
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    port = free_port()
-    received = Receiver(f"http://127.0.0.1:{port}")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with received.lock:
-                received.requests.append(
-                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-            self.send_response(500 if self.path.startswith(FAILING_PATH) else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield received
-    server.shutdown()
-    server.server_close()
+    with running_receiver() as received:
+        yield received
 
 
 @contextmanager
@@ -704,6 +649,81 @@ def test_a_payer_may_pay_a_different_amount(sim: httpx.Client, receiver: Receive
     assert paid["transaction_amount"] == 15
 
 
+SEND_ID = "payout01"
+
+
+def pix_send_body(value: str = "1.00") -> dict[str, Any]:
+    return {
+        "valor": value,
+        "pagador": {"chave": "pix@loja.example"},
+        "favorecido": {"chave": "maria@example.com", "cpf": "52998224725"},
+    }
+
+
+def test_efi_pix_send_is_queued_then_read_and_a_repeat_is_409(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
+    """payouts-and-reconciliation.md §1: 201 EM_PROCESSAMENTO with e2eId; the read by
+    idEnvio says endToEndId and masks the payee's document; a used idEnvio is 409
+    id_envio_duplicado; unknown sends are a 404 PixEnviadoNaoEncontrado."""
+    auth = efi_auth(sim)
+    sim.put("/_sim/faults/efi", json={"send_settle_seconds": None})
+
+    sent = sim.put(f"/efi/v3/gn/pix/{SEND_ID}", json=pix_send_body(), headers=auth)
+    again = sim.put(f"/efi/v3/gn/pix/{SEND_ID}", json=pix_send_body("2.00"), headers=auth)
+    read = sim.get(f"/efi/v2/gn/pix/enviados/id-envio/{SEND_ID}", headers=auth).json()
+    unknown = sim.get("/efi/v2/gn/pix/enviados/id-envio/nope", headers=auth)
+
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["status"], sent.json()["e2eId"]) == ("EM_PROCESSAMENTO", read["endToEndId"])
+    assert (again.status_code, again.json()["nome"]) == (409, "id_envio_duplicado")
+    assert read["favorecido"]["identificacao"]["cpf"] == "***.982.247-**"
+    by_e2e = sim.get(f"/efi/v2/gn/pix/enviados/{read['endToEndId']}", headers=auth)
+    assert by_e2e.json()["idEnvio"] == SEND_ID
+    assert unknown.status_code == 404
+    assert unknown.json()["type"].endswith("/PixEnviadoNaoEncontrado")
+    [row] = ledger(sim)["pix_sends"]
+    assert (row["requests"], row["amount_cents"], row["status"]) == (2, 100, "EM_PROCESSAMENTO")
+    assert receiver.under("/v1/callbacks/efi") == []  # not settled yet: no callback
+
+
+def test_efi_pix_send_not_made_is_told_to_the_payer_keys_webhook(
+    sim: httpx.Client, receiver: Receiver
+) -> None:
+    """§1, the callback of a send: "Pix rejeitado" has horario null and gnExtras.erro; a
+    send settled already cannot be settled again."""
+    auth = efi_auth(sim)
+    sim.put("/_sim/faults/efi", json={"send_settle_seconds": None})
+    sim.put(f"/efi/v3/gn/pix/{SEND_ID}", json=pix_send_body(), headers=auth)
+
+    settled = sim.post(f"/_sim/efi/envios/{SEND_ID}/settle", json={"status": "NAO_REALIZADO"})
+    twice = sim.post(f"/_sim/efi/envios/{SEND_ID}/settle")
+
+    assert settled.json() == {"idEnvio": SEND_ID, "status": "NAO_REALIZADO"}
+    assert twice.status_code == 409
+    wait_for(lambda: len(receiver.under("/v1/callbacks/efi")) == 1, timeout=WAIT_SECONDS)
+    [entry] = receiver.under("/v1/callbacks/efi")[0].json()["pix"]
+    assert (entry["status"], entry["horario"], entry["tipo"]) == (
+        "NAO_REALIZADO",
+        None,
+        "SOLICITACAO",
+    )
+    assert entry["gnExtras"]["idEnvio"] == SEND_ID
+    assert entry["gnExtras"]["erro"]["codigo"] == "AC03"
+
+
+def test_efi_pix_send_callbacks_can_be_dropped(sim: httpx.Client, receiver: Receiver) -> None:
+    auth = efi_auth(sim)
+    sim.put("/_sim/faults/efi", json={"callback_drop_rate": 1.0})
+    sim.put(f"/efi/v3/gn/pix/{SEND_ID}", json=pix_send_body(), headers=auth)
+    read = f"/efi/v2/gn/pix/enviados/id-envio/{SEND_ID}"
+    wait_for(
+        lambda: sim.get(read, headers=auth).json()["status"] == "REALIZADO", timeout=WAIT_SECONDS
+    )
+    assert ledger(sim)["callbacks"] == []  # a callback sent is listed at once
+    assert receiver.under("/v1/callbacks/efi") == []
+
+
 # --- faults --------------------------------------------------------------------------------
 
 
@@ -785,7 +805,13 @@ def test_ledger_reset_forgets_everything(sim: httpx.Client) -> None:
 
     cleared = sim.delete("/_sim/ledger").json()
 
-    assert cleared == {"charges": [], "refunds": [], "tokens_issued": {"efi": 0}, "callbacks": []}
+    assert cleared == {
+        "charges": [],
+        "refunds": [],
+        "pix_sends": [],
+        "tokens_issued": {"efi": 0},
+        "callbacks": [],
+    }
     assert sim.get(f"/efi/v2/cob/{TXID}", headers=auth).status_code == 400
 
 
