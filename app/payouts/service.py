@@ -8,7 +8,7 @@ request is repeated under the same id: Efí refuses a second send under one idEn
 money leaves once (docs/gateways/payouts-and-reconciliation.md §1). Only the gateway's
 "not made" (NAO_REALIZADO, or a refusal with no send under the id) fails a payout and
 gives its amount back; a lost answer never does. One send at a time per gateway account:
-a PostgreSQL advisory lock is held around each exchange (``PayoutRepository.sending``).
+a PostgreSQL advisory lock is held around each PUT (``PayoutRepository.sending``).
 """
 
 from __future__ import annotations
@@ -174,23 +174,23 @@ def send_request(cipher: DocumentCipher, payout: Payout, attempt: PayoutAttempt)
 async def exchange(
     uow: UnitOfWork, sender: PixSender, request: PixSendRequest, known: SendStatus | None
 ) -> SendOutcome | None:
-    """Under the account's send lock: read the send first unless the attempt is new
-    (``known`` None), then make (or repeat) the PUT unless the gateway already took it.
+    """Read the send first unless the attempt is new (``known`` None), then make (or
+    repeat) the PUT, under the account's send lock, unless the gateway already took it.
     None: the gateway took it but cannot show it yet; read again later."""
-    async with uow.repository(PayoutRepository).sending(sender.name.value):
-        try:
-            if known is not None:
-                found = await sender.get_pix_send(request.id_envio)
-                if found is not None:
-                    return found
-                if known is not SendStatus.UNKNOWN:
-                    return None  # it answered before: a read that lags proves nothing
+    try:
+        if known is not None:
+            found = await sender.get_pix_send(request.id_envio)
+            if found is not None:
+                return found
+            if known is not SendStatus.UNKNOWN:
+                return None  # it answered before: a read that lags proves nothing
+        async with uow.repository(PayoutRepository).sending(sender.name.value):
             return await sender.send_pix(request)
-        except GatewayRejected as exc:
-            return exc.message
-        except GatewayError as exc:
-            # The same idEnvio and body next time: never a second send.
-            raise RetryLater(f"send {request.id_envio}: {exc.message}", keep_progress=True) from exc
+    except GatewayRejected as exc:
+        return exc.message
+    except GatewayError as exc:
+        # The same idEnvio and body next time: never a second send.
+        raise RetryLater(f"send {request.id_envio}: {exc.message}", keep_progress=True) from exc
 
 
 async def send_payout(uow: UnitOfWork, context: ChargeContext, payout_id: str) -> None:

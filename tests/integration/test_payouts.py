@@ -16,7 +16,6 @@ import httpx
 import psycopg
 import pytest
 
-from app.db.session import create_engine, session_factory
 from app.db.uow import SqlUnitOfWork, unit_of_work_factory
 from app.domain.caller import Caller
 from app.domain.charges import ChargeStatus
@@ -34,12 +33,10 @@ from app.payments.repository import IntentRepository
 from app.payments.schemas import CreatePaymentIntent
 from app.payouts.schemas import CreatePayout
 from app.payouts.service import cancel_payout, create_payout, follow_up_payout, send_payout
-from app.settings import Settings
 from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
-from tests.integration.ledger_support import post_payment_now
+from tests.integration.payout_support import funded_api_merchant
 from tests.integration.relay_support import CIPHER, POLICY
-from tests.support import ApiProcess, Merchant, pix_intent, waive_fees
-from tests.support import create_merchant as create_api_merchant
+from tests.support import ApiProcess, Merchant, pix_intent
 
 FUNDS = 10_000
 AMOUNT = 3_000
@@ -264,33 +261,6 @@ async def test_a_payout_the_available_balance_cannot_cover_writes_nothing(scene:
 # Over HTTP, against the API process and its database.
 
 
-def _funded_api_merchant(
-    api: ApiProcess, db: psycopg.Connection[Any], database_url: str, amount: int
-) -> Merchant:
-    merchant = waive_fees(create_api_merchant("Loja Repasse HTTP"))
-    response = httpx.post(
-        f"{api.url}/v1/payment_intents", json=pix_intent(amount=amount), headers=merchant.headers
-    )
-    intent_id = response.json()["id"]
-    # Stand in for the charge worker, which records the payment and posts its entry.
-    db.execute(
-        "UPDATE payment_intents SET status = 'succeeded', amount_received = amount WHERE id = %s",
-        (intent_id,),
-    )
-    post_payment_now(database_url, intent_id)
-    asyncio.run(_settle(database_url))
-    return merchant
-
-
-async def _settle(database_url: str) -> None:
-    engine = create_engine(Settings(database_url=database_url))
-    try:
-        new_uow = unit_of_work_factory(session_factory(engine))
-        await ledger.settle_due_balances(new_uow, datetime.now(UTC), 1000)
-    finally:
-        await engine.dispose()
-
-
 def _available(api: ApiProcess, merchant: Merchant) -> int:
     balance = httpx.get(f"{api.url}/v1/balance", headers=merchant.headers).json()
     return sum(a["amount"] for a in balance["available"])
@@ -350,7 +320,7 @@ def test_missing_or_bad_fields_are_problems_naming_the_field(
 def test_one_idempotency_key_makes_one_payout_and_cancel_only_while_pending(
     api: ApiProcess, db: psycopg.Connection[Any], database_url: str
 ) -> None:
-    merchant = _funded_api_merchant(api, db, database_url, FUNDS)
+    merchant = asyncio.run(funded_api_merchant(api, db, database_url, FUNDS))
     body = {"amount": AMOUNT, "currency": "brl", "destination": EMAIL_KEY}
     first = _post(api, merchant, body, **{"Idempotency-Key": "payout-once"})
     again = _post(api, merchant, body, **{"Idempotency-Key": "payout-once"})
@@ -377,7 +347,7 @@ def test_one_idempotency_key_makes_one_payout_and_cancel_only_while_pending(
 def test_concurrent_payouts_never_overdraw_the_available_balance(
     api: ApiProcess, db: psycopg.Connection[Any], database_url: str
 ) -> None:
-    merchant = _funded_api_merchant(api, db, database_url, FUNDS)
+    merchant = asyncio.run(funded_api_merchant(api, db, database_url, FUNDS))
     amount, tries = 700, 20
     body = {"amount": amount, "currency": "brl", "destination": EMAIL_KEY}
 
