@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
@@ -469,6 +470,11 @@ class FeeSchedule(Base):
 
     __tablename__ = "fee_schedules"
     __table_args__ = (
+        CheckConstraint(
+            "basis_points BETWEEN 0 AND 10000 AND fixed_amount >= 0"
+            " AND settlement_delay_days BETWEEN 0 AND 365",
+            name="sane",
+        ),
         Index("uq_fee_schedules_merchant_id_method", "merchant_id", "method", unique=True),
         # One platform-wide row per method (a NULL merchant_id is never equal to another).
         Index(

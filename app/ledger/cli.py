@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
 from app.cli_support import settings_with
 from app.db.session import create_engine, open_uow, session_factory
@@ -101,7 +102,11 @@ def fees(
             await uow.repository(LedgerRepository).set_pricing(merchant, method, pricing)
             await uow.commit()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except IntegrityError as exc:
+        typer.echo(f"error: no merchant {merchant}", err=True)
+        raise typer.Exit(2) from exc
     who = merchant or "the platform"
     typer.echo(f"{who}: {method.value} {basis_points} bp + {fixed}, settled after {delay_days} d")
 

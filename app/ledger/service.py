@@ -148,7 +148,8 @@ async def post_charge(
 ) -> BalanceTransaction | None:
     """The payment's money arrived through ``gateway``: its net is pending until the
     method's settlement delay, the fee is ours. Once per intent (None the next time)."""
-    pricing = await pricing_for(uow, intent.merchant_id, intent.method_type)
+    method = PaymentMethodType(intent.method_type)
+    pricing = await pricing_for(uow, intent.merchant_id, method)
     gross = intent.amount_received
     fee = fee_for(gross, pricing)
     movement = Movement(
@@ -238,8 +239,9 @@ async def refund_succeeded(uow: UnitOfWork, refund: Refund) -> None:
 async def refund_failed(uow: UnitOfWork, refund: Refund) -> None:
     """The reservation goes back where the refund took it from (or, if that settled
     meanwhile, to available)."""
+    # A credit needs no balance lock (and the caller holds the intent's row lock, which
+    # create_refund takes after the balance lock: taking both here could deadlock).
     ledger = _ledger(uow)
-    await lock_balance(uow, refund.merchant_id, refund.livemode, refund.currency)
     taken = await ledger.transaction_for(refund.id, TransactionType.REFUND)
     if taken is None:
         logger.warning("ledger.refund_unposted", refund=refund.id)

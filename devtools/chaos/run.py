@@ -18,10 +18,13 @@ import httpx
 import psycopg
 
 from app.aws import sync_client
+from app.db.session import open_uow
 from app.domain.events import MERCHANT_EVENTS
 from app.gateways.efi import txid_for
 from app.gateways.port import GatewayName
+from app.ledger.service import check_books
 from app.payments.charges import attempt_key
+from app.settings import Settings
 from devtools.chaos.captures import (
     CaptureRun,
     capture_intents,
@@ -277,8 +280,19 @@ def _violations(
     problems += capture_violations(captures, intents, paid)
     problems += moved_backwards(order)
     problems += _refund_violations(fleet, refunds, ledger)
+    problems += _books(fleet)
     problems += _dead_letters(fleet)
     return problems
+
+
+def _books(fleet: Fleet) -> list[str]:
+    """The ledger's invariants: every entry sums to zero, no merchant account is negative."""
+
+    async def check() -> list[str]:
+        async with open_uow(Settings(database_url=fleet.env["PIXWAVE_DATABASE_URL"])) as uow:
+            return await check_books(uow)
+
+    return [f"ledger: {problem}" for problem in asyncio.run(check())]
 
 
 def _refund_violations(fleet: Fleet, refunds: list[RefundRun], ledger: dict[str, Any]) -> list[str]:

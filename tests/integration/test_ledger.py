@@ -6,6 +6,8 @@ leave the books right; settlement and backfill are idempotent; every test ends w
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -256,6 +258,24 @@ async def test_settlement_makes_due_funds_available_once(
     assert await _balance(sessions, caller) == _balance_of(pending=0, available=14_662)
 
 
+async def test_settlement_waits_rather_than_take_available_below_zero(
+    sessions: Sessions,
+) -> None:
+    caller = await _merchant(sessions)
+    await _paid(sessions, caller, 5_000, card=True)  # net 4,761, due in 30 days
+    pix = await _paid(sessions, caller, 10_000)  # net 9,901, due now
+    # More than the payment's own net: drawn on the card's pending funds, due at once.
+    await _refund(sessions, caller, pix, 10_000)
+    new_uow = unit_of_work_factory(sessions)
+    now = datetime.now(UTC)
+    await ledger.settle_due_balances(new_uow, now, 10_000)  # other merchants' may settle
+    assert await _balance(sessions, caller) == _balance_of(pending=4_662, reserved=10_000)
+    assert await ledger.settle_due_balances(new_uow, now + timedelta(days=31), 10_000) >= 1
+    assert await _balance(sessions, caller) == _balance_of(
+        pending=0, available=4_662, reserved=10_000
+    )
+
+
 async def test_concurrent_refunds_never_take_an_account_below_zero(sessions: Sessions) -> None:
     caller = await _merchant(sessions)
     first = await _paid(sessions, caller, 10_000)
@@ -328,3 +348,40 @@ async def _paid_before_the_ledger(
         (f"att_{intent.id[3:]}", intent.id, f"{intent.id}-efi-1", f"ref-{intent.id}", amount),
     )
     return intent.id
+
+
+def _ledger_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "ledger", *args], capture_output=True, text=True
+    )
+
+
+async def test_the_ledger_commands_set_fees_settle_and_check(
+    sessions: Sessions, db: psycopg.Connection[Any]
+) -> None:
+    caller = await _merchant(sessions)
+    fees = _ledger_command(
+        "fees",
+        "card",
+        "--basis-points",
+        "250",
+        "--fixed",
+        "10",
+        "--settlement-days",
+        "2",
+        "--merchant",
+        caller.merchant_id,
+    )
+    assert fees.returncode == 0, fees.stderr
+    card = await _paid(sessions, caller, 4_000, card=True)  # 100 + 10, due in 2 days
+    now = _ledger_command("settle")
+    assert now.returncode == 0, now.stderr
+    assert await _balance(sessions, caller) == _balance_of(pending=3_890)
+    later = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S")
+    ahead = _ledger_command("settle", "--as-of", later)
+    assert ahead.returncode == 0, ahead.stderr
+    assert await _balance(sessions, caller) == _balance_of(pending=0, available=3_890)
+    [(status,)] = _rows(db, "SELECT status FROM balance_transactions WHERE source = %s", card)
+    assert status == "available"
+    check = _ledger_command("check")
+    assert (check.returncode, check.stdout.strip()) == (0, "the books balance")

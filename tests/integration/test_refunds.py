@@ -11,7 +11,9 @@ from tests.integration.ledger_support import post_payment_now
 from tests.support import ApiProcess, Merchant, pix_intent
 
 
-def _succeeded_intent(api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any]) -> str:
+def _succeeded_intent(
+    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any], database_url: str
+) -> str:
     response = httpx.post(
         f"{api.url}/v1/payment_intents", json=pix_intent(amount=10_000), headers=merchant.headers
     )
@@ -21,7 +23,7 @@ def _succeeded_intent(api: ApiProcess, merchant: Merchant, db: psycopg.Connectio
         "UPDATE payment_intents SET status = 'succeeded', amount_received = amount WHERE id = %s",
         (intent_id,),
     )
-    post_payment_now(db.info.dsn, intent_id)
+    post_payment_now(database_url, intent_id)
     return intent_id
 
 
@@ -30,9 +32,9 @@ def _refund(api: ApiProcess, merchant: Merchant, body: dict[str, Any]) -> httpx.
 
 
 def test_partial_refunds_up_to_the_amount_received(
-    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any]
+    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any], database_url: str
 ) -> None:
-    intent_id = _succeeded_intent(api, merchant, db)
+    intent_id = _succeeded_intent(api, merchant, db, database_url)
 
     first = _refund(api, merchant, {"payment_intent": intent_id, "amount": 3000})
     too_much = _refund(api, merchant, {"payment_intent": intent_id, "amount": 7001})
@@ -72,10 +74,10 @@ def test_refund_of_an_unknown_intent_names_the_param(api: ApiProcess, merchant: 
 
 
 def test_every_refund_moves_the_intents_sequence_with_an_event(
-    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any]
+    api: ApiProcess, merchant: Merchant, db: psycopg.Connection[Any], database_url: str
 ) -> None:
     """A subscriber following the intent alone sees amount_refunded change."""
-    intent_id = _succeeded_intent(api, merchant, db)
+    intent_id = _succeeded_intent(api, merchant, db, database_url)
     for amount in (3000, 2000):
         assert _refund(api, merchant, {"payment_intent": intent_id, "amount": amount}).is_success
     events = db.execute(
