@@ -434,7 +434,7 @@ async def payout_returned(uow: UnitOfWork, payout: Payout, *, canceled: bool) ->
         if canceled
         else (EntryKind.PAYOUT_FAILURE, TransactionType.PAYOUT_FAILURE)
     )
-    await lock_balance(uow, payout.merchant_id, payout.livemode, payout.currency)
+    # A credit needs no balance lock (the caller holds the payout's row lock).
     movement = _payout_movement(payout, kind)
     entry = await post_entry(
         uow,
