@@ -31,6 +31,7 @@ from app.payments.consumer import charge_context
 from app.payments.intents import create_intent
 from app.payments.repository import IntentRepository
 from app.payments.schemas import CreatePaymentIntent
+from app.payouts.jobs import follow_up_payouts
 from app.payouts.schemas import CreatePayout
 from app.payouts.service import cancel_payout, create_payout, follow_up_payout, send_payout
 from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
@@ -199,6 +200,37 @@ async def test_a_send_whose_answer_is_lost_is_read_back_and_made_once(scene: Sce
         "SELECT count(*) FROM payout_attempts WHERE payout_id = %s", (payout_id,)
     )
     assert attempts == 1
+    assert (await _books(scene, caller))["reserved"] == 0
+
+
+async def test_the_scheduler_makes_the_send_a_worker_never_got_to_make(scene: Scene) -> None:
+    """The attempt is stored and the payout in transit, but no PUT reached Efí (here a
+    503 before any work; a crash after the commit leaves the same): follow_up_payouts
+    reads by idEnvio, finds nothing, makes the same PUT once, then reads it paid."""
+    caller = await _funded_merchant(scene)
+    payout_id = await _payout(scene, caller)
+    scene.sim.faults("efi", outage=True)
+    assert await _send(scene, payout_id)
+    assert _status(scene, payout_id) == "in_transit"
+    assert _sim_sends(scene, payout_id) == []
+    scene.heal_gateways()
+    with psycopg.connect(scene.database_url, autocommit=True) as connection:
+        # As if the payout had been quiet for longer than the job waits.
+        connection.execute(
+            "UPDATE payouts SET updated_at = now() - interval '1 hour' WHERE id = %s",
+            (payout_id,),
+        )
+
+    context = scene.context(cipher=CIPHER)
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while _status(scene, payout_id) == "in_transit":
+        assert asyncio.get_running_loop().time() < deadline
+        await follow_up_payouts(context, 50)
+        await asyncio.sleep(0.1)
+
+    assert _status(scene, payout_id) == "paid"
+    [sent] = _sim_sends(scene, payout_id)
+    assert sent["requests"] == 1
     assert (await _books(scene, caller))["reserved"] == 0
 
 
