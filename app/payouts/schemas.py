@@ -14,7 +14,7 @@ from app.domain.pix_keys import KEY_MAX_CHARS, PixKeyType
 from app.domain.shapes import Strict, Text
 from app.encoding import epoch
 
-MAX_DESCRIPTION_CHARS = 140  # Efí's infoPagador: what the payee sees
+MAX_DESCRIPTION_CHARS = 139  # Efí's infoPagador, "< 140": what the payee sees
 
 
 class DestinationIn(Strict):

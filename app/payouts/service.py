@@ -152,6 +152,12 @@ def _sender(gateways: Gateways, name: str) -> PixSender | None:
     return gateway if isinstance(gateway, PixSender) else None
 
 
+def _note_unconfigured(payout: Payout) -> None:
+    """A payout in transit through a gateway this process no longer has: it stays in
+    transit, read again once the gateway is configured (docs/operations.md, Payouts)."""
+    logger.error("payout.gateway_unconfigured", payout=payout.id, gateway=payout.gateway)
+
+
 def send_request(cipher: DocumentCipher, payout: Payout, attempt: PayoutAttempt) -> PixSendRequest:
     """The attempt's request, the same every time it is rebuilt (a repeat PUT carries
     the same body under the same idEnvio)."""
@@ -206,6 +212,8 @@ async def send_payout(uow: UnitOfWork, context: ChargeContext, payout_id: str) -
     if sender is None:
         if payout.status is PayoutStatus.PENDING:
             await _fail(uow, payout, "gateway_unavailable", f"{payout.gateway} sends no Pix here")
+        else:
+            _note_unconfigured(payout)
         return
     attempt, known = await _attempt_to_send(repository, payout)
     request = send_request(context.cipher, payout, attempt)
@@ -286,6 +294,7 @@ async def follow_up_payout(
             return False
         sender = _sender(gateways, payout.gateway)
         if sender is None:
+            _note_unconfigured(payout)
             return False
         request = send_request(cipher, payout, attempt)
         await uow.commit()
