@@ -259,6 +259,39 @@ async def test_a_send_not_made_gives_the_reserved_funds_back_by_an_entry(scene: 
     assert scene.events(payout_id) == ["payout.created", "payout.failed"]
 
 
+async def test_a_send_efi_refuses_fails_the_payout_and_gives_the_funds_back(scene: Scene) -> None:
+    """422 pagamento_negado: no send exists under the idEnvio, so the payout fails."""
+    caller = await _funded_merchant(scene)
+    payout_id = await _payout(scene, caller)
+    scene.sim.faults("efi", send_denied_rate=1.0)
+
+    assert not await _send(scene, payout_id)
+
+    assert _status(scene, payout_id) == "failed"
+    [(code,)] = scene.rows("SELECT failure_code FROM payouts WHERE id = %s", (payout_id,))
+    assert code == "send_refused"
+    assert _sim_sends(scene, payout_id) == []
+    books = await _books(scene, caller)
+    assert (books["available"], books["reserved"]) == (FUNDS, 0)
+
+
+async def test_two_deliveries_at_once_make_one_send(scene: Scene) -> None:
+    """The same message in two workers: the row lock lets one record the attempt; the
+    other finds it in transit and reads (or repeats the same PUT under the send lock,
+    which Efí answers 409): one send either way."""
+    caller = await _funded_merchant(scene)
+    payout_id = await _payout(scene, caller)
+
+    await asyncio.gather(_send(scene, payout_id), _send(scene, payout_id))
+    await _followed_up_until_final(scene, payout_id)
+
+    assert _status(scene, payout_id) == "paid"
+    assert len(_sim_sends(scene, payout_id)) == 1
+    books = await _books(scene, caller)
+    assert (books["available"], books["reserved"]) == (FUNDS - AMOUNT, 0)
+    assert scene.events(payout_id) == ["payout.created", "payout.paid"]
+
+
 async def test_cancel_gives_the_funds_back_while_pending_and_is_refused_once_sent(
     scene: Scene,
 ) -> None:
