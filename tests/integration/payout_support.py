@@ -17,10 +17,15 @@ from tests.support import ApiProcess, Merchant, create_merchant, pix_intent, wai
 
 
 async def funded_api_merchant(
-    api: ApiProcess, db: psycopg.Connection[Any], database_url: str, amount: int
+    api: ApiProcess,
+    db: psycopg.Connection[Any],
+    database_url: str,
+    amount: int,
+    *,
+    settled: bool = True,
 ) -> Merchant:
-    """A new merchant without fees whose PIX payment of ``amount`` is settled: all of it
-    available."""
+    """A new merchant without fees whose PIX payment of ``amount`` is settled (all of
+    it available), or only posted (pending) if not ``settled``."""
     merchant = waive_fees(create_merchant("Loja Repasse HTTP"))
     async with httpx.AsyncClient(base_url=api.url, headers=merchant.headers) as client:
         response = await client.post("/v1/payment_intents", json=pix_intent(amount=amount))
@@ -31,7 +36,8 @@ async def funded_api_merchant(
         (intent_id,),
     )
     await post_payment(database_url, intent_id)
-    await _settle(database_url)
+    if settled:
+        await _settle(database_url)
     return merchant
 
 

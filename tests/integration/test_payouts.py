@@ -34,6 +34,8 @@ from app.payments.schemas import CreatePaymentIntent
 from app.payouts.jobs import follow_up_payouts
 from app.payouts.schemas import CreatePayout
 from app.payouts.service import cancel_payout, create_payout, follow_up_payout, send_payout
+from devtools.demo.driver import Plan, pay_out
+from devtools.demo.receiver import new_receiver
 from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
 from tests.integration.payout_support import funded_api_merchant
 from tests.integration.relay_support import CIPHER, POLICY
@@ -428,3 +430,27 @@ def test_concurrent_payouts_never_overdraw_the_available_balance(
     assert len(made) == FUNDS // amount
     assert {(a.status_code, a.json()["code"]) for a in refused} == {(400, "balance_insufficient")}
     assert _available(api, merchant) == FUNDS - len(made) * amount >= 0
+
+
+async def test_the_demo_settles_then_pays_out_and_reads_the_balance_around_it(
+    api: ApiProcess, db: psycopg.Connection[Any], database_url: str
+) -> None:
+    """`pixwave demo --payout`: here no worker runs, so the payout stays pending and no
+    webhook ends it; the demo says so, after settling the funds it paid out from."""
+    merchant = await funded_api_merchant(api, db, database_url, FUNDS, settled=False)
+    plan = Plan(
+        api_url=api.url,
+        api_key=merchant.api_key,
+        sim_url=None,
+        count=0,
+        method="pix",
+        timeout_seconds=0.2,
+        payout_amount=AMOUNT,
+        database_url=database_url,
+    )
+    async with httpx.AsyncClient(base_url=api.url, headers=merchant.headers) as client:
+        payout = await pay_out(client, new_receiver(), plan)
+
+    assert (payout.available_before, payout.available_after) == (FUNDS, FUNDS - AMOUNT)
+    assert payout.status == "pending (no webhook)"
+    assert payout.id.startswith("po_")
