@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +31,17 @@ class StoredEvent:
     envelope: dict[str, Any]
     traceparent: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery taken for one try, with what the try needs: its endpoint as it was
+    when claimed, and its event (None once past the events retention)."""
+
+    id: str
+    event_id: str
+    endpoint: WebhookEndpoint
+    stored: StoredEvent | None
 
 
 class WebhookRepository:
@@ -78,7 +89,12 @@ class WebhookRepository:
         return int(count or 0)
 
     async def takers(
-        self, *, merchant_id: str, livemode: bool, event_type: str, event_created_at: datetime
+        self,
+        *,
+        merchant_id: str,
+        livemode: bool,
+        event_type: str,
+        event_created_at: datetime | ColumnElement[datetime],
     ) -> list[str]:
         """The enabled endpoints that take this event type and existed when it was
         created: a new endpoint hears only of events after it."""
@@ -144,10 +160,13 @@ class WebhookRepository:
             )
         )
 
-    async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+    async def claim_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due deliveries for one try each: their next try moves to
         ``lease_until``, so no other dispatcher takes them meanwhile, and a dispatcher
-        that dies mid-try leaves them due again then."""
+        that dies mid-try leaves them due again then. One statement claims them and
+        reads their endpoints and events."""
         due = (
             select(WebhookDelivery.id)
             .where(
@@ -161,13 +180,64 @@ class WebhookRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claimed = await self._session.scalars(
+        claimed = (
             update(WebhookDelivery)
             .where(WebhookDelivery.id.in_(due.scalar_subquery()))
             .values(next_attempt_at=lease_until)
-            .returning(WebhookDelivery.id)
+            .returning(WebhookDelivery.id, WebhookDelivery.event_id, WebhookDelivery.endpoint_id)
+            .cte("claimed")
         )
-        return list(claimed)
+        query = (
+            select(
+                claimed.c.id,
+                claimed.c.event_id,
+                WebhookEndpoint,
+                OutboxEvent.payload,
+                OutboxEvent.traceparent,
+                OutboxEvent.created_at,
+            )
+            .select_from(claimed)
+            .join(WebhookEndpoint, WebhookEndpoint.id == claimed.c.endpoint_id)
+            .outerjoin(
+                OutboxEvent,
+                and_(
+                    OutboxEvent.id == claimed.c.event_id,
+                    OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES),
+                ),
+            )
+        )
+        return [
+            ClaimedDelivery(
+                id=row[0],
+                event_id=row[1],
+                endpoint=row[2],
+                stored=None if row[3] is None else StoredEvent(row[3], row[4], row[5]),
+            )
+            for row in await self._session.execute(query)
+        ]
+
+    async def mark_delivered(
+        self, delivery_id: str, *, status_code: int | None, now: datetime
+    ) -> None:
+        """Record a successful try in one statement; a delivery settled meanwhile (its
+        endpoint was disabled) is left as it is."""
+        await self._session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            )
+            .values(
+                status=DeliveryStatus.DELIVERED,
+                attempts=WebhookDelivery.attempts + 1,
+                first_attempt_at=func.coalesce(WebhookDelivery.first_attempt_at, now),
+                last_status_code=status_code,
+                last_error=None,
+                delivered_at=now,
+                next_attempt_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     async def pending_delivery(self, delivery_id: str) -> PendingDelivery | None:
         """A pending delivery and its endpoint, the delivery locked."""
@@ -198,6 +268,14 @@ class EventRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    def created_at(self, event_id: str, *, otherwise: datetime) -> ColumnElement[datetime]:
+        """The event's creation time as the outbox keeps it (``otherwise`` once past the
+        events retention), as an expression for a query to compare with."""
+        stored = select(OutboxEvent.created_at).where(
+            OutboxEvent.id == event_id, OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES)
+        )
+        return func.coalesce(stored.scalar_subquery(), otherwise)
 
     async def stored(self, event_id: str) -> StoredEvent | None:
         query = select(OutboxEvent.payload, OutboxEvent.traceparent, OutboxEvent.created_at).where(
