@@ -6,12 +6,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import Table, bindparam, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import IdempotencyKey, InboxEntry, MessageFailure
+
+# Every message a worker takes runs this: built once, on the table (no ORM bulk path).
+_INBOX_TABLE = cast(Table, InboxEntry.__table__)
+_CLAIM_INBOX = (
+    insert(_INBOX_TABLE)
+    .values(consumer=bindparam("consumer"), event_id=bindparam("event_id"))
+    .on_conflict_do_nothing()
+    .returning(_INBOX_TABLE.c.event_id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +112,7 @@ class InboxRepository:
         first transaction ends, so only one of them ever runs the effects.
         """
         inserted = await self._session.execute(
-            insert(InboxEntry)
-            .values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing()
-            .returning(InboxEntry.event_id)
+            _CLAIM_INBOX, {"consumer": consumer, "event_id": event_id}
         )
         return inserted.first() is not None
 

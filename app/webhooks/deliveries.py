@@ -107,14 +107,12 @@ async def fan_out(
 ) -> None:
     """A pending delivery of this event for every endpoint that takes it and existed
     when it was created (the dispatcher sends them)."""
-    created_at = uow.repository(EventRepository).created_at(
-        event_id, otherwise=datetime.fromtimestamp(created, UTC)
-    )
     takers = await uow.repository(WebhookRepository).takers(
         merchant_id=merchant_id,
         livemode=livemode,
+        event_id=event_id,
         event_type=event_type,
-        event_created_at=created_at,
+        event_created_at=datetime.fromtimestamp(created, UTC),
     )
     await uow.repository(WebhookRepository).add_deliveries(
         event_id=event_id, event_type=event_type, endpoint_ids=takers
@@ -127,6 +125,7 @@ async def claim_due(
     """Deliveries due now, each taken for one try (see ``attempt_delivery``)."""
     now = datetime.now(UTC)
     async with new_uow() as uow:
+        await uow.single_statement()
         claimed = await uow.repository(WebhookRepository).claim_due(
             now=now, lease_until=now + sender.lease, limit=limit
         )
@@ -162,6 +161,7 @@ async def _mark_delivered(
 ) -> None:
     """The common case in one statement: no read of the delivery first."""
     async with new_uow() as uow:
+        await uow.single_statement()
         await uow.repository(WebhookRepository).mark_delivered(
             claimed.id, status_code=result.status_code, now=now
         )
@@ -361,6 +361,7 @@ async def request_redelivery(
         endpoint_ids = await uow.repository(WebhookRepository).takers(
             merchant_id=caller.merchant_id,
             livemode=caller.livemode,
+            event_id=event_id,
             event_type=event_type,
             event_created_at=stored.created_at,
         )
