@@ -4,9 +4,9 @@ payment polls) and gateway callbacks."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,12 @@ from app.db.models import (
 )
 from app.domain.charges import AttemptOutcome, LatePayment
 from app.domain.intents import IntentStatus, PaymentMethodType
+
+# Every gateway callback runs this; built once, on the table (no ORM bulk-insert path).
+_CALLBACK_TABLE = cast(Table, GatewayCallback.__table__)
+_RECORD_CALLBACK = (
+    insert(_CALLBACK_TABLE).on_conflict_do_nothing().returning(_CALLBACK_TABLE.c.event_key)
+)
 
 
 class IntentRepository:
@@ -224,17 +230,15 @@ class CallbackRepository:
     async def record(self, callback: GatewayCallback) -> bool:
         """Store a verified callback; False if the gateway sent this one before."""
         inserted = await self._session.execute(
-            insert(GatewayCallback)
-            .values(
-                gateway=callback.gateway,
-                event_key=callback.event_key,
-                reference=callback.reference,
-                payload=callback.payload,
-                result=callback.result,
-                detail=callback.detail,
-            )
-            .on_conflict_do_nothing()
-            .returning(GatewayCallback.event_key)
+            _RECORD_CALLBACK,
+            {
+                "gateway": callback.gateway,
+                "event_key": callback.event_key,
+                "reference": callback.reference,
+                "payload": callback.payload,
+                "result": callback.result,
+                "detail": callback.detail,
+            },
         )
         return inserted.first() is not None
 
