@@ -25,6 +25,8 @@ from app.merchants.service import (
     set_gateway_priority,
 )
 from app.operators.cli import dlq_cli, queues_cli
+from app.reviews.cli import reviews_cli
+from app.risk.cli import risk_cli
 from app.scheduler.service import scheduler
 from app.webhooks.cli import webhooks_cli
 from devtools.chaos.cli import chaos
@@ -54,6 +56,8 @@ cli.command("chaos")(chaos)
 cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(queues_cli, name="queues")
 cli.add_typer(gateways_cli, name="gateways")
+cli.add_typer(risk_cli, name="risk")
+cli.add_typer(reviews_cli, name="reviews")
 
 
 @cli.command()

@@ -18,6 +18,8 @@ from app.merchants import routes as gateway_priority
 from app.payments import callback_routes as callbacks
 from app.payments import routes as payment_intents
 from app.refunds import routes as refunds
+from app.reviews import routes as reviews
+from app.risk import routes as risk_rules
 from app.settings import Settings
 from app.webhooks import event_routes as events
 from app.webhooks import routes as webhook_endpoints
@@ -53,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhook_endpoints.router)
     app.include_router(events.router)
     app.include_router(gateway_priority.router)
+    app.include_router(risk_rules.router)
+    app.include_router(reviews.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi_without_fastapi_422(app)  # type: ignore[method-assign]
     return app
