@@ -184,6 +184,50 @@ def test_refunding_the_review_of_an_unpaid_intent_cancels_it(
     )
 
 
+def test_two_operators_closing_one_review_at_once_close_it_once(
+    api: ApiProcess, shop: Merchant, db: psycopg.Connection[Any]
+) -> None:
+    _rule(api, shop, {"type": "amount_limit", "max_amount": 1000})
+    intent = _intent(api, shop, pix_intent(amount=7000))
+    _paid(db, intent["id"])
+    url = f"{api.url}/v1/reviews/{intent['risk']['review']['id']}"
+
+    async def close_both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(headers=shop.headers, timeout=30) as client:
+            return list(
+                await asyncio.gather(client.post(f"{url}/refund"), client.post(f"{url}/approve"))
+            )
+
+    answers = asyncio.run(close_both())
+
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    closed_events = [t for t in _event_types(db, intent["id"]) if t.endswith("review_closed")]
+    assert closed_events == ["payment_intent.review_closed"]
+    refunds = db.execute(
+        "SELECT count(*) FROM refunds WHERE payment_intent_id = %s", (intent["id"],)
+    ).fetchone()
+    winner = next(a for a in answers if a.status_code == 200).json()
+    assert refunds == ((1,) if winner["closed_reason"] == "refunded" else (0,))
+
+
+def test_a_review_of_an_intent_being_charged_waits(
+    api: ApiProcess, shop: Merchant, db: psycopg.Connection[Any]
+) -> None:
+    _rule(api, shop, {"type": "amount_limit", "max_amount": 1000})
+    intent = _intent(api, shop, pix_intent(amount=7000))
+    db.execute("UPDATE payment_intents SET status = 'processing' WHERE id = %s", (intent["id"],))
+
+    refused = httpx.post(
+        f"{api.url}/v1/reviews/{intent['risk']['review']['id']}/refund", headers=shop.headers
+    )
+    review = httpx.get(
+        f"{api.url}/v1/reviews/{intent['risk']['review']['id']}", headers=shop.headers
+    )
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "payment_intent_unexpected_state")
+    assert review.json()["open"] is True
+
+
 def test_block_lists_apply_across_capture_methods(api: ApiProcess, shop: Merchant) -> None:
     seen = _intent(api, shop, _card("4242"))
     fingerprint = seen["risk"]["card_fingerprint"]
