@@ -61,9 +61,11 @@ class IntentFacts:
 
 @dataclass(frozen=True, slots=True)
 class Reason:
+    """A rule that matched, and what it decides: its action, or allow for an allow list."""
+
     rule: str
     type: str
-    action: Action
+    action: Decision
     score: int
     message: str
 
@@ -86,9 +88,9 @@ class Assessment:
     @classmethod
     def of(cls, reasons: Sequence[Reason]) -> Assessment:
         actions = {r.action for r in reasons}
-        if Action.BLOCK in actions:
+        if Decision.BLOCK in actions:
             decision = Decision.BLOCK
-        elif Action.REVIEW in actions:
+        elif Decision.REVIEW in actions:
             decision = Decision.REVIEW
         else:
             decision = Decision.ALLOW
@@ -133,7 +135,9 @@ def _matches_list(rule: AllowList | BlockList, facts: IntentFacts) -> bool:
 
 
 def _reason(rule: AmountLimit | FirstPaymentLimit | Velocity | BlockList, message: str) -> Reason:
-    return Reason(rule.id or rule.type, rule.type, rule.action, rule.weight, message)
+    return Reason(
+        rule.id or rule.type, rule.type, Decision(rule.action.value), rule.weight, message
+    )
 
 
 def static_verdict(rules: Sequence[Rule], facts: IntentFacts) -> StaticVerdict:
@@ -142,7 +146,7 @@ def static_verdict(rules: Sequence[Rule], facts: IntentFacts) -> StaticVerdict:
         if isinstance(rule, AllowList):
             if _matches_list(rule, facts):
                 message = f"{rule.field.value} is on allow list {rule.id}"
-                allowed = Reason(rule.id or rule.type, rule.type, Action.REVIEW, 0, message)
+                allowed = Reason(rule.id or rule.type, rule.type, Decision.ALLOW, 0, message)
                 return StaticVerdict(allowed=allowed)
         elif isinstance(rule, BlockList):
             if _matches_list(rule, facts):

@@ -271,6 +271,7 @@ def test_a_document_list_keeps_fingerprints_and_an_allow_list_wins(
     assert "52998224725" not in json.dumps(listed)
     assert (blocked["status"], other["status"]) == ("failed", "pending")
     assert (allowed["status"], allowed["risk"]["decision"]) == ("pending", "allow")
+    assert allowed["risk"]["reasons"][0]["action"] == "allow"
 
 
 def test_a_first_payment_limit_spares_a_payer_who_paid_before(

@@ -94,7 +94,7 @@ def test_an_allow_list_wins_over_every_other_rule() -> None:
     assessment = _decide(rules, _facts())
 
     assert (assessment.decision, assessment.score) == (Decision.ALLOW, 0)
-    assert [r.rule for r in assessment.reasons] == ["vip"]
+    assert [(r.rule, r.action.value) for r in assessment.reasons] == [("vip", "allow")]
 
 
 def test_a_first_payment_limit_waits_for_the_payment_history() -> None:
