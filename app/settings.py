@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     max_amount: int = Field(default=100_000_000, ge=1)
     pix_default_expires_in_seconds: int = Field(default=3600, ge=60)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # Risk: whether a merchant that wrote no rules of its own is screened by the default
+    # set (docs/risk.md). The test suites turn it off: they send one CPF all day.
+    risk_default_rules: bool = True
 
     # Payer documents are encrypted with AES-256-GCM under this base64 key.
     document_key: SecretStr | None = None

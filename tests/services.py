@@ -69,6 +69,8 @@ def prepare(embedded: EmbeddedServices) -> dict[str, str]:
         # Tests send bad keys and forged callbacks on purpose, all from 127.0.0.1; the
         # tests of that limit set their own.
         "PIXWAVE_AUTH_FAILURES_PER_MINUTE": "100000",
+        # Every test pays with one CPF; the risk tests write the rules they test.
+        "PIXWAVE_RISK_DEFAULT_RULES": "false",
         PREPARED_MARKER: "1",
     }
 

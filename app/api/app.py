@@ -22,6 +22,8 @@ from app.payments import routes as payment_intents
 from app.payouts import routes as payouts
 from app.payouts.service import read_noticed_sends
 from app.refunds import routes as refunds
+from app.reviews import routes as reviews
+from app.risk import routes as risk_rules
 from app.settings import Settings
 from app.webhooks import event_routes as events
 from app.webhooks import routes as webhook_endpoints
@@ -62,6 +64,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(events.router)
     app.include_router(gateway_priority.router)
     app.include_router(balance.router)
+    app.include_router(risk_rules.router)
+    app.include_router(reviews.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.openapi = lambda: _openapi_without_fastapi_422(app)  # type: ignore[method-assign]
     return app

@@ -93,6 +93,13 @@ class PaymentIntent(Base):
             "updated_at",
             postgresql_where=text("status = 'processing'"),
         ),
+        # "Has this payer paid this merchant before?" (the risk rules' first payment).
+        Index(
+            "ix_payment_intents_paid_by_payer",
+            "merchant_id",
+            "payer_fingerprint",
+            postgresql_where=text("status = 'succeeded' AND payer_fingerprint IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -122,6 +129,10 @@ class PaymentIntent(Base):
     next_action: Mapped[Json | None]
     last_payment_error: Mapped[Json | None]
     cancellation_reason: Mapped[str | None] = mapped_column(String(32))
+    # The risk assessment made at creation (app/risk), and the keyed fingerprint of the
+    # payer (document or card) it was made for.
+    risk: Mapped[Json | None]
+    payer_fingerprint: Mapped[str | None] = mapped_column(String(40))
     expires_at: Mapped[datetime | None]
     sequence: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # The W3C trace context of the request that created it: callbacks continue that trace.
@@ -155,6 +166,48 @@ class Refund(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RiskRuleSet(Base):
+    """A merchant that wrote its own risk rules; the others are screened by the defaults."""
+
+    __tablename__ = "risk_rule_sets"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class RiskRule(Base):
+    __tablename__ = "risk_rules"
+
+    merchant_id: Mapped[str] = mapped_column(
+        ForeignKey("risk_rule_sets.merchant_id"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    definition: Mapped[Json]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Review(Base):
+    """An intent the risk rules sent to review, until an operator approves or refunds it."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_merchant_id_id", "merchant_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    payment_intent_id: Mapped[str] = mapped_column(
+        ForeignKey("payment_intents.id"), index=True, unique=True
+    )
+    livemode: Mapped[bool]
+    open: Mapped[bool]
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+    refund_id: Mapped[str | None] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    closed_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -140,6 +140,16 @@ def _endpoint_disabled(f: dict[str, Any]) -> tuple[str, str]:
     )
 
 
+def _velocity_unavailable(f: dict[str, Any]) -> tuple[str, str]:
+    return (
+        "risk velocity store unavailable",
+        "Redis does not answer the risk velocity checks: velocity rules with "
+        "on_unavailable=allow are skipped (intents pass them uncounted) and those with "
+        f"on_unavailable=block match, until Redis is back. First seen screening "
+        f"{f['payment_intent']} of {f['merchant']}. Restore Redis.",
+    )
+
+
 _TEXTS: dict[EventType, _Texts] = {
     EventType.ALERT_GATEWAY_CIRCUIT_OPENED: _circuit_opened,
     EventType.ALERT_GATEWAY_CIRCUIT_CLOSED: _circuit_closed,
@@ -149,6 +159,7 @@ _TEXTS: dict[EventType, _Texts] = {
     EventType.ALERT_PAYMENT_INTENT_STUCK: _stuck,
     EventType.ALERT_LATE_PAYMENT_REFUNDED: _late_refunded,
     EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED: _endpoint_disabled,
+    EventType.ALERT_RISK_VELOCITY_UNAVAILABLE: _velocity_unavailable,
 }
 
 

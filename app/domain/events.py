@@ -22,6 +22,10 @@ class EventType(StrEnum):
     # amount_refunded moved: a refund reserved it, or a failed refund gave it back.
     PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED = "payment_intent.amount_refunded_updated"
     PAYMENT_INTENT_CAPTURE_REQUESTED = "payment_intent.capture_requested"
+    # The risk rules sent the intent to review (it is charged meanwhile); an operator
+    # closed that review, approving or refunding (app/risk, app/reviews).
+    PAYMENT_INTENT_REVIEW_OPENED = "payment_intent.review_opened"
+    PAYMENT_INTENT_REVIEW_CLOSED = "payment_intent.review_closed"
     REFUND_CREATED = "refund.created"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
@@ -39,6 +43,7 @@ class EventType(StrEnum):
     ALERT_PAYMENT_INTENT_STUCK = "alert.payment_intent_stuck"
     ALERT_LATE_PAYMENT_REFUNDED = "alert.late_payment_refunded"
     ALERT_WEBHOOK_ENDPOINT_DISABLED = "alert.webhook_endpoint_disabled"
+    ALERT_RISK_VELOCITY_UNAVAILABLE = "alert.risk_velocity_unavailable"
 
 
 # Commands between PixWave's own roles: on the events topic, never sent to merchants.

@@ -10,7 +10,9 @@ import secrets
 import time
 from typing import Literal
 
-IdPrefix = Literal["pi", "re", "evt", "we", "whd", "mer", "att", "key", "le", "txn", "po"]
+IdPrefix = Literal[
+    "pi", "re", "evt", "we", "whd", "mer", "att", "key", "le", "txn", "po", "rr", "prv"
+]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ENCODED_LENGTH = 26

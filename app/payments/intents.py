@@ -23,6 +23,7 @@ from app.domain.intents import (
     next_intent_status,
 )
 from app.domain.money import Money, normalize_currency
+from app.payments.charging import fail_intent
 from app.payments.events import record_event
 from app.payments.repository import IntentRepository
 from app.payments.schemas import (
@@ -32,6 +33,8 @@ from app.payments.schemas import (
     CreatePaymentIntent,
     PixDetails,
 )
+from app.risk.rules import Decision
+from app.risk.service import CardSeen, RiskScreen, intent_facts, open_review, screen_intent
 from app.security import DocumentCipher
 from app.settings import Settings
 
@@ -64,7 +67,10 @@ async def create_intent(
     command: CreatePaymentIntent,
     policy: IntentPolicy,
     cipher: DocumentCipher,
+    risk: RiskScreen | None = None,
 ) -> PaymentIntent:
+    """A new intent, screened by the merchant's risk rules when ``risk`` is given (the
+    API always gives it): blocked, it fails at once and no gateway is ever called."""
     money = Money(
         rules.check_amount(command.amount, maximum=policy.max_amount),
         normalize_currency(command.currency),
@@ -90,12 +96,23 @@ async def create_intent(
         created_at=now,
     )
     method = command.payment_method
+    document = card = None
     if method.pix is not None:
-        _fill_pix(intent, method.pix, command, policy, cipher, now)
+        document = _fill_pix(intent, method.pix, command, policy, cipher, now)
     elif method.card is not None:
         _fill_card(intent, method.card, command)
+        card = CardSeen(method.card.payment_method_id, method.card.issuer_id, method.card.last4)
+    decision = None
+    if risk is not None:
+        facts = intent_facts(risk, intent, document=document, card=card, email=command.payer_email)
+        decision = (await screen_intent(uow, risk, intent, facts)).decision
     uow.repository(IntentRepository).add(intent)
     await record_event(uow, intent, EventType.PAYMENT_INTENT_CREATED)
+    if decision is Decision.BLOCK:
+        await fail_intent(uow, intent, "blocked_by_risk", "The merchant's risk rules blocked it.")
+    elif decision is Decision.REVIEW:
+        await open_review(uow, intent)
+        await record_event(uow, intent, EventType.PAYMENT_INTENT_REVIEW_OPENED)
     return intent
 
 
@@ -106,7 +123,8 @@ def _fill_pix(
     policy: IntentPolicy,
     cipher: DocumentCipher,
     now: datetime,
-) -> None:
+) -> str:
+    """Fill in the PIX details; the bare payer document (for the risk rules)."""
     if intent.currency != "BRL":
         raise InvalidRequest(
             "PIX charges must be in BRL.",
@@ -130,6 +148,7 @@ def _fill_pix(
         document.number, merchant_id=intent.merchant_id
     )
     intent.expires_at = now + timedelta(seconds=expires_in)
+    return document.number
 
 
 def _fill_card(intent: PaymentIntent, card: CardDetails, command: CreatePaymentIntent) -> None:

@@ -29,6 +29,7 @@ from app.payments.schemas import (
     attempt_view,
     intent_view,
 )
+from app.risk.service import RiskScreen
 
 router = APIRouter(prefix="/v1/payment_intents", tags=["payment intents"])
 IntentId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -39,10 +40,12 @@ async def create_payment_intent(
     request: Request, uow: UowDep, caller: CallerDep, command: CreatePaymentIntent
 ) -> Response:
     resources = resources_of(request)
+    client_ip = request.client.host if request.client else None
+    risk = RiskScreen.of(resources.settings, resources.redis, client_ip)
 
     async def action(uow: UnitOfWork) -> tuple[int, Mapping[str, object]]:
         intent = await intents.create_intent(
-            uow, caller, command, IntentPolicy.of(resources.settings), resources.cipher
+            uow, caller, command, IntentPolicy.of(resources.settings), resources.cipher, risk
         )
         return 201, intent_view(intent)
 

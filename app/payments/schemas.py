@@ -4,7 +4,7 @@ the answers published in /openapi.json."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired, Self
+from typing import Annotated, Any, Literal, NotRequired, Self, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from typing_extensions import TypedDict
@@ -15,6 +15,7 @@ from app.domain.documents import DocumentType
 from app.domain.intents import CancellationReason, CaptureMethod, IntentStatus, PaymentMethodType
 from app.domain.shapes import Strict, Text
 from app.encoding import epoch
+from app.risk.schemas import RiskOut
 
 MAX_NAME_CHARS = 200
 MAX_DESCRIPTION_CHARS = 1000
@@ -43,6 +44,13 @@ class CardDetails(Strict):
     )
     issuer_id: str | None = Field(
         default=None, pattern=r"^[0-9]{1,20}$", description='The card issuer\'s id, e.g. "310"'
+    )
+    last4: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{4}$",
+        description="The card's last four digits as the card form shows them (Mercado Pago's "
+        "token answer `last_four_digits`): with the brand and issuer, the risk rules' card "
+        "fingerprint (docs/risk.md). Not stored.",
     )
 
 
@@ -97,6 +105,12 @@ class CreatePaymentIntent(Strict):
     description: Text | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
     metadata: dict[Text, Text] = Field(default_factory=dict)
     expires_in: StrictInt | None = Field(default=None, description="Seconds; PIX only")
+    payer_email: str | None = Field(
+        default=None,
+        max_length=254,
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
+        description="Only its domain is used, by the risk rules' lists; not stored",
+    )
 
 
 class CancelPaymentIntent(Strict):
@@ -149,6 +163,10 @@ class PaymentIntentOut(TypedDict):
     next_action: dict[str, Any] | None
     last_payment_error: dict[str, Any] | None
     cancellation_reason: str | None
+    risk: Annotated[
+        RiskOut | None,
+        Field(description="The risk rules' assessment at creation (docs/risk.md)"),
+    ]
     expires_at: int | None
     created: int
     livemode: bool
@@ -230,6 +248,7 @@ def intent_view(intent: PaymentIntent) -> PaymentIntentOut:
         "next_action": intent.next_action,
         "last_payment_error": intent.last_payment_error,
         "cancellation_reason": intent.cancellation_reason,
+        "risk": cast(RiskOut | None, intent.risk),
         "expires_at": epoch(intent.expires_at),
         "created": epoch(intent.created_at),
         "livemode": intent.livemode,

@@ -32,6 +32,8 @@ locals {
         "payment_intent.payment_failed",
         "payment_intent.processing",
         "payment_intent.requires_action",
+        "payment_intent.review_closed",
+        "payment_intent.review_opened",
         "payment_intent.succeeded",
         "payout.canceled",
         "payout.created",

@@ -66,3 +66,19 @@ def test_worker_peers_handle_and_delete_every_message(database_server: str, tmp_
     assert "DeleteMessage" not in ours["sqs_requests_per_message"]
     assert 0.1 <= ours["sqs_requests_per_message"]["DeleteMessageBatch"] <= 1.0
     assert celery["sqs_requests_per_message"]["DeleteMessage"] == 1.0
+
+
+def test_the_risk_bench_evaluates_every_intent_with_the_default_set(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run_bench("risk.py", tmp_path, "--intents", "40", "--payers", "4")
+
+    assert result["rules"][0] == "default_pix_amount"
+    rules_only, with_velocity = (
+        result["phases"]["rules_only"],
+        result["phases"]["rules_and_velocity"],
+    )
+    assert rules_only["evaluations"] == with_velocity["evaluations"] == 40
+    # 4 payers, 10 intents each: card payers pass the card window's 5, PIX ones stay
+    # within the document window's 10.
+    assert with_velocity["decisions"] == {"allow": 30, "review": 10}
