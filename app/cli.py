@@ -26,6 +26,7 @@ from app.merchants.service import (
     set_gateway_priority,
 )
 from app.operators.cli import dlq_cli, queues_cli
+from app.reconciliation.cli import reconcile_cli
 from app.scheduler.service import scheduler
 from app.webhooks.cli import webhooks_cli
 from devtools.chaos.cli import chaos
@@ -56,6 +57,7 @@ cli.add_typer(dlq_cli, name="dlq")
 cli.add_typer(queues_cli, name="queues")
 cli.add_typer(gateways_cli, name="gateways")
 cli.add_typer(ledger_cli, name="ledger")
+cli.add_typer(reconcile_cli, name="reconcile")
 
 
 @cli.command()

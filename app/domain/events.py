@@ -35,6 +35,7 @@ class EventType(StrEnum):
     ALERT_PAYMENT_INTENT_STUCK = "alert.payment_intent_stuck"
     ALERT_LATE_PAYMENT_REFUNDED = "alert.late_payment_refunded"
     ALERT_WEBHOOK_ENDPOINT_DISABLED = "alert.webhook_endpoint_disabled"
+    ALERT_RECONCILIATION_UNMATCHED = "alert.reconciliation_unmatched"
 
 
 # Commands between PixWave's own roles: on the events topic, never sent to merchants.

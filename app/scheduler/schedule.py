@@ -26,6 +26,12 @@ from app.payments.jobs import (
     refund_late_payments,
     resolve_stuck_intents,
 )
+from app.reconciliation.jobs import (
+    RECONCILE_BATCH,
+    RECONCILE_INTERVAL_SECONDS,
+    RECONCILE_LOCK_KEY,
+    reconcile_yesterday,
+)
 from app.refunds.jobs import (
     FOLLOW_UP_BATCH,
     FOLLOW_UP_INTERVAL_SECONDS,
@@ -84,6 +90,13 @@ JOBS: tuple[Job, ...] = (
         SETTLE_INTERVAL_SECONDS,
         SETTLE_BATCH,
         settle_balances,
+    ),
+    Job(
+        "reconcile_yesterday",
+        RECONCILE_LOCK_KEY,
+        RECONCILE_INTERVAL_SECONDS,
+        RECONCILE_BATCH,
+        reconcile_yesterday,
     ),
     Job(
         "purge_idempotency_keys",

@@ -115,6 +115,7 @@ def test_only_operator_alerts_go_to_the_alerts_topic() -> None:
         EventType.ALERT_PAYMENT_INTENT_STUCK,
         EventType.ALERT_LATE_PAYMENT_REFUNDED,
         EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED,
+        EventType.ALERT_RECONCILIATION_UNMATCHED,
     }
 
 
