@@ -121,6 +121,5 @@ def _cell(value: object) -> str:
 def _print_table(rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        typer.echo(
-            "  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        )
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo(("  " + "  ".join(cells)).rstrip())

@@ -1,13 +1,15 @@
-"""The daily reconciliation of yesterday (Brasília time) at each gateway, once its window
-(the day and the matcher's tolerance after it) has closed and settled. A clean day is
-never redone; one that failed or did not match is tried again ``RETRY_AFTER`` its last
-run, so a persisting difference alerts a few times, not every hour."""
+"""The daily reconciliation: at each gateway, the last day whose window (the day and the
+matcher's tolerance after it) closed at least ``SETTLE_DELAY`` ago, Brasília time:
+yesterday from 03:00, the day before until then. A clean day is never redone; one that
+failed or did not match is tried again ``RETRY_AFTER`` its last run, so a persisting
+difference alerts a few times a day, not every hour."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from app.reconciliation.service import day_window, previous_day, reconcile_day
+from app.domain.reconciliation import DEFAULT_TOLERANCE
+from app.reconciliation.service import previous_day, reconcile_day
 from app.scheduler.jobs import JobContext
 
 RECONCILE_INTERVAL_SECONDS = 3600.0
@@ -20,11 +22,13 @@ SETTLE_DELAY = timedelta(hours=1)
 RETRY_AFTER = timedelta(hours=6)
 
 
-async def reconcile_yesterday(context: JobContext, limit: int) -> int:
-    """Reconcile yesterday where it is not clean yet: the runs stored."""
-    now = datetime.now(UTC)
-    day = previous_day(now)
-    if now < day_window(day).read_end + SETTLE_DELAY:
-        return 0
+def last_closed_day(now: datetime) -> date:
+    """The last day whose window closed and settled by ``now``."""
+    return previous_day(now - DEFAULT_TOLERANCE - SETTLE_DELAY)
+
+
+async def reconcile_last_day(context: JobContext, limit: int) -> int:
+    """Reconcile the last closed day where it is not clean yet: the runs stored."""
+    day = last_closed_day(datetime.now(UTC))
     runs = await reconcile_day(context.new_uow, context.gateways, day, retry_after=RETRY_AFTER)
     return len(runs[:limit])

@@ -30,7 +30,7 @@ from app.reconciliation.jobs import (
     RECONCILE_BATCH,
     RECONCILE_INTERVAL_SECONDS,
     RECONCILE_LOCK_KEY,
-    reconcile_yesterday,
+    reconcile_last_day,
 )
 from app.refunds.jobs import (
     FOLLOW_UP_BATCH,
@@ -92,11 +92,11 @@ JOBS: tuple[Job, ...] = (
         settle_balances,
     ),
     Job(
-        "reconcile_yesterday",
+        "reconcile_last_day",
         RECONCILE_LOCK_KEY,
         RECONCILE_INTERVAL_SECONDS,
         RECONCILE_BATCH,
-        reconcile_yesterday,
+        reconcile_last_day,
     ),
     Job(
         "purge_idempotency_keys",
