@@ -32,6 +32,7 @@ class ClearingMove:
     posted_at: datetime
     reference: str | None
     livemode: bool
+    charge_reference: str | None  # a refund's: the gateway's id of the charge it returns
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +69,21 @@ class ReconciliationRepository:
         refund_reference = (
             select(Refund.gateway_reference).where(Refund.id == LedgerEntry.source_id)
         ).scalar_subquery()
-        reference = case(
-            (LedgerEntry.kind == EntryKind.CHARGE.value, paid_reference), else_=refund_reference
+        refunded_charge = (
+            select(PaymentAttempt.gateway_reference)
+            .join(Refund, Refund.payment_intent_id == PaymentAttempt.payment_intent_id)
+            .where(
+                Refund.id == LedgerEntry.source_id,
+                PaymentAttempt.charge_status.in_(_MONEY_TAKEN),
+                PaymentAttempt.late_payment.is_(None),
+            )
+            .order_by(PaymentAttempt.number.desc())
+            .limit(1)
+            .scalar_subquery()
         )
+        is_charge = LedgerEntry.kind == EntryKind.CHARGE.value
+        reference = case((is_charge, paid_reference), else_=refund_reference)
+        charge_reference = case((is_charge, None), else_=refunded_charge)
         rows = await self._session.execute(
             select(
                 LedgerEntry.kind,
@@ -79,6 +92,7 @@ class ReconciliationRepository:
                 LedgerEntry.created_at,
                 reference,
                 LedgerLine.livemode,
+                charge_reference,
             )
             .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
             .where(
@@ -90,8 +104,8 @@ class ReconciliationRepository:
             .order_by(LedgerEntry.created_at)
         )
         return [
-            ClearingMove(EntryKind(kind), source, abs(int(amount)), posted, ref, live)
-            for kind, source, amount, posted, ref, live in rows
+            ClearingMove(EntryKind(kind), source, abs(int(amount)), posted, ref, live, charge)
+            for kind, source, amount, posted, ref, live, charge in rows
         ]
 
     async def late_payments_returned(

@@ -94,6 +94,7 @@ def _late(move: LatePaymentMove, gateway: GatewayName) -> list[OurRecord]:
 class OurSide:
     records: list[OurRecord]
     livemode: bool  # some of it is live money
+    refunded_charges: frozenset[str]  # the gateway's ids of the charges our refunds return
 
 
 async def our_side(uow: UnitOfWork, gateway: GatewayName, window: Window) -> OurSide:
@@ -104,7 +105,21 @@ async def our_side(uow: UnitOfWork, gateway: GatewayName, window: Window) -> Our
     moves = await repository.clearing_moves(clearing_account(gateway.value), start, end)
     late = await repository.late_payments_returned(gateway.value, start, end)
     records = [_ours(m, gateway) for m in moves] + [r for m in late for r in _late(m, gateway)]
-    return OurSide(records, any(move.livemode for move in moves))
+    refunded = {m.charge_reference for m in moves if m.charge_reference} | {
+        m.reference for m in late
+    }
+    return OurSide(records, any(m.livemode for m in moves), frozenset(refunded))
+
+
+async def their_side(books: GatewayRecords, window: Window, ours: OurSide) -> list[GatewayRecord]:
+    """The gateway's books for the window, and the charges our refunds return read back by
+    id where the window's read did not reach them (a refund today of a Pix paid before)."""
+    read = await books.list_records(window.read_start, window.read_end)
+    listed = {r.reference for r in read if r.kind is RecordKind.CHARGE}
+    unread = sorted(ours.refunded_charges - listed)
+    if unread:
+        read += await books.charge_records(unread)
+    return their_records(books.name, read)
 
 
 def their_records(gateway: GatewayName, records: list[GatewayRecord]) -> list[GatewayRecord]:
@@ -129,17 +144,16 @@ async def reconcile_gateway(
     """Reconcile one gateway's day, store the run, alert unless clean; the stored run."""
     window = day_window(day, tolerance)
     started = datetime.now(UTC)
-    result: Reconciliation[GatewayRecord] | None = None
-    error = None
-    try:
-        read = await books.list_records(window.read_start, window.read_end)
-    except GatewayError as exc:  # a partial read is never matched
-        error = exc.message[:MAX_ERROR_CHARS]
     async with new_uow() as uow:
         ours = await our_side(uow, books.name, window)
-        if error is None:
-            result = reconcile(window, ours.records, their_records(books.name, read))
-        run = _run(books.name, day, window, started, result, error)
+    result: Reconciliation[GatewayRecord] | None = None
+    error = None
+    try:  # no transaction open while the gateway answers
+        result = reconcile(window, ours.records, await their_side(books, window, ours))
+    except GatewayError as exc:  # a partial read is never matched
+        error = exc.message[:MAX_ERROR_CHARS]
+    run = _run(books.name, day, window, started, result, error)
+    async with new_uow() as uow:
         uow.repository(ReconciliationRepository).add_run(run)
         if run.status != RunStatus.CLEAN:
             await _alert(uow, run, ours.livemode)

@@ -6,6 +6,7 @@ exit codes and JSON, and the daily job's idempotency."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,12 +19,12 @@ import pytest
 
 from app.db.uow import SqlUnitOfWork, unit_of_work_factory
 from app.domain.events import EventType
-from app.domain.reconciliation import RunStatus
-from app.gateways.port import GatewayName
+from app.domain.reconciliation import RecordKind, RunStatus, Window, reconcile
+from app.gateways.port import GatewayName, GatewayRecords
 from app.payments.consumer import charge_context
 from app.payments.jobs import poll_awaiting_payments
 from app.reconciliation.jobs import last_closed_day, reconcile_last_day
-from app.reconciliation.service import BRASILIA, reconcile_day
+from app.reconciliation.service import BRASILIA, our_side, reconcile_day, their_side
 from app.refunds.jobs import follow_up_refunds
 from app.refunds.schemas import CreateRefund
 from app.refunds.service import create_refund, refund_charge
@@ -112,6 +113,29 @@ async def test_payments_and_refunds_made_through_pixwave_reconcile_clean(
     [(reference,)] = scene.rows("SELECT gateway_reference FROM refunds WHERE id = %s", (refund_id,))
     assert reference  # kept from the gateway's answer
     assert alerts(scene, gateway) == []
+
+
+@pytest.mark.parametrize("gateway", BOTH)
+async def test_a_refund_of_a_payment_made_before_the_window_is_read_back_by_its_charge(
+    scene: Scene, gateway: GatewayName
+) -> None:
+    intent_id = await paid_intent(scene, gateway)
+    await asyncio.sleep(0.01)
+    start = datetime.now(UTC)  # the payment was made before: Efí does not list its Pix
+    await refunded(scene, intent_id, REFUNDED)
+    window = Window(start, datetime.now(UTC) + timedelta(seconds=1), tolerance=timedelta(0))
+    books = scene.gateways.get(gateway)
+    assert isinstance(books, GatewayRecords)
+
+    async with SqlUnitOfWork(scene.sessions) as uow:
+        ours = await our_side(uow, gateway, window)
+    result = reconcile(window, ours.records, await their_side(books, window, ours))
+
+    assert [r.kind for r in ours.records] == [RecordKind.REFUND]
+    if gateway is GatewayName.EFI:  # its list reaches neither the Pix nor the devolução
+        assert await books.list_records(window.read_start, window.read_end) == []
+    assert result.clean
+    assert [p.theirs.amount for p in result.matched] == [REFUNDED]
 
 
 @pytest.mark.parametrize("gateway", BOTH)
