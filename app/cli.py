@@ -26,6 +26,7 @@ from app.merchants.service import (
     set_gateway_priority,
 )
 from app.operators.cli import dlq_cli, queues_cli
+from app.reconciliation.cli import reconcile_cli
 from app.reviews.cli import reviews_cli
 from app.risk.cli import risk_cli
 from app.scheduler.service import scheduler
@@ -60,6 +61,7 @@ cli.add_typer(gateways_cli, name="gateways")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(risk_cli, name="risk")
 cli.add_typer(reviews_cli, name="reviews")
+cli.add_typer(reconcile_cli, name="reconcile")
 
 
 @cli.command()

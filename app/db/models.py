@@ -3,7 +3,7 @@ are the domain's enums, stored as text (app/db/types.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -161,6 +161,9 @@ class Refund(Base):
     status: Mapped[RefundStatus] = mapped_column(EnumText(RefundStatus, 16))
     reason: Mapped[str | None] = mapped_column(String(32))
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # What the gateway calls the refund (Mercado Pago's refund id, Efí's rtrId), stored
+    # whenever it answers: the reconciliation matches the gateway's books by it.
+    gateway_reference: Mapped[str | None] = mapped_column(String(100))
     metadata_: Mapped[Json] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
     sequence: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     version: Mapped[int] = mapped_column(Integer)
@@ -602,3 +605,34 @@ class PayoutAttempt(Base):
     end_to_end_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class ReconciliationRun(Base):
+    """One reconciliation of one gateway's day (app/reconciliation/): the counts of each
+    category, and the records that did not match (``items``) for operators to resolve.
+    ``failed`` when the gateway's books could not be read whole (``error``): never
+    ``clean`` from a partial read."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('clean', 'unmatched', 'failed')", name="status"),
+        Index("ix_reconciliation_runs_gateway_day", "gateway", "day"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    matched: Mapped[int] = mapped_column(BigInteger)
+    missing_ours: Mapped[int] = mapped_column(BigInteger)
+    missing_theirs: Mapped[int] = mapped_column(BigInteger)
+    amount_mismatch: Mapped[int] = mapped_column(BigInteger)
+    duplicates: Mapped[int] = mapped_column(BigInteger)
+    outside_window: Mapped[int] = mapped_column(BigInteger)
+    difference: Mapped[int] = mapped_column(BigInteger)  # centavos: theirs minus ours
+    error: Mapped[str | None] = mapped_column(Text)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))

@@ -105,6 +105,24 @@ def _reconciliation(f: dict[str, Any]) -> tuple[str, str]:
     )
 
 
+def _day_unmatched(f: dict[str, Any]) -> tuple[str, str]:
+    where = f"{f['gateway']} {f['day']}"
+    if f["status"] == "failed":
+        return (
+            f"reconciliation of {where} FAILED",
+            f"The reconciliation of {where} could not read the gateway's books "
+            f"({f['error']}); nothing was matched. It is retried by the next daily run; "
+            f"`pixwave reconcile --date {f['day']} --gateway {f['gateway']}` retries now.",
+        )
+    return (
+        f"reconciliation of {where}: {f['unmatched']} unmatched",
+        f"The books of {where} and ours disagree: {f['missing_ours']} missing on our side, "
+        f"{f['missing_theirs']} missing at the gateway, {f['amount_mismatch']} amounts "
+        f"differ, {f['duplicates']} duplicated ({f['difference']} centavos theirs minus ours). "
+        f"See `pixwave reconcile show {f['run']}` and docs/operations.md (Reconciliation).",
+    )
+
+
 def _parked(f: dict[str, Any]) -> tuple[str, str]:
     return (
         f"outbox event {f['event_id']} parked",
@@ -160,6 +178,7 @@ _TEXTS: dict[EventType, _Texts] = {
     EventType.ALERT_LATE_PAYMENT_REFUNDED: _late_refunded,
     EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED: _endpoint_disabled,
     EventType.ALERT_RISK_VELOCITY_UNAVAILABLE: _velocity_unavailable,
+    EventType.ALERT_RECONCILIATION_UNMATCHED: _day_unmatched,
 }
 
 

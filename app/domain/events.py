@@ -44,6 +44,7 @@ class EventType(StrEnum):
     ALERT_LATE_PAYMENT_REFUNDED = "alert.late_payment_refunded"
     ALERT_WEBHOOK_ENDPOINT_DISABLED = "alert.webhook_endpoint_disabled"
     ALERT_RISK_VELOCITY_UNAVAILABLE = "alert.risk_velocity_unavailable"
+    ALERT_RECONCILIATION_UNMATCHED = "alert.reconciliation_unmatched"
 
 
 # Commands between PixWave's own roles: on the events topic, never sent to merchants.

@@ -11,7 +11,7 @@ import time
 from typing import Literal
 
 IdPrefix = Literal[
-    "pi", "re", "evt", "we", "whd", "mer", "att", "key", "le", "txn", "po", "rr", "prv"
+    "pi", "re", "evt", "we", "whd", "mer", "att", "key", "le", "txn", "po", "rr", "prv", "rec"
 ]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -39,6 +39,14 @@ class RecordKind(StrEnum):
     REFUND = "refund"
 
 
+class RunStatus(StrEnum):
+    """What a stored run of a gateway's day says."""
+
+    CLEAN = "clean"  # every record of the day matched
+    UNMATCHED = "unmatched"  # some did not: operators resolve them
+    FAILED = "failed"  # the gateway's books could not be read whole: nothing was matched
+
+
 class Recorded(Protocol):
     """What the matcher reads of a record, ours or the gateway's."""
 

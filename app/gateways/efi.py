@@ -9,6 +9,7 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +24,12 @@ from app.domain.errors import (
 )
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_pix_value
-from app.gateways.efi_records import MAX_PAGE_SIZE, devolucao_reference, received_records
+from app.gateways.efi_records import (
+    MAX_PAGE_SIZE,
+    cob_records,
+    devolucao_reference,
+    received_records,
+)
 from app.gateways.efi_sends import (
     ID_ENVIO_TAKEN,
     SEND_NOT_FOUND,
@@ -195,6 +201,10 @@ class Efi:
     ) -> list[GatewayRecord]:
         """The Pix received in the window and their devoluções (app/gateways/efi_records.py)."""
         return await received_records(self._call, start, end, page_size=page_size)
+
+    async def charge_records(self, references: Sequence[str]) -> list[GatewayRecord]:
+        """The Pix of these cobs and their devoluções (app/gateways/efi_records.py)."""
+        return await cob_records(self._call, references)
 
     async def _devolucao(self, path: str) -> dict[str, Any] | None:
         """The devolução at ``path``, None when Efí knows none (nor the pix)."""

@@ -4,7 +4,7 @@ reads") has the rows, docs/gateways/payouts-and-reconciliation.md §3 their sour
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ import httpx
 from app.domain.errors import GatewayNotAttempted, GatewayOutcomeUnknown
 from app.domain.reconciliation import RecordKind
 from app.gateways.amounts import to_centavos
+from app.gateways.identifiers import efi_txid
 from app.gateways.port import GatewayName, GatewayRecord
 from app.gateways.transport import read_json, read_time
 
@@ -26,6 +27,7 @@ MAX_WALKS = 3
 # adapter that uses it).
 RETURNED = "DEVOLVIDO"
 HTTP_FORBIDDEN = 403
+HTTP_NOT_FOUND = 404
 
 Send = Callable[..., Awaitable[httpx.Response]]  # the adapter's authenticated call
 
@@ -41,6 +43,21 @@ async def received_records(
         if items is not None:
             return [record for item in items for record in _records(item)]
     raise GatewayOutcomeUnknown(NAME, f"the received-Pix list kept changing over {MAX_WALKS} walks")
+
+
+async def cob_records(send: Send, txids: Sequence[str]) -> list[GatewayRecord]:
+    """The Pix paid to these cobs and their devoluções, from ``GET /v2/cob/:txid``
+    (its ``pix[]`` carries each Pix with ``devolucoes[]``, docs/gateways/efi.md); a cob
+    Efí does not know fails the read."""
+    records: list[GatewayRecord] = []
+    for txid in dict.fromkeys(txids):
+        response = await send("GET", f"/v2/cob/{efi_txid(txid)}")
+        if response.status_code == HTTP_NOT_FOUND:
+            raise GatewayOutcomeUnknown(NAME, f"cob {txid} was refunded but cannot be read")
+        body = read_json(NAME, response)
+        pix = body.get("pix") if isinstance(body, dict) else None
+        records += [record for item in pix or [] for record in _records(item)]
+    return records
 
 
 def devolucao_reference(devolucao: dict[str, Any]) -> str:

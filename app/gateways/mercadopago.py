@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,7 +16,7 @@ from app.domain.errors import CallbackRejected, GatewayOutcomeUnknown
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_reais
 from app.gateways.identifiers import mercadopago_payment_id
-from app.gateways.mercadopago_records import MAX_LIMIT, payment_records, wire_date
+from app.gateways.mercadopago_records import MAX_LIMIT, payment_records, payments_by_id, wire_date
 from app.gateways.port import (
     CallbackEvent,
     CallbackNotice,
@@ -127,6 +128,10 @@ class MercadoPago:
         """Payments made or changed in the window and their refunds
         (app/gateways/mercadopago_records.py)."""
         return await payment_records(self._call, start, end, limit=limit)
+
+    async def charge_records(self, references: Sequence[str]) -> list[GatewayRecord]:
+        """These payments and their refunds, read by id (app/gateways/mercadopago_records.py)."""
+        return await payments_by_id(self._call, references)
 
     def verify_callback(self, callback: IncomingCallback, now: datetime) -> CallbackNotice:
         """Check ``x-signature`` (HMAC over id, request id and ts) and the timestamp's age."""

@@ -6,7 +6,7 @@ their sources."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -57,7 +57,12 @@ async def payment_records(
     for field in SWEEPS:
         for found in await _search(send, field, start, end - ONE_MILLISECOND, limit):
             ids[found] = None
-    payments = await _read_all(send, list(ids))
+    return await payments_by_id(send, list(ids))
+
+
+async def payments_by_id(send: Send, ids: Sequence[str]) -> list[GatewayRecord]:
+    """These payments and their refunds, each as ``GET /v1/payments/{id}`` answers it."""
+    payments = await _read_all(send, list(dict.fromkeys(ids)))
     return [record for payment in payments for record in _records(payment)]
 
 

@@ -5,6 +5,7 @@ Amounts are integer centavos (BRL): adapters convert to each wire form.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -203,6 +204,14 @@ class GatewayRecords(Protocol):
     name: GatewayName
 
     async def list_records(self, start: datetime, end: datetime) -> list[GatewayRecord]: ...
+
+    async def charge_records(self, references: Sequence[str]) -> list[GatewayRecord]:
+        """These charges (by ``reference``) and all their refunds, read by id wherever
+        their time falls: how a refund made in a window is reached when its charge was made
+        before it (Efí lists Pix by payment time; a refund may not move a Mercado Pago
+        payment into the search). Fails as ``list_records`` does, also for a charge the
+        gateway does not know."""
+        ...
 
 
 class PixSendStatus(StrEnum):

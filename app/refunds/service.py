@@ -139,6 +139,8 @@ async def settle_refund(
         await record_refund_event(uow, refund, EventType.REFUND_FAILED)
         await record_event(uow, intent, EventType.PAYMENT_INTENT_AMOUNT_REFUNDED_UPDATED)
         return True
+    # What the gateway calls it, kept from every answer: the reconciliation matches by it.
+    refund.gateway_reference = outcome.gateway_reference
     if not outcome.settled:
         logger.info("refund.pending_at_gateway", refund=refund.id, amount=refund.amount)
         return False

@@ -27,6 +27,12 @@ from app.payments.jobs import (
     resolve_stuck_intents,
 )
 from app.payouts import jobs as payout_jobs
+from app.reconciliation.jobs import (
+    RECONCILE_BATCH,
+    RECONCILE_INTERVAL_SECONDS,
+    RECONCILE_LOCK_KEY,
+    reconcile_last_day,
+)
 from app.refunds.jobs import (
     FOLLOW_UP_BATCH,
     FOLLOW_UP_INTERVAL_SECONDS,
@@ -92,6 +98,13 @@ JOBS: tuple[Job, ...] = (
         SETTLE_INTERVAL_SECONDS,
         SETTLE_BATCH,
         settle_balances,
+    ),
+    Job(
+        "reconcile_last_day",
+        RECONCILE_LOCK_KEY,
+        RECONCILE_INTERVAL_SECONDS,
+        RECONCILE_BATCH,
+        reconcile_last_day,
     ),
     Job(
         "purge_idempotency_keys",

@@ -107,7 +107,7 @@ class Fleet:
             "PIXWAVE_LOG_LEVEL": "WARNING",
             "PIXWAVE_LOG_JSON": "false",
         }
-        self.settings = settings = Settings.model_validate(_settings_fields(self.env))
+        self.settings = settings = Settings.model_validate(fleet_settings_fields(self.env))
         require_aws_credentials(settings)
         migrate.upgrade(self.env["PIXWAVE_DATABASE_URL"])
         apply_topology(settings)
@@ -171,7 +171,8 @@ class Fleet:
             print(f"could not delete the run's queues and topics: {exc!r}")
 
 
-def _settings_fields(env: dict[str, str]) -> dict[str, str]:
+def fleet_settings_fields(env: dict[str, str]) -> dict[str, str]:
+    """The Settings fields the ``PIXWAVE_*`` variables of ``env`` set."""
     prefix = "PIXWAVE_"
     fields = set(Settings.model_fields)
     return {

@@ -12,6 +12,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -24,7 +25,14 @@ from app.gateways.efi import txid_for
 from app.gateways.port import GatewayName
 from app.ledger.service import check_books
 from app.payments.charges import attempt_key
+from app.reconciliation.service import BRASILIA
 from app.settings import Settings
+from devtools.chaos.books import (
+    clearing_violations,
+    moved_by_gateway,
+    reconcile_days,
+    unclean_runs,
+)
 from devtools.chaos.captures import (
     CaptureRun,
     capture_intents,
@@ -32,7 +40,7 @@ from devtools.chaos.captures import (
     event_order,
     moved_backwards,
 )
-from devtools.chaos.fleet import Fleet
+from devtools.chaos.fleet import Fleet, fleet_settings_fields
 from devtools.chaos.refunds import (
     RefundRun,
     realistic_gateways,
@@ -97,6 +105,7 @@ class ChaosReport:
 
 async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
     started = time.monotonic()
+    first_day = datetime.now(BRASILIA).date()
     drive = Plan(
         api_url=fleet.api_url,
         api_key=fleet.api_key,
@@ -144,6 +153,7 @@ async def run_chaos(fleet: Fleet, plan: ChaosPlan) -> ChaosReport:
             report.violations = await asyncio.to_thread(
                 _violations, fleet, receiver, ids, captures, refunds
             )
+            report.violations += await _reconciled(fleet, first_day)
             fleet.restart_crashed()
             report.violations += fleet.crashes
     return report
@@ -281,6 +291,7 @@ def _violations(
     problems += moved_backwards(order)
     problems += _refund_violations(fleet, refunds, ledger)
     problems += _books(fleet)
+    problems += clearing_violations(_clearing(fleet), moved_by_gateway(ledger))
     problems += _dead_letters(fleet)
     return problems
 
@@ -293,6 +304,25 @@ def _books(fleet: Fleet) -> list[str]:
             return await check_books(uow)
 
     return [f"ledger: {problem}" for problem in asyncio.run(check())]
+
+
+def _clearing(fleet: Fleet) -> dict[str, int]:
+    """Each gateway's clearing balance, every mode."""
+    with psycopg.connect(fleet.env["PIXWAVE_DATABASE_URL"]) as db:
+        rows = db.execute(
+            "SELECT split_part(account, ':', 2), sum(amount) FROM ledger_lines "
+            "WHERE account LIKE 'gateway:%:clearing' GROUP BY account"
+        ).fetchall()
+    return {str(gateway): int(total) for gateway, total in rows}
+
+
+async def _reconciled(fleet: Fleet, first_day: date) -> list[str]:
+    """Every day of the run (one, unless it crossed midnight in Brasília) clean at each
+    gateway."""
+    today = datetime.now(BRASILIA).date()
+    days = sorted({first_day, today})
+    settings = Settings.model_validate(fleet_settings_fields(fleet.env))
+    return unclean_runs(await reconcile_days(settings, days))
 
 
 def _refund_violations(fleet: Fleet, refunds: list[RefundRun], ledger: dict[str, Any]) -> list[str]:

@@ -24,6 +24,14 @@ FACTS = {
     "webhook_endpoint": "we_01",
     "url": "https://shop.example/hooks",
     "merchant": "mer_01",
+    "day": "2026-12-01",
+    "run": "rec_01",
+    "unmatched": 2,
+    "missing_ours": 1,
+    "missing_theirs": 1,
+    "amount_mismatch": 0,
+    "duplicates": 0,
+    "difference": 500,
 }
 ALERTS = [t for t in EventType if topic_for(t) is Topic.ALERTS]
 
@@ -45,6 +53,18 @@ def test_the_circuit_alert_says_what_failed_and_what_it_cost() -> None:
     assert "ConnectError: refused" in summary
     assert "19.90 BRL" in summary
     assert "pi_01" in summary
+
+
+def test_the_reconciliation_alert_names_the_day_and_says_failed_or_what_disagrees() -> None:
+    unmatched = alert(EventType.ALERT_RECONCILIATION_UNMATCHED, "reconciliation_efi", FACTS)
+    failed = alert(
+        EventType.ALERT_RECONCILIATION_UNMATCHED, "reconciliation_efi", FACTS | {"status": "failed"}
+    )
+    assert unmatched.subject == "PixWave: reconciliation of efi 2026-12-01: 2 unmatched"
+    assert "1 missing on our side" in unmatched.summary
+    assert "pixwave reconcile show rec_01" in unmatched.summary
+    assert failed.subject == "PixWave: reconciliation of efi 2026-12-01 FAILED"
+    assert "ConnectError: refused" in failed.summary
 
 
 def test_a_subject_is_one_printable_ascii_line_shorter_than_100() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from devtools.chaos.books import clearing_violations, moved_by_gateway
 from devtools.chaos.captures import CaptureRun, capture_violations, moved_backwards
 
 CARD_FLOW = [
@@ -47,4 +48,26 @@ def test_a_capture_answered_200_must_end_with_its_amount_at_both_ends() -> None:
     assert capture_violations(runs, intents, approved) == [
         "pi_dropped: capture of 3000 answered 200, but it is requires_capture with 0 received",
         "pi_dropped: capture of 3000 answered 200, but the gateway took [6000]",
+    ]
+
+
+def test_the_simulator_books_count_money_taken_less_money_returned_per_gateway() -> None:
+    ledger = {
+        "charges": [
+            {"gateway": "efi", "amount_cents": 1000, "status": "CONCLUIDA"},
+            {"gateway": "efi", "amount_cents": 500, "status": "ATIVA"},  # never paid
+            {"gateway": "mercadopago", "amount_cents": 3000, "status": "refunded"},
+            {"gateway": "mercadopago", "amount_cents": 2000, "status": "cancelled"},
+        ],
+        "refunds": [
+            {"gateway": "efi", "amount_cents": 400, "status": "DEVOLVIDO"},
+            {"gateway": "efi", "amount_cents": 100, "status": "NAO_REALIZADO"},
+            {"gateway": "mercadopago", "amount_cents": 3000, "status": None},
+        ],
+    }
+    moved = moved_by_gateway(ledger)
+    assert moved == {"efi": 600, "mercadopago": 0}
+    assert clearing_violations({"efi": -600}, moved) == []
+    assert clearing_violations({"efi": -1000, "mercadopago": 0}, moved) == [
+        "ledger: gateway:efi:clearing says 1000 came in, the simulator's books 600"
     ]

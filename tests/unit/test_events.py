@@ -116,6 +116,7 @@ def test_only_operator_alerts_go_to_the_alerts_topic() -> None:
         EventType.ALERT_LATE_PAYMENT_REFUNDED,
         EventType.ALERT_WEBHOOK_ENDPOINT_DISABLED,
         EventType.ALERT_RISK_VELOCITY_UNAVAILABLE,
+        EventType.ALERT_RECONCILIATION_UNMATCHED,
     }
 
 
