@@ -289,6 +289,16 @@ class GatewayHealth:
 
         return await self._on_store(read)
 
+    async def circuit_state(self, gateway: str) -> str:
+        """``open``, ``half-open`` (tripped, waiting for a probe to succeed) or ``closed``:
+        what the next caller finds, changing nothing."""
+
+        async def read(store: HealthStore) -> str:
+            is_open, tripped = await store.circuit(gateway)
+            return "open" if is_open else "half-open" if tripped else "closed"
+
+        return await self._on_store(read)
+
     async def seen(self, gateways: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Each gateway's last minute, for the routing record."""
         return {gateway: (await self.window(gateway)).as_record() for gateway in gateways}
