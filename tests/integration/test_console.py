@@ -15,8 +15,10 @@ import redis
 
 from app.embedded import free_port
 from app.gateways.health import BUCKET_SECONDS
+from app.gateways.port import GatewayName
 from tests.aws import CREDENTIALS
-from tests.support import ApiProcess, Merchant, pix_intent, start_api
+from tests.integration.charge_scene import Scene
+from tests.support import ApiProcess, Merchant, card_intent, pix_intent, start_api
 
 TOKEN = "operator-token-for-the-console-tests"
 PREFIX = "consolehttp"
@@ -106,6 +108,10 @@ def test_every_post_needs_the_sessions_csrf_token(console_api: ApiProcess) -> No
     assert nothing.status_code == 400
     assert "Select at least one message" in nothing.text
 
+    # Forms are taken under /console only: the API still wants JSON.
+    form_to_api = client.post("/v1/payment_intents", data={"amount": "100"})
+    assert form_to_api.status_code == 415
+
     out = client.post("/console/logout", data={"csrf_token": csrf})
     assert out.status_code == 303
     client.cookies.clear()
@@ -179,3 +185,30 @@ def test_an_intent_is_shown_with_its_events(console_api: ApiProcess, merchant: M
     assert missing.status_code == 404
     assert "No intent &lt;script&gt;alert(1)&lt;/script&gt;." in missing.text
     assert "<script>alert" not in missing.text
+
+
+async def test_a_charged_intent_shows_its_attempt_and_ledger_lines(scene: Scene) -> None:
+    intent_id = await scene.new_intent(card_intent(4990))
+    await scene.charge(intent_id, GatewayName.MERCADOPAGO)
+    assert scene.intent(intent_id)["status"] == "succeeded"
+    settings = {"PIXWAVE_DATABASE_URL": scene.database_url, "PIXWAVE_OPERATOR_TOKEN": TOKEN}
+
+    with start_api(settings) as api:
+        client, _ = log_in(api)
+        page = client.get("/console/intents", params={"id": intent_id})
+
+    assert page.status_code == 200
+    attempts = _table(page.text, "attempts")
+    assert "<td>mercadopago</td><td>succeeded</td>" in attempts
+    assert "first in priority order" in attempts
+    ledger = _table(page.text, "ledger")
+    assert f"<td>charge</td><td>{intent_id}</td>" in ledger
+    assert "-49.90 BRL" in ledger  # the gross, out of the gateway's clearing account
+    assert "gateway:mercadopago:clearing" in ledger
+    assert "payment_intent.succeeded" in _table(page.text, "events")
+
+
+def _table(page: str, name: str) -> str:
+    found = re.search(rf'<table class="{name}">(.*?)</table>', page, re.S)
+    assert found is not None, name
+    return found[1]
