@@ -18,7 +18,10 @@ from app.gateways.health import BUCKET_SECONDS
 from app.gateways.port import GatewayName
 from tests.aws import CREDENTIALS
 from tests.integration.charge_scene import Scene
-from tests.support import ApiProcess, Merchant, card_intent, pix_intent, start_api
+from tests.integration.test_dlq import charge_world
+from tests.integration.worker_support import probe_event
+from tests.integration.world import isolated
+from tests.support import ApiProcess, Merchant, card_intent, pix_intent, start_api, wait_for
 
 TOKEN = "operator-token-for-the-console-tests"
 PREFIX = "consolehttp"
@@ -212,3 +215,38 @@ def _table(page: str, name: str) -> str:
     found = re.search(rf'<table class="{name}">(.*?)</table>', page, re.S)
     assert found is not None, name
     return found[1]
+
+
+def test_all_of_a_dlq_is_redriven_after_its_dry_run_and_a_purge_needs_its_name(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    database_url, _ = isolated(service_env, "console")
+    world = charge_world(database_url, aws_endpoint)
+    settings = {**world.base_env, "PIXWAVE_OPERATOR_TOKEN": TOKEN}
+    for _ in range(2):
+        world.sqs.send_message(QueueUrl=world.dlq_url, MessageBody=probe_event()[1])
+    redrive = f"/console/dlq/{world.dlq_name}/redrive"
+
+    with start_api(settings) as api:
+        client, csrf = log_in(api)
+        overview = client.get("/console")
+        assert f'<a href="/console/dlq/{world.dlq_name}">' in overview.text
+        dry = client.post(redrive, data={"scope": "all", "action": "dry-run", "csrf_token": csrf})
+        assert dry.text.count('data-outcome="would move"') == 2
+        assert world.depth(world.dlq_url)["visible"] == 2
+
+        moved = client.post(redrive, data={"scope": "all", "action": "redrive", "csrf_token": csrf})
+        assert moved.status_code == 200
+        if "message move task" not in moved.text:  # moto: one by one
+            assert moved.text.count('data-outcome="moved"') == 2
+        wait_for(lambda: world.depth() == {"visible": 2, "in_flight": 0}, timeout=30)
+
+        world.sqs.send_message(QueueUrl=world.dlq_url, MessageBody=probe_event()[1])
+        purged = client.post(
+            f"/console/dlq/{world.dlq_name}/purge",
+            data={"confirm": world.dlq_name, "csrf_token": csrf},
+        )
+    assert purged.status_code == 200
+    assert f"Purged {world.dlq_name}" in purged.text
+    wait_for(lambda: world.depth(world.dlq_url) == {"visible": 0, "in_flight": 0}, timeout=30)
+    assert world.depth() == {"visible": 2, "in_flight": 0}  # the source queue is untouched
