@@ -44,12 +44,8 @@ def money(amount: int, currency: str) -> str:
     return f"{sign}{major}.{minor:02d} {currency}"
 
 
-def moment(value: datetime | float | None) -> str:
-    if value is None:
-        return "-"
-    if not isinstance(value, datetime):
-        value = datetime.fromtimestamp(value).astimezone()
-    return value.isoformat(timespec="seconds")
+def moment(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(timespec="seconds")
 
 
 def ago(epoch_seconds: float) -> str:

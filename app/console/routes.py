@@ -26,6 +26,7 @@ from app.console.sessions import (
     token_matches,
 )
 from app.domain.errors import InvalidRequest, NotFound
+from app.gateways.health import GatewayHealth
 from app.merchants.auth import note_failed_authentication, refuse_a_guessing_client
 from app.operators.dlq import Selection
 from outbox.topology import QueueSpec
@@ -179,10 +180,20 @@ async def purge(request: Request, queue: str, session: SessionDep, form: FormDep
     return render(request, "purged.html", session, spec=spec, count=count)
 
 
+def _gateway_health(request: Request) -> GatewayHealth:
+    """One per process, so it knows, like a worker's, whether Redis is away."""
+    state = request.app.state
+    if getattr(state, "console_gateway_health", None) is None:
+        state.console_gateway_health = service.gateway_health(resources_of(request))
+    health: GatewayHealth = state.console_gateway_health
+    return health
+
+
 @router.get("/gateways")
 async def gateways(request: Request, session: SessionDep, uow: UowDep) -> Response:
-    shown = await service.gateways(resources_of(request), uow)
-    return render(request, "gateways.html", session, view=shown)
+    resources = resources_of(request)
+    shown = await service.gateways(resources, _gateway_health(request), uow)
+    return render(request, "gateways.html", session, view=shown, problem=shown.redis_problem)
 
 
 @router.get("/intents")

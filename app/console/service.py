@@ -172,15 +172,20 @@ class GatewaysView:
     gateways: list[GatewayState]
     default_priority: list[str]
     merchants: list[Merchant]
+    redis_problem: str | None
 
 
-async def gateways(resources: Resources, uow: UnitOfWork) -> GatewaysView:
+def gateway_health(resources: Resources) -> GatewayHealth:
+    """The breakers as the charge workers share them (app/payments/consumer.py)."""
     settings = resources.settings
-    health = GatewayHealth(
+    return GatewayHealth(
         resources.redis,
         namespace=settings.name_prefix,
         open_seconds=settings.gateway_circuit_open_seconds,
     )
+
+
+async def gateways(resources: Resources, health: GatewayHealth, uow: UnitOfWork) -> GatewaysView:
     states = [
         GatewayState(
             name,
@@ -191,7 +196,13 @@ async def gateways(resources: Resources, uow: UnitOfWork) -> GatewaysView:
         for name in GatewayName
     ]
     merchants = await uow.repository(ConsoleRepository).merchant_priorities()
-    return GatewaysView(states, settings.gateway_priority_list, merchants)
+    problem = (
+        "Redis is unavailable: these are this api process's own counts, not the charge"
+        " workers' (each keeps its own while Redis is away)."
+        if health.on_memory
+        else None
+    )
+    return GatewaysView(states, resources.settings.gateway_priority_list, merchants, problem)
 
 
 @dataclass(frozen=True, slots=True)

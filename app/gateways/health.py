@@ -237,6 +237,11 @@ class GatewayHealth:
     def open_seconds(self) -> int:
         return self._open_seconds
 
+    @property
+    def on_memory(self) -> bool:
+        """True while Redis is away and this process keeps health in its own memory."""
+        return self._shared.degraded
+
     async def _on_store(self, operation: Callable[[HealthStore], Awaitable[T]]) -> T:
         return await self._shared.run(
             lambda: operation(self._redis_store), lambda: operation(self._memory_store)

@@ -250,3 +250,18 @@ def test_all_of_a_dlq_is_redriven_after_its_dry_run_and_a_purge_needs_its_name(
     assert f"Purged {world.dlq_name}" in purged.text
     wait_for(lambda: world.depth(world.dlq_url) == {"visible": 0, "in_flight": 0}, timeout=30)
     assert world.depth() == {"visible": 2, "in_flight": 0}  # the source queue is untouched
+
+
+def test_with_redis_away_the_gateway_page_says_whose_counts_it_shows(
+    service_env: dict[str, str],
+) -> None:
+    settings = {
+        "PIXWAVE_OPERATOR_TOKEN": TOKEN,
+        "PIXWAVE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    with start_api(settings) as api:
+        client, _ = log_in(api)
+        page = client.get("/console/gateways")
+    assert page.status_code == 200
+    assert "Redis is unavailable" in page.text
+    assert "<td>closed</td>" in _row(page.text, "efi")
