@@ -30,6 +30,7 @@ CHARGE_EVENTS: tuple[EventType, ...] = (
     EventType.PAYMENT_INTENT_CAPTURE_REQUESTED,
     EventType.PAYMENT_INTENT_CANCELED,
     EventType.REFUND_CREATED,
+    EventType.PAYOUT_CREATED,
 )
 # What merchants hear about (a redelivery needs no message: the dispatcher finds it).
 WEBHOOK_EVENTS: tuple[EventType, ...] = MERCHANT_EVENTS

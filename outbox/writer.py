@@ -8,9 +8,9 @@ Every row carries the trace context of the work that wrote it, as a new span.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,9 @@ from app.domain.ids import new_id
 from app.tracing import outgoing_traceparent
 
 NOTIFY_CHANNEL = "pixwave_outbox"
+# A Core insert on the table, built once: outbox rows are never read back here, and
+# the ORM's bulk-insert path and a statement built per row cost more than the insert.
+_INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
 
 
 class OutboxWriter:
@@ -81,20 +84,19 @@ class OutboxWriter:
             aggregate=aggregate,
             data_object=data_object,
         )
-        # A Core insert: outbox rows are never read back here, so the ORM's unit of
-        # work would only add cost on the API's hottest path.
         await self._session.execute(
-            insert(OutboxEvent).values(
-                id=event_id,
-                topic=topic_for(event_type).value,
-                event_type=event_type.value,
-                merchant_id=merchant_id,
-                aggregate_type=aggregate.type,
-                aggregate_id=aggregate.id,
-                aggregate_sequence=aggregate.sequence,
-                payload=envelope,
-                traceparent=outgoing_traceparent(),
-                subject=subject,
-            )
+            _INSERT_EVENT,
+            {
+                "id": event_id,
+                "topic": topic_for(event_type).value,
+                "event_type": event_type.value,
+                "merchant_id": merchant_id,
+                "aggregate_type": aggregate.type,
+                "aggregate_id": aggregate.id,
+                "aggregate_sequence": aggregate.sequence,
+                "payload": envelope,
+                "traceparent": outgoing_traceparent(),
+                "subject": subject,
+            },
         )
         return event_id

@@ -49,6 +49,29 @@ def create_merchant(name: str, *, live: bool = False) -> Merchant:
     return Merchant(**json.loads(result.stdout))
 
 
+def waive_fees(merchant: Merchant) -> Merchant:
+    """No fee on the merchant's payments, through the real CLI: tests whose arithmetic is
+    about balances, not fees, fund a merchant with exactly what they pay in."""
+    for method in ("pix", "card"):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "ledger",
+                "fees",
+                method,
+                "--basis-points",
+                "0",
+                "--merchant",
+                merchant.merchant_id,
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return merchant
+
+
 @dataclass
 class ApiProcess:
     url: str

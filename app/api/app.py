@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -19,6 +20,8 @@ from app.ledger import routes as balance
 from app.merchants import routes as gateway_priority
 from app.payments import callback_routes as callbacks
 from app.payments import routes as payment_intents
+from app.payouts import routes as payouts
+from app.payouts.service import read_noticed_sends
 from app.refunds import routes as refunds
 from app.settings import Settings
 from app.webhooks import event_routes as events
@@ -34,6 +37,9 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resources = Resources.open(settings)
+        resources.read_sends = partial(
+            read_noticed_sends, resources.uow, resources.gateways, resources.cipher
+        )
         app.state.resources = resources
         try:
             yield
@@ -51,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(payment_intents.router)
     app.include_router(refunds.router)
+    app.include_router(payouts.router)
     app.include_router(callbacks.router)
     app.include_router(webhook_endpoints.router)
     app.include_router(events.router)

@@ -3,7 +3,7 @@ their policies from its settings (``IntentPolicy.of``, ``EndpointPolicy.of``).""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,10 +15,14 @@ from starlette.requests import Request
 from app.api.ratelimit import RateCounter
 from app.db.session import create_engine, session_factory
 from app.db.uow import SqlUnitOfWork, UnitOfWork
+from app.gateways.port import PixSendCallback
 from app.gateways.registry import Gateways, open_gateways
 from app.redis_fallback import open_redis
 from app.security import DocumentCipher
 from app.settings import Settings
+
+# Reads the Pix sends a gateway's callback names (the payouts area's, set by app.api.app).
+SendReader = Callable[[Sequence[PixSendCallback]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -30,6 +34,7 @@ class Resources:
     rates: RateCounter
     cipher: DocumentCipher
     gateways: Gateways
+    read_sends: SendReader | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Resources:

@@ -29,6 +29,7 @@ from app.domain.charges import AttemptOutcome, ChargeStatus, LatePayment
 from app.domain.documents import DocumentType
 from app.domain.intents import CaptureMethod, IntentStatus, PaymentMethodType, RefundStatus
 from app.domain.ledger import EntryKind, TransactionStatus, TransactionType
+from app.domain.payouts import PayoutStatus, SendStatus
 from app.domain.webhooks import DeliveryStatus, EndpointStatus
 
 NAMING = {
@@ -490,4 +491,61 @@ class FeeSchedule(Base):
     basis_points: Mapped[int] = mapped_column(Integer)
     fixed_amount: Mapped[int] = mapped_column(BigInteger)
     settlement_delay_days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Payout(Base):
+    """Money sent from a merchant's available balance to a Pix key."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        Index("ix_payouts_merchant_id_id", "merchant_id", "id"),
+        # The scheduler reads sends still in transit until the gateway says final.
+        Index(
+            "ix_payouts_in_transit", "updated_at", postgresql_where=text("status = 'in_transit'")
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool]
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[PayoutStatus] = mapped_column(EnumText(PayoutStatus, 16))
+    destination_type: Mapped[str] = mapped_column(String(8))
+    destination_key: Mapped[str] = mapped_column(String(77))
+    # The payee's document, when given, encrypted like payers' (DocumentCipher).
+    destination_document_type: Mapped[DocumentType | None] = mapped_column(String(8))
+    destination_document_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    destination_document_masked: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(String(140))
+    metadata_: Mapped[Json] = mapped_column("metadata", server_default=text("'{}'::jsonb"))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    gateway: Mapped[str] = mapped_column(String(32))
+    sequence: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PayoutAttempt(Base):
+    """One send of a payout. Its idEnvio is written before the gateway is called and
+    never reused: while its outcome is unknown the same send is read, then repeated."""
+
+    __tablename__ = "payout_attempts"
+    __table_args__ = (
+        Index("uq_payout_attempts_payout_id_number", "payout_id", "number", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    payout_id: Mapped[str] = mapped_column(ForeignKey("payouts.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    id_envio: Mapped[str] = mapped_column(String(35), unique=True)
+    status: Mapped[SendStatus] = mapped_column(EnumText(SendStatus, 16))
+    gateway_status: Mapped[str | None] = mapped_column(String(32))
+    end_to_end_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -6,12 +6,61 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import Interval, String, Table, bindparam, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from app.db.models import IdempotencyKey, InboxEntry, MessageFailure
+
+# An idempotent request runs these three; built once, so no request builds them.
+_TRY_LOCK_KEY = select(
+    func.pg_try_advisory_xact_lock(
+        func.hashtext(bindparam("merchant_id", type_=String)),
+        func.hashtext(bindparam("key", type_=String)),
+    )
+)
+_FIND_ANSWER = select(
+    IdempotencyKey.request_hash, IdempotencyKey.response_status, IdempotencyKey.response_body
+).where(
+    IdempotencyKey.merchant_id == bindparam("merchant_id"),
+    IdempotencyKey.key == bindparam("key"),
+    IdempotencyKey.expires_at >= func.now(),
+)
+
+
+def _store_answer_statement() -> Executable:
+    table = cast(Table, IdempotencyKey.__table__)
+    answer = {
+        "request_hash": bindparam("request_hash"),
+        "response_status": bindparam("response_status"),
+        "response_body": bindparam("response_body"),
+        "created_at": func.now(),
+        "expires_at": func.now() + bindparam("ttl", type_=Interval),
+    }
+    return (
+        insert(table)
+        .values(merchant_id=bindparam("merchant_id"), key=bindparam("key"), **answer)
+        .on_conflict_do_update(
+            index_elements=[table.c.merchant_id, table.c.key],
+            set_=answer,
+            where=table.c.expires_at < func.now(),
+        )
+    )
+
+
+_STORE_ANSWER = _store_answer_statement()
+
+# Every message a worker takes runs this: built once, on the table (no ORM bulk path).
+_INBOX_TABLE = cast(Table, InboxEntry.__table__)
+_CLAIM_INBOX = (
+    insert(_INBOX_TABLE)
+    .values(consumer=bindparam("consumer"), event_id=bindparam("event_id"))
+    .on_conflict_do_nothing()
+    .returning(_INBOX_TABLE.c.event_id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,24 +77,13 @@ class IdempotencyRepository:
     async def try_lock(self, merchant_id: str, key: str) -> bool:
         """Take the key for this transaction; False while another transaction holds it."""
         locked = await self._session.execute(
-            select(func.pg_try_advisory_xact_lock(func.hashtext(merchant_id), func.hashtext(key)))
+            _TRY_LOCK_KEY, {"merchant_id": merchant_id, "key": key}
         )
         return bool(locked.scalar_one())
 
     async def find(self, merchant_id: str, key: str) -> StoredAnswer | None:
-        row = (
-            await self._session.execute(
-                select(
-                    IdempotencyKey.request_hash,
-                    IdempotencyKey.response_status,
-                    IdempotencyKey.response_body,
-                ).where(
-                    IdempotencyKey.merchant_id == merchant_id,
-                    IdempotencyKey.key == key,
-                    IdempotencyKey.expires_at >= func.now(),
-                )
-            )
-        ).first()
+        found = await self._session.execute(_FIND_ANSWER, {"merchant_id": merchant_id, "key": key})
+        row = found.first()
         return None if row is None else StoredAnswer(row[0], row[1], row[2])
 
     async def delete_expired(self, limit: int) -> int:
@@ -72,22 +110,16 @@ class IdempotencyRepository:
         ttl: timedelta,
     ) -> None:
         """Keep the answer; an expired record under the same key is replaced."""
-        values = {
-            "merchant_id": merchant_id,
-            "key": key,
-            "request_hash": request_hash,
-            "response_status": status,
-            "response_body": body,
-            "created_at": func.now(),
-            "expires_at": func.now() + ttl,
-        }
-        statement = insert(IdempotencyKey).values(**values)
         await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[IdempotencyKey.merchant_id, IdempotencyKey.key],
-                set_={k: v for k, v in values.items() if k not in ("merchant_id", "key")},
-                where=IdempotencyKey.expires_at < func.now(),
-            )
+            _STORE_ANSWER,
+            {
+                "merchant_id": merchant_id,
+                "key": key,
+                "request_hash": request_hash,
+                "response_status": status,
+                "response_body": body,
+                "ttl": ttl,
+            },
         )
 
 
@@ -102,10 +134,7 @@ class InboxRepository:
         first transaction ends, so only one of them ever runs the effects.
         """
         inserted = await self._session.execute(
-            insert(InboxEntry)
-            .values(consumer=consumer, event_id=event_id)
-            .on_conflict_do_nothing()
-            .returning(InboxEntry.event_id)
+            _CLAIM_INBOX, {"consumer": consumer, "event_id": event_id}
         )
         return inserted.first() is not None
 

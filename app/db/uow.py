@@ -48,6 +48,10 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
+    async def single_statement(self) -> None:
+        """Say, before its one statement, that this unit runs only one: it then commits
+        by itself, without the BEGIN and COMMIT round trips around it."""
+
     async def flush(self) -> None: ...
 
     async def commit(self) -> None: ...
@@ -97,6 +101,11 @@ class SqlUnitOfWork:
         self.session.expunge_all()
         await self.session.rollback()
         await self.session.close()
+
+    async def single_statement(self) -> None:
+        # psycopg in autocommit sends no BEGIN; commit() then has nothing to send, and
+        # the pool puts the connection's default isolation back when it is returned.
+        await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     async def flush(self) -> None:
         try:

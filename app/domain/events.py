@@ -25,6 +25,10 @@ class EventType(StrEnum):
     REFUND_CREATED = "refund.created"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    PAYOUT_CREATED = "payout.created"
+    PAYOUT_PAID = "payout.paid"
+    PAYOUT_FAILED = "payout.failed"
+    PAYOUT_CANCELED = "payout.canceled"
     # Pending funds became available (the ledger's settlement): the amounts per currency.
     BALANCE_AVAILABLE = "balance.available"
     ALERT_PAYMENT_FAILED_ALL_GATEWAYS = "alert.payment_failed_all_gateways"

@@ -10,7 +10,7 @@ import secrets
 import time
 from typing import Literal
 
-IdPrefix = Literal["pi", "re", "evt", "we", "whd", "mer", "att", "key", "le", "txn"]
+IdPrefix = Literal["pi", "re", "evt", "we", "whd", "mer", "att", "key", "le", "txn", "po"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ENCODED_LENGTH = 26

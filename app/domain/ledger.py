@@ -22,12 +22,19 @@ class EntryKind(StrEnum):
     REFUND_SUCCESS = "refund_success"  # source re_: the money left through the gateway
     REFUND_FAILURE = "refund_failure"  # source re_: the reservation went back
     SETTLEMENT = "settlement"  # source le_ (its own id): pending funds made available
+    PAYOUT = "payout"  # source po_: a payout's amount reserved when it was created
+    PAYOUT_PAID = "payout_paid"  # source po_: the money left through the gateway
+    PAYOUT_FAILURE = "payout_failure"  # source po_: the send was not made, money back
+    PAYOUT_CANCEL = "payout_cancel"  # source po_: canceled before sending, money back
 
 
 class TransactionType(StrEnum):
     CHARGE = "charge"
     REFUND = "refund"
     REFUND_FAILURE = "refund_failure"
+    PAYOUT = "payout"
+    PAYOUT_FAILURE = "payout_failure"
+    PAYOUT_CANCEL = "payout_cancel"
 
 
 class TransactionStatus(StrEnum):
@@ -37,7 +44,7 @@ class TransactionStatus(StrEnum):
 
 class MerchantAccount(StrEnum):
     """A merchant's accounts: funds not yet settled, settled, and held for money on its
-    way out (refunds in flight; payouts later)."""
+    way out (refunds and payouts in flight)."""
 
     PENDING = "pending"
     AVAILABLE = "available"
@@ -193,7 +200,7 @@ def refund_failure_entry(
 
 
 def paid_out_entry(movement: Movement, gateway: str, amount: int) -> EntryDraft:
-    """Reserved money left through ``gateway`` (a refund made; a payout paid later)."""
+    """Reserved money left through ``gateway`` (a refund made, a payout paid)."""
     return movement.entry(
         movement.merchant(MerchantAccount.RESERVED, -amount),
         Line(clearing_account(gateway), amount),

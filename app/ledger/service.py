@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 from loguru import logger
 
-from app.db.models import BalanceTransaction, LedgerEntry, LedgerLine, PaymentIntent, Refund
+from app.db.models import (
+    BalanceTransaction,
+    LedgerEntry,
+    LedgerLine,
+    PaymentIntent,
+    Payout,
+    Refund,
+)
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain.caller import Caller
 from app.domain.errors import InvalidRequest, NotFound
@@ -392,3 +399,63 @@ async def check_books(uow: UnitOfWork) -> list[str]:
         for account, live, currency, amount in await ledger.negative_merchant_accounts()
     ]
     return problems
+
+
+def _payout_movement(payout: Payout, kind: EntryKind) -> Movement:
+    return Movement(kind, payout.id, payout.merchant_id, payout.livemode, payout.currency)
+
+
+async def reserve_payout(uow: UnitOfWork, payout: Payout) -> None:
+    """Set the payout's amount aside from available funds under the balance lock, or
+    refuse (``balance_insufficient``) writing nothing."""
+    movement = _payout_movement(payout, EntryKind.PAYOUT)
+    try:
+        entry = await move_funds(
+            uow, movement, MerchantAccount.AVAILABLE, MerchantAccount.RESERVED, payout.amount
+        )
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.message, param="amount", code=exc.code) from exc
+    if entry is not None:
+        await _ledger(uow).add_transaction(
+            _transaction(
+                entry,
+                TransactionType.PAYOUT,
+                payout.id,
+                (-payout.amount, 0),
+                TransactionStatus.AVAILABLE,
+                payout.created_at,
+            )
+        )
+
+
+async def payout_paid(uow: UnitOfWork, payout: Payout) -> None:
+    """The reserved money left through the payout's gateway."""
+    movement = _payout_movement(payout, EntryKind.PAYOUT_PAID)
+    await post_entry(uow, paid_out_entry(movement, payout.gateway, payout.amount))
+
+
+async def payout_returned(uow: UnitOfWork, payout: Payout, *, canceled: bool) -> None:
+    """The reservation goes back to available: the send was not made, or the payout was
+    canceled before it was sent."""
+    kind, transaction_type = (
+        (EntryKind.PAYOUT_CANCEL, TransactionType.PAYOUT_CANCEL)
+        if canceled
+        else (EntryKind.PAYOUT_FAILURE, TransactionType.PAYOUT_FAILURE)
+    )
+    # A credit needs no balance lock (the caller holds the payout's row lock).
+    movement = _payout_movement(payout, kind)
+    entry = await post_entry(
+        uow,
+        move_entry(movement, MerchantAccount.RESERVED, MerchantAccount.AVAILABLE, payout.amount),
+    )
+    if entry is not None:
+        await _ledger(uow).add_transaction(
+            _transaction(
+                entry,
+                transaction_type,
+                payout.id,
+                (payout.amount, 0),
+                TransactionStatus.AVAILABLE,
+                entry.created_at,
+            )
+        )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ApiKey, Merchant
 from app.domain.caller import Caller
+
+# Every authenticated request runs this: columns, not ORM objects, and built once.
+_FIND_CALLER = (
+    select(ApiKey.id, ApiKey.merchant_id, Merchant.livemode)
+    .join(Merchant, Merchant.id == ApiKey.merchant_id)
+    .where(ApiKey.secret_hash == bindparam("secret_hash"), ApiKey.revoked_at.is_(None))
+)
 
 
 class MerchantRepository:
@@ -29,14 +36,8 @@ class ApiKeyRepository:
 
     async def find_caller(self, secret_hash: str) -> Caller | None:
         """Who an active key with this hash belongs to."""
-        # Columns, not ORM objects: this runs on every authenticated request.
-        row = (
-            await self._session.execute(
-                select(ApiKey.id, ApiKey.merchant_id, Merchant.livemode)
-                .join(Merchant, Merchant.id == ApiKey.merchant_id)
-                .where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
-            )
-        ).first()
+        found = await self._session.execute(_FIND_CALLER, {"secret_hash": secret_hash})
+        row = found.first()
         return (
             None if row is None else Caller(merchant_id=row[1], livemode=row[2], api_key_id=row[0])
         )

@@ -1,7 +1,8 @@
-"""/v1/callbacks: what gateways send when a charge changes.
+"""/v1/callbacks: what gateways send when a charge or a Pix we sent changes.
 
 A callback is verified (signature or token), then only trusted to say "look
-again": the charge is re-fetched from the gateway before anything moves.
+again": the charge is re-fetched from the gateway before anything moves, and a send
+(a payout's) is read by its idEnvio by the payouts area (``Resources.read_sends``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ async def _receive(request: Request, uow: UowDep, name: GatewayName) -> Response
     await _enforce_callback_limit(request, name)
     for event in notice.events:
         check_callback_event(name, event)
+    read_sends = resources_of(request).read_sends
+    if notice.pix_sends and read_sends is not None:
+        await read_sends(notice.pix_sends)  # each send read again, in its own transaction
     # Fetch before the transaction opens: no row lock waits on a gateway's latency.
     charges = [await gateway.get_charge(event.reference) for event in notice.events]
     results = [

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from app.db.models import PaymentIntent, Refund
+from app.db.models import PaymentIntent, Payout, Refund
 from app.db.uow import UnitOfWork
 from app.domain.alerts import alert
 from app.domain.events import Aggregate, EventType
@@ -27,7 +27,7 @@ async def record_event(uow: UnitOfWork, intent: PaymentIntent, event_type: Event
 
 async def write_event(
     uow: UnitOfWork,
-    record: PaymentIntent | Refund,
+    record: PaymentIntent | Refund | Payout,
     aggregate_type: str,
     view: Mapping[str, object],
     event_type: EventType,

@@ -4,9 +4,9 @@ payment polls) and gateway callbacks."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,37 @@ from app.db.models import (
 from app.domain.charges import AttemptOutcome, LatePayment
 from app.domain.intents import IntentStatus, PaymentMethodType
 
+# Each intent's reads by the API, the charge worker and its callbacks: built once.
+_INTENT = select(PaymentIntent).where(
+    PaymentIntent.id == bindparam("intent_id"),
+    PaymentIntent.merchant_id == bindparam("merchant_id"),
+)
+_INTENT_FOR_UPDATE = (
+    select(PaymentIntent).where(PaymentIntent.id == bindparam("intent_id")).with_for_update()
+)
+_ATTEMPT_BY_REFERENCE = select(PaymentAttempt).where(
+    PaymentAttempt.gateway == bindparam("gateway"),
+    PaymentAttempt.gateway_reference == bindparam("reference"),
+)
+_HAS_LATER_ATTEMPT = select(
+    exists(
+        select(PaymentAttempt.id).where(
+            PaymentAttempt.payment_intent_id == bindparam("intent_id"),
+            PaymentAttempt.number > bindparam("number"),
+        )
+    )
+)
+_ATTEMPTS_OF_INTENT = (
+    select(PaymentAttempt)
+    .where(PaymentAttempt.payment_intent_id == bindparam("intent_id"))
+    .order_by(PaymentAttempt.created_at, PaymentAttempt.id)
+)
+# Every gateway callback runs this; built once, on the table (no ORM bulk-insert path).
+_CALLBACK_TABLE = cast(Table, GatewayCallback.__table__)
+_RECORD_CALLBACK = (
+    insert(_CALLBACK_TABLE).on_conflict_do_nothing().returning(_CALLBACK_TABLE.c.event_key)
+)
+
 
 class IntentRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -29,19 +60,14 @@ class IntentRepository:
         self._session.add(intent)
 
     async def get(self, merchant_id: str, intent_id: str) -> PaymentIntent | None:
-        return (
-            await self._session.execute(
-                select(PaymentIntent).where(
-                    PaymentIntent.id == intent_id, PaymentIntent.merchant_id == merchant_id
-                )
-            )
-        ).scalar_one_or_none()
+        result = await self._session.execute(
+            _INTENT, {"intent_id": intent_id, "merchant_id": merchant_id}
+        )
+        return result.scalar_one_or_none()
 
     async def get_for_update(self, intent_id: str) -> PaymentIntent | None:
         """Any merchant's intent, row-locked: for gateway callbacks and workers."""
-        result = await self._session.execute(
-            select(PaymentIntent).where(PaymentIntent.id == intent_id).with_for_update()
-        )
+        result = await self._session.execute(_INTENT_FOR_UPDATE, {"intent_id": intent_id})
         return result.scalar_one_or_none()
 
     async def find(self, intent_id: str) -> PaymentIntent | None:
@@ -181,9 +207,7 @@ class AttemptRepository:
 
     async def by_reference(self, gateway: str, reference: str) -> PaymentAttempt | None:
         result = await self._session.execute(
-            select(PaymentAttempt).where(
-                PaymentAttempt.gateway == gateway, PaymentAttempt.gateway_reference == reference
-            )
+            _ATTEMPT_BY_REFERENCE, {"gateway": gateway, "reference": reference}
         )
         return result.scalar_one_or_none()
 
@@ -192,11 +216,11 @@ class AttemptRepository:
 
     async def has_later(self, attempt: PaymentAttempt) -> bool:
         """Whether a later try of the same intent exists (and so replaced this one)."""
-        later = select(PaymentAttempt.id).where(
-            PaymentAttempt.payment_intent_id == attempt.payment_intent_id,
-            PaymentAttempt.number > attempt.number,
+        result = await self._session.execute(
+            _HAS_LATER_ATTEMPT,
+            {"intent_id": attempt.payment_intent_id, "number": attempt.number},
         )
-        return bool((await self._session.execute(select(exists(later)))).scalar_one())
+        return bool(result.scalar_one())
 
     async def refunds_due(self, limit: int) -> list[str]:
         """Tries holding a late payment not yet refunded, oldest first."""
@@ -209,11 +233,7 @@ class AttemptRepository:
         return list(result.scalars())
 
     async def for_intent(self, intent_id: str) -> list[PaymentAttempt]:
-        result = await self._session.execute(
-            select(PaymentAttempt)
-            .where(PaymentAttempt.payment_intent_id == intent_id)
-            .order_by(PaymentAttempt.created_at, PaymentAttempt.id)
-        )
+        result = await self._session.execute(_ATTEMPTS_OF_INTENT, {"intent_id": intent_id})
         return list(result.scalars())
 
 
@@ -224,17 +244,15 @@ class CallbackRepository:
     async def record(self, callback: GatewayCallback) -> bool:
         """Store a verified callback; False if the gateway sent this one before."""
         inserted = await self._session.execute(
-            insert(GatewayCallback)
-            .values(
-                gateway=callback.gateway,
-                event_key=callback.event_key,
-                reference=callback.reference,
-                payload=callback.payload,
-                result=callback.result,
-                detail=callback.detail,
-            )
-            .on_conflict_do_nothing()
-            .returning(GatewayCallback.event_key)
+            _RECORD_CALLBACK,
+            {
+                "gateway": callback.gateway,
+                "event_key": callback.event_key,
+                "reference": callback.reference,
+                "payload": callback.payload,
+                "result": callback.result,
+                "detail": callback.detail,
+            },
         )
         return inserted.first() is not None
 

@@ -1,8 +1,8 @@
 """What every scheduled job is made of. A job takes the context and a batch size, does
 one batch and returns how many rows it changed; the runner repeats a job whose batch
 came back full. Every job is safe to repeat and to stop between items. The areas'
-jobs are in app/payments/jobs.py and app/refunds/jobs.py; app/scheduler/schedule.py
-lists them all. The shared plumbing's purges are here."""
+jobs are in each area's jobs.py (app/payments, app/refunds, app/ledger, app/payouts);
+app/scheduler/schedule.py lists them all. The shared plumbing's purges are here."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from loguru import logger
 from app.db.uow import UnitOfWorkFactory
 from app.domain.errors import PixWaveError
 from app.gateways.registry import Gateways
+from app.security import DocumentCipher
 
 # An intent is stuck after this long without progress: well past the ~3 minutes the
 # charge worker retries a message (15 receives, 1 to 10 s apart) before it dead-letters.
@@ -63,6 +64,8 @@ class JobContext:
     refund_follow_up_after: timedelta = REFUND_FOLLOW_UP_AFTER
     poll_after: timedelta = POLL_AFTER
     poll_backoff: tuple[timedelta, ...] = PAYMENT_POLL_BACKOFF
+    # Payouts' sends are rebuilt with the payee's document (None: PIXWAVE_DOCUMENT_KEY unset).
+    cipher: DocumentCipher | None = None
 
 
 @dataclass(frozen=True)

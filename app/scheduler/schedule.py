@@ -26,6 +26,7 @@ from app.payments.jobs import (
     refund_late_payments,
     resolve_stuck_intents,
 )
+from app.payouts import jobs as payout_jobs
 from app.refunds.jobs import (
     FOLLOW_UP_BATCH,
     FOLLOW_UP_INTERVAL_SECONDS,
@@ -77,6 +78,13 @@ JOBS: tuple[Job, ...] = (
         FOLLOW_UP_INTERVAL_SECONDS,
         FOLLOW_UP_BATCH,
         follow_up_refunds,
+    ),
+    Job(
+        "follow_up_payouts",
+        payout_jobs.FOLLOW_UP_PAYOUTS_LOCK_KEY,
+        payout_jobs.FOLLOW_UP_INTERVAL_SECONDS,
+        payout_jobs.FOLLOW_UP_BATCH,
+        payout_jobs.follow_up_payouts,
     ),
     Job(
         "settle_balances",

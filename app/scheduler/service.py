@@ -16,6 +16,7 @@ from app.roles import background_role
 from app.scheduler.jobs import JobContext
 from app.scheduler.runner import Scheduler
 from app.scheduler.schedule import JOBS
+from app.security import DocumentCipher
 from app.settings import Settings
 from outbox.topology import Topology, declare
 
@@ -44,6 +45,7 @@ async def serve_scheduler(settings: Settings) -> None:
             gateways=gateways,
             stop=stop,
             inbox_retention=settings.inbox_retention,
+            cipher=DocumentCipher(settings.document_key_bytes()) if settings.document_key else None,
         )
         try:
             await Scheduler(JOBS, context).run()

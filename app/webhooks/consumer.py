@@ -25,6 +25,7 @@ from app.webhooks.deliveries import (
     webhook_client,
 )
 from app.webhooks.places import EndpointPlaces
+from app.webhooks.repository import ClaimedDelivery
 from workers.runtime.consumer import Consumer
 from workers.runtime.envelope import Event
 
@@ -87,17 +88,17 @@ class DeliveryDispatcher:
             logger.warning("webhook.dispatch_failed", error=repr(exc))
             await asyncio.sleep(DISPATCH_ERROR_PAUSE_SECONDS)
             return 0
-        for delivery_id in claimed:
-            task = asyncio.create_task(self._attempt(new_uow, delivery_id))
+        for delivery in claimed:
+            task = asyncio.create_task(self._attempt(new_uow, delivery))
             self._tries.add(task)
             task.add_done_callback(self._finished)
         return len(claimed)
 
-    async def _attempt(self, new_uow: UnitOfWorkFactory, delivery_id: str) -> None:
+    async def _attempt(self, new_uow: UnitOfWorkFactory, delivery: ClaimedDelivery) -> None:
         try:
-            await attempt_delivery(new_uow, self._sender, delivery_id)
+            await attempt_delivery(new_uow, self._sender, delivery)
         except Exception as exc:  # a bug: the lease brings the delivery back; go on
-            logger.error("webhook.try_failed", delivery_id=delivery_id, error=repr(exc))
+            logger.error("webhook.try_failed", delivery_id=delivery.id, error=repr(exc))
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tries.discard(task)
@@ -121,7 +122,14 @@ class DeliveryDispatcher:
 
 def webhooks_consumer(settings: Settings) -> Consumer:
     async def record_deliveries(event: Event, uow: UnitOfWork) -> None:
-        await fan_out(uow, event.model_dump(mode="json"))
+        await fan_out(
+            uow,
+            event_id=event.id,
+            event_type=event.type,
+            merchant_id=event.merchant_id,
+            livemode=event.livemode,
+            created=event.created,
+        )
 
     return Consumer(
         name="webhooks",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
 
 import httpx
 from loguru import logger
@@ -37,7 +38,13 @@ from app.encoding import render_json
 from app.security import DocumentCipher
 from app.tracing import TRACEPARENT_HEADER, continue_trace
 from app.webhooks.places import EndpointPlaces
-from app.webhooks.repository import EventRepository, PendingDelivery, StoredEvent, WebhookRepository
+from app.webhooks.repository import (
+    ClaimedDelivery,
+    EventRepository,
+    PendingDelivery,
+    StoredEvent,
+    WebhookRepository,
+)
 from app.webhooks.service import (
     CheckedUrl,
     check_webhook_url,
@@ -89,26 +96,36 @@ class PostResult:
         return self.error is None
 
 
-async def fan_out(uow: UnitOfWork, envelope: dict[str, Any]) -> None:
+async def fan_out(
+    uow: UnitOfWork,
+    *,
+    event_id: str,
+    event_type: str,
+    merchant_id: str,
+    livemode: bool,
+    created: int,
+) -> None:
     """A pending delivery of this event for every endpoint that takes it and existed
     when it was created (the dispatcher sends them)."""
-    stored = await uow.repository(EventRepository).stored(envelope["id"])
-    created_at = stored.created_at if stored else datetime.fromtimestamp(envelope["created"], UTC)
     takers = await uow.repository(WebhookRepository).takers(
-        merchant_id=envelope["merchant_id"],
-        livemode=envelope["livemode"],
-        event_type=envelope["type"],
-        event_created_at=created_at,
+        merchant_id=merchant_id,
+        livemode=livemode,
+        event_id=event_id,
+        event_type=event_type,
+        event_created_at=datetime.fromtimestamp(created, UTC),
     )
     await uow.repository(WebhookRepository).add_deliveries(
-        event_id=envelope["id"], event_type=envelope["type"], endpoint_ids=takers
+        event_id=event_id, event_type=event_type, endpoint_ids=takers
     )
 
 
-async def claim_due(new_uow: UnitOfWorkFactory, sender: WebhookSender, limit: int) -> list[str]:
+async def claim_due(
+    new_uow: UnitOfWorkFactory, sender: WebhookSender, limit: int
+) -> list[ClaimedDelivery]:
     """Deliveries due now, each taken for one try (see ``attempt_delivery``)."""
     now = datetime.now(UTC)
     async with new_uow() as uow:
+        await uow.single_statement()
         claimed = await uow.repository(WebhookRepository).claim_due(
             now=now, lease_until=now + sender.lease, limit=limit
         )
@@ -117,48 +134,75 @@ async def claim_due(new_uow: UnitOfWorkFactory, sender: WebhookSender, limit: in
 
 
 async def attempt_delivery(
-    new_uow: UnitOfWorkFactory, sender: WebhookSender, delivery_id: str
+    new_uow: UnitOfWorkFactory, sender: WebhookSender, claimed: ClaimedDelivery
 ) -> None:
     """One try of one claimed delivery: the POST runs outside any transaction."""
+    stored, endpoint = claimed.stored, claimed.endpoint
+    if stored is None or _given_up(endpoint):
+        await _settle(new_uow, claimed.id, partial(_fail, reason=_why_not(endpoint, stored)))
+        return
+    now = datetime.now(UTC)
+    with continue_trace(stored.traceparent) as traceparent:
+        # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
+        outgoing = Outgoing(claimed.event_id, render_json(stored.envelope), traceparent)
+        result = await _try(sender, endpoint, outgoing, now)
+        if result is None:
+            await _settle(new_uow, claimed.id, partial(_retry_soon, now=now))
+        elif result.delivered:
+            await _mark_delivered(new_uow, claimed, result, now)
+        else:
+            await _settle(
+                new_uow, claimed.id, partial(_record, sender=sender, result=result, now=now)
+            )
+
+
+async def _mark_delivered(
+    new_uow: UnitOfWorkFactory, claimed: ClaimedDelivery, result: PostResult, now: datetime
+) -> None:
+    """The common case in one statement: no read of the delivery first."""
+    async with new_uow() as uow:
+        await uow.single_statement()
+        await uow.repository(WebhookRepository).mark_delivered(
+            claimed.id, status_code=result.status_code, now=now
+        )
+        await uow.commit()
+    logger.info("webhook.delivered", delivery_id=claimed.id, endpoint_id=claimed.endpoint.id)
+
+
+async def _settle(
+    new_uow: UnitOfWorkFactory,
+    delivery_id: str,
+    change: Callable[[UnitOfWork, PendingDelivery], Awaitable[None]],
+) -> None:
+    """Apply ``change`` to the delivery, locked, unless it was settled meanwhile (its
+    endpoint was disabled)."""
     async with new_uow() as uow:
         item = await uow.repository(WebhookRepository).pending_delivery(delivery_id)
         if item is None:
             return
-        stored = await uow.repository(EventRepository).stored(item.delivery.event_id)
-        if stored is None or _given_up(item):
-            _fail(item.delivery, _why_not(item, stored))
-            await uow.commit()
-            return
-    now = datetime.now(UTC)
-    with continue_trace(stored.traceparent) as traceparent:
-        # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
-        outgoing = Outgoing(item.delivery.event_id, render_json(stored.envelope), traceparent)
-        result = await _try(sender, item.endpoint, outgoing, now)
-        async with new_uow() as uow:
-            item = await uow.repository(WebhookRepository).pending_delivery(delivery_id)
-            if item is None:  # settled meanwhile (its endpoint was disabled)
-                return
-            if result is None:
-                item.delivery.next_attempt_at = now + timedelta(seconds=PLACE_RETRY_SECONDS)
-            else:
-                await _record(uow, sender, item, result, now)
-            await uow.commit()
+        await change(uow, item)
+        await uow.commit()
 
 
-def _given_up(item: PendingDelivery) -> bool:
-    endpoint = item.endpoint
+async def _retry_soon(uow: UnitOfWork, item: PendingDelivery, *, now: datetime) -> None:
+    """No place came free at the endpoint: due again a little later."""
+    item.delivery.next_attempt_at = now + timedelta(seconds=PLACE_RETRY_SECONDS)
+
+
+def _given_up(endpoint: WebhookEndpoint) -> bool:
     return endpoint.status != EndpointStatus.ENABLED.value or endpoint.deleted_at is not None
 
 
-def _why_not(item: PendingDelivery, stored: StoredEvent | None) -> str:
+def _why_not(endpoint: WebhookEndpoint, stored: StoredEvent | None) -> str:
     if stored is None:
         return "the event is past the events retention"
-    if item.endpoint.deleted_at is not None:
+    if endpoint.deleted_at is not None:
         return "endpoint deleted"
-    return f"endpoint disabled ({item.endpoint.disabled_reason})"
+    return f"endpoint disabled ({endpoint.disabled_reason})"
 
 
-def _fail(delivery: WebhookDelivery, reason: str) -> None:
+async def _fail(uow: UnitOfWork, item: PendingDelivery, *, reason: str) -> None:
+    delivery = item.delivery
     delivery.status = next_delivery_status(delivery.status, DeliveryStatus.FAILED)
     delivery.next_attempt_at = None
     delivery.last_error = reason
@@ -247,22 +291,19 @@ async def post_pinned(
 
 async def _record(
     uow: UnitOfWork,
-    sender: WebhookSender,
     item: PendingDelivery,
+    *,
+    sender: WebhookSender,
     result: PostResult,
     now: datetime,
 ) -> None:
+    """A failed try: the next one is scheduled, or after the retry horizon the delivery
+    fails and its endpoint is disabled."""
     delivery, endpoint = item.delivery, item.endpoint
     delivery.attempts += 1
     delivery.first_attempt_at = delivery.first_attempt_at or now
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error
-    if result.delivered:
-        delivery.status = next_delivery_status(delivery.status, DeliveryStatus.DELIVERED)
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
-        logger.info("webhook.delivered", delivery_id=delivery.id, endpoint_id=endpoint.id)
-        return
     logger.warning(
         "webhook.failed",
         delivery_id=delivery.id,
@@ -320,6 +361,7 @@ async def request_redelivery(
         endpoint_ids = await uow.repository(WebhookRepository).takers(
             merchant_id=caller.merchant_id,
             livemode=caller.livemode,
+            event_id=event_id,
             event_type=event_type,
             event_created_at=stored.created_at,
         )

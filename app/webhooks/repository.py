@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from app.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from app.domain.events import MERCHANT_EVENTS
@@ -16,6 +28,93 @@ from app.domain.ids import new_id
 from app.domain.webhooks import ALL_EVENTS, DeliveryStatus, EndpointStatus
 
 _MERCHANT_EVENT_TYPES = [event.value for event in MERCHANT_EVENTS]
+
+# The dispatcher's and the fan-out's statements are built once: building a statement
+# (and its cache key) cost the webhooks worker more CPU than running it.
+_EVENT_CREATED_AT = func.coalesce(
+    select(OutboxEvent.created_at)
+    .where(
+        OutboxEvent.id == bindparam("event_id"),
+        OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES),
+    )
+    .scalar_subquery(),
+    bindparam("event_created_at", type_=DateTime(timezone=True)),
+)
+_TAKERS = select(WebhookEndpoint.id).where(
+    WebhookEndpoint.merchant_id == bindparam("merchant_id"),
+    WebhookEndpoint.livemode == bindparam("livemode", type_=Boolean),
+    WebhookEndpoint.status == EndpointStatus.ENABLED.value,
+    WebhookEndpoint.deleted_at.is_(None),
+    WebhookEndpoint.enabled_events.has_any(
+        array([ALL_EVENTS, bindparam("event_type", type_=String)])
+    ),
+    WebhookEndpoint.created_at <= _EVENT_CREATED_AT,
+)
+# Core, on the table: the ORM's bulk insert and update paths cost more than the statements.
+_DELIVERY_TABLE = cast(Table, WebhookDelivery.__table__)
+_ADD_DELIVERY = insert(_DELIVERY_TABLE).on_conflict_do_nothing()
+
+
+def _claim_due_query() -> Executable:
+    due = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            or_(
+                WebhookDelivery.next_attempt_at.is_(None),
+                WebhookDelivery.next_attempt_at <= bindparam("now"),
+            ),
+        )
+        .order_by(WebhookDelivery.next_attempt_at.asc().nulls_first(), WebhookDelivery.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=bindparam("lease_until"))
+        .returning(WebhookDelivery.id, WebhookDelivery.event_id, WebhookDelivery.endpoint_id)
+        .cte("claimed")
+    )
+    return (
+        select(
+            claimed.c.id,
+            claimed.c.event_id,
+            WebhookEndpoint,
+            OutboxEvent.payload,
+            OutboxEvent.traceparent,
+            OutboxEvent.created_at,
+        )
+        .select_from(claimed)
+        .join(WebhookEndpoint, WebhookEndpoint.id == claimed.c.endpoint_id)
+        .outerjoin(
+            OutboxEvent,
+            and_(
+                OutboxEvent.id == claimed.c.event_id,
+                OutboxEvent.event_type.in_(_MERCHANT_EVENT_TYPES),
+            ),
+        )
+    )
+
+
+_CLAIM_DUE = _claim_due_query()
+_deliveries = _DELIVERY_TABLE.c
+_MARK_DELIVERED = (
+    update(_DELIVERY_TABLE)
+    .where(
+        _deliveries.id == bindparam("delivery_id"),
+        _deliveries.status == DeliveryStatus.PENDING.value,
+    )
+    .values(
+        status=DeliveryStatus.DELIVERED.value,
+        attempts=_deliveries.attempts + 1,
+        first_attempt_at=func.coalesce(_deliveries.first_attempt_at, bindparam("now")),
+        last_status_code=bindparam("status_code"),
+        last_error=None,
+        delivered_at=bindparam("now"),
+        next_attempt_at=None,
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +130,17 @@ class StoredEvent:
     envelope: dict[str, Any]
     traceparent: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery taken for one try, with what the try needs: its endpoint as it was
+    when claimed, and its event (None once past the events retention)."""
+
+    id: str
+    event_id: str
+    endpoint: WebhookEndpoint
+    stored: StoredEvent | None
 
 
 class WebhookRepository:
@@ -78,19 +188,26 @@ class WebhookRepository:
         return int(count or 0)
 
     async def takers(
-        self, *, merchant_id: str, livemode: bool, event_type: str, event_created_at: datetime
+        self,
+        *,
+        merchant_id: str,
+        livemode: bool,
+        event_id: str,
+        event_type: str,
+        event_created_at: datetime,
     ) -> list[str]:
         """The enabled endpoints that take this event type and existed when it was
-        created: a new endpoint hears only of events after it."""
+        created, by the outbox's clock (``event_created_at`` once the event is past the
+        events retention): a new endpoint hears only of events after it."""
         ids = await self._session.scalars(
-            select(WebhookEndpoint.id).where(
-                WebhookEndpoint.merchant_id == merchant_id,
-                WebhookEndpoint.livemode == livemode,
-                WebhookEndpoint.status == EndpointStatus.ENABLED.value,
-                WebhookEndpoint.deleted_at.is_(None),
-                WebhookEndpoint.enabled_events.has_any(array([ALL_EVENTS, event_type])),
-                WebhookEndpoint.created_at <= event_created_at,
-            )
+            _TAKERS,
+            {
+                "merchant_id": merchant_id,
+                "livemode": livemode,
+                "event_id": event_id,
+                "event_type": event_type,
+                "event_created_at": event_created_at,
+            },
         )
         return list(ids)
 
@@ -110,7 +227,7 @@ class WebhookRepository:
             }
             for endpoint_id in endpoint_ids
         ]
-        await self._session.execute(insert(WebhookDelivery).values(rows).on_conflict_do_nothing())
+        await self._session.execute(_ADD_DELIVERY, rows)
 
     async def disable_endpoint(self, endpoint_id: str, reason: str) -> bool:
         """True for the one caller that disabled it (several workers may try at once)."""
@@ -144,30 +261,34 @@ class WebhookRepository:
             )
         )
 
-    async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[str]:
+    async def claim_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due deliveries for one try each: their next try moves to
         ``lease_until``, so no other dispatcher takes them meanwhile, and a dispatcher
-        that dies mid-try leaves them due again then."""
-        due = (
-            select(WebhookDelivery.id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                or_(
-                    WebhookDelivery.next_attempt_at.is_(None),
-                    WebhookDelivery.next_attempt_at <= now,
-                ),
+        that dies mid-try leaves them due again then. The same statement reads their
+        endpoints and events."""
+        rows = await self._session.execute(
+            _CLAIM_DUE, {"now": now, "lease_until": lease_until, "limit": limit}
+        )
+        return [
+            ClaimedDelivery(
+                id=row[0],
+                event_id=row[1],
+                endpoint=row[2],
+                stored=None if row[3] is None else StoredEvent(row[3], row[4], row[5]),
             )
-            .order_by(WebhookDelivery.next_attempt_at.asc().nulls_first(), WebhookDelivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            for row in rows
+        ]
+
+    async def mark_delivered(
+        self, delivery_id: str, *, status_code: int | None, now: datetime
+    ) -> None:
+        """Record a successful try in one statement; a delivery settled meanwhile (its
+        endpoint was disabled) is left as it is."""
+        await self._session.execute(
+            _MARK_DELIVERED, {"delivery_id": delivery_id, "status_code": status_code, "now": now}
         )
-        claimed = await self._session.scalars(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(due.scalar_subquery()))
-            .values(next_attempt_at=lease_until)
-            .returning(WebhookDelivery.id)
-        )
-        return list(claimed)
 
     async def pending_delivery(self, delivery_id: str) -> PendingDelivery | None:
         """A pending delivery and its endpoint, the delivery locked."""

@@ -31,13 +31,26 @@ def demo(
     api_key: Annotated[str | None, typer.Option(help="Default: the demo merchant's")] = None,
     sim_url: Annotated[str | None, typer.Option(help="Gateway simulator (faults, payers)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    payout: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Then settle the funds and pay this many centavos out to a Pix key, "
+            "showing the available balance before and after (PIX only)",
+        ),
+    ] = 0,
 ) -> None:
     """Register a local webhook receiver, create intents, let simulated payers pay PIX
-    charges, and report statuses, gateways, fallbacks, webhooks and latency."""
+    charges, and report statuses, gateways, fallbacks, webhooks and latency; with
+    --payout, then pay some of the money out."""
     if method not in ("pix", "card") or primary not in GATEWAYS:
         typer.echo(f"error: --method is pix or card; --primary one of {GATEWAYS}", err=True)
         raise typer.Exit(2)
-    running = _running_system(get_settings().data_dir)
+    if payout and method != "pix":
+        typer.echo("error: --payout needs --method pix (card funds settle after 30 days)", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    running = _running_system(settings.data_dir)
     plan = Plan(
         api_url=api_url or _required(running, "api_url"),
         api_key=api_key or _required(running, "api_key"),
@@ -47,6 +60,8 @@ def demo(
         fail_primary_percent=fail_primary,
         primary=primary,
         rate_per_second=rate,
+        payout_amount=payout,
+        database_url=settings.database_url,
     )
     console = Console(stderr=as_json)
     with Progress(console=console, transient=as_json) as bar:

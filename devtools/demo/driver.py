@@ -1,6 +1,7 @@
 """Drive a running PixWave as a merchant would: register a receiver, create intents,
 let the simulated payers pay, and time each intent from its create request to the
-webhook that says it ended."""
+webhook that says it ended; then, if asked, settle the funds and pay some out to a Pix
+key, reading the balance before and after."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Literal
 
 import httpx
 
+from app.db.session import create_engine, session_factory
+from app.db.uow import unit_of_work_factory
+from app.ledger.jobs import SETTLE_BATCH
+from app.ledger.service import settle_due_balances
+from app.settings import Settings
 from devtools.demo.receiver import Receiver, new_receiver, serving
 
 Method = Literal["pix", "card"]
@@ -34,6 +41,8 @@ SIM_ADMIN_TIMEOUT_SECONDS = 60.0
 TRANSPORT_TRIES = 5
 TRANSPORT_RETRY_SECONDS = 0.5
 TEST_CPF = "529.982.247-25"
+PAYOUT_DESTINATION = {"type": "email", "key": "demo@example.com"}
+PAYOUT_EVENTS = {"payout.paid": "paid", "payout.failed": "failed"}
 # Mercado Pago's documented example token; the simulator approves it.
 TEST_CARD_TOKEN = "ff8080814c11e237014c1ff593b57b4d"  # noqa: S105 - a test card token
 
@@ -51,6 +60,10 @@ class Plan:
     # Intents created per second; None creates them as fast as `concurrency` allows.
     rate_per_second: float | None = None
     timeout_seconds: float = 300.0
+    # After the intents: pay this many centavos out to a Pix key (0: no payout), first
+    # settling the funds in this database (None: leave it to the scheduler).
+    payout_amount: int = 0
+    database_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +79,14 @@ class IntentRun:
         return None if self.ended_at is None else self.ended_at - self.created_at
 
 
+@dataclass(frozen=True, slots=True)
+class PayoutRun:
+    id: str
+    status: str
+    available_before: int  # after settling, before the payout
+    available_after: int
+
+
 @dataclass(slots=True)
 class Outcome:
     runs: list[IntentRun]
@@ -73,6 +94,7 @@ class Outcome:
     bad_signatures: int
     started_at: float
     finished_at: float
+    payout: PayoutRun | None = None
 
 
 def intent_body(method: Method, number: int) -> dict[str, Any]:
@@ -102,7 +124,9 @@ async def run(plan: Plan, progress: Callable[[int, int], None]) -> Outcome:
                 await _wait_for_ends(receiver, runs, plan, progress)
                 finished = time.monotonic()
                 await _read_attempts(api, runs, plan.concurrency)
-    return Outcome(runs, len(receiver.received), receiver.bad_signatures, started, finished)
+                payout = await pay_out(api, receiver, plan) if plan.payout_amount else None
+    received = len(receiver.received)
+    return Outcome(runs, received, receiver.bad_signatures, started, finished, payout)
 
 
 @asynccontextmanager
@@ -195,6 +219,52 @@ async def _read_attempts(api: httpx.AsyncClient, runs: list[IntentRun], concurre
                 run.status = f"{intent['status']} (no webhook)"
 
     await asyncio.gather(*(read(run) for run in runs))
+
+
+async def pay_out(api: httpx.AsyncClient, receiver: Receiver, plan: Plan) -> PayoutRun:
+    """Settle what is due (as the scheduler's ``settle_balances`` does), pay
+    ``plan.payout_amount`` out to a Pix key, and wait for the webhook that ends it."""
+    if plan.database_url is not None:
+        await _settle(plan.database_url)
+    before = await _available(api)
+    payout = await call_api(
+        api,
+        "POST",
+        "/v1/payouts",
+        json={"amount": plan.payout_amount, "currency": "brl", "destination": PAYOUT_DESTINATION},
+        headers={"Idempotency-Key": f"demo-payout-{time.monotonic()}"},
+    )
+    status = await _payout_end(receiver, payout["id"], plan.timeout_seconds)
+    if status is None:
+        current = await call_api(api, "GET", f"/v1/payouts/{payout['id']}")
+        status = f"{current['status']} (no webhook)"
+    return PayoutRun(payout["id"], status, before, await _available(api))
+
+
+async def _settle(database_url: str) -> None:
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        new_uow = unit_of_work_factory(session_factory(engine))
+        while await settle_due_balances(new_uow, datetime.now(UTC), SETTLE_BATCH):
+            pass
+    finally:
+        await engine.dispose()
+
+
+async def _available(api: httpx.AsyncClient) -> int:
+    balance = await call_api(api, "GET", "/v1/balance")
+    return sum(int(amount["amount"]) for amount in balance["available"])
+
+
+async def _payout_end(receiver: Receiver, payout_id: str, timeout_seconds: float) -> str | None:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        for arrival in receiver.received:
+            event = arrival.event
+            if event["aggregate"]["id"] == payout_id and event["type"] in PAYOUT_EVENTS:
+                return PAYOUT_EVENTS[event["type"]]
+        await asyncio.sleep(PROGRESS_POLL_SECONDS)
+    return None
 
 
 async def call_api(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from devtools.demo.driver import Outcome
+from devtools.demo.driver import Outcome, PayoutRun
 
 MILLIS = 1000.0
 
@@ -38,6 +38,16 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "p50_ms": None if p50 is None else round(p50 * MILLIS, 1),
         "p99_ms": None if p99 is None else round(p99 * MILLIS, 1),
         "intents_per_second": round(len(ended) / span, 1) if span else None,
+        "payout": None if outcome.payout is None else _payout(outcome.payout),
+    }
+
+
+def _payout(payout: PayoutRun) -> dict[str, Any]:
+    return {
+        "id": payout.id,
+        "status": payout.status,
+        "available_before": payout.available_before,
+        "available_after": payout.available_after,
     }
 
 
@@ -57,4 +67,12 @@ def table(summary: dict[str, Any]) -> Table:
     latency = f"{summary['p50_ms']} / {summary['p99_ms']} ms"
     out.add_row("create → ending webhook p50 / p99", latency)
     out.add_row("intents ended per second", str(summary["intents_per_second"]))
+    payout = summary["payout"]
+    if payout is not None:
+        out.add_row(f"payout {payout['id']}", payout["status"])
+        out.add_row("  available before / after (centavos)", _before_after(payout))
     return out
+
+
+def _before_after(payout: dict[str, Any]) -> str:
+    return f"{payout['available_before']} / {payout['available_after']}"

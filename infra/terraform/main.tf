@@ -17,6 +17,7 @@ locals {
         "payment_intent.canceled",
         "payment_intent.capture_requested",
         "payment_intent.created",
+        "payout.created",
         "refund.created",
       ]
     }
@@ -32,6 +33,10 @@ locals {
         "payment_intent.processing",
         "payment_intent.requires_action",
         "payment_intent.succeeded",
+        "payout.canceled",
+        "payout.created",
+        "payout.failed",
+        "payout.paid",
         "refund.created",
         "refund.failed",
         "refund.succeeded",

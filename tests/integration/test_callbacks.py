@@ -21,11 +21,14 @@ from app.gateways.port import GatewayName, RefundRequest
 from app.payments.charging import charge_intent
 from app.payments.consumer import charge_context
 from app.payments.repository import AttemptRepository
+from app.payouts.service import send_payout
 from gatewaysim.mercadopago.notifications import signature
 from tests.gateway_sim import EFI_HMAC, MP_WEBHOOK_SECRET, Simulator, running_simulator
+from tests.integration.payout_support import funded_api_merchant
 from tests.support import ApiProcess, Merchant, pix_intent, start_api, wait_for
 
 CALLBACK_TIMEOUT_SECONDS = 20.0
+EVP = "123e4567-e89b-12d3-a456-426614174000"
 
 
 @pytest.fixture(scope="module")
@@ -346,3 +349,45 @@ async def test_efi_devolucao_and_resent_callbacks_move_nothing_twice(shop: Shop)
     assert shop.callback_results(reference)[0] == "moved"
     assert len(shop.callback_results(reference)) == 2
     assert shop.events(intent_id).count(SUCCEEDED) == 1
+
+
+@pytest.mark.parametrize(
+    ("settled", "status"), [("REALIZADO", "paid"), ("NAO_REALIZADO", "failed")]
+)
+async def test_a_pix_send_callback_has_the_payout_read_back_and_settled(
+    shop: Shop, db: psycopg.Connection[Any], database_url: str, settled: str, status: str
+) -> None:
+    """The send's callback ("Pix enviado"/"rejeitado") only says "read send idEnvio
+    again": the API reads it from Efí and the payout ends as the read says."""
+    merchant = await funded_api_merchant(shop.api, db, database_url, 5000)
+    api = httpx.AsyncClient(base_url=shop.api.url, headers=merchant.headers)
+    body = {"amount": 1200, "currency": "brl", "destination": {"type": "evp", "key": EVP}}
+    created = (await api.post("/v1/payouts", json=body)).json()
+    shop.sim.faults("efi", send_settle_seconds=None)  # EM_PROCESSAMENTO until told
+    settings = shop.sim.gateway_settings(
+        database_url=database_url,
+        redis_url=os.environ["PIXWAVE_REDIS_URL"],
+        document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
+    )
+    context = charge_context(settings)  # what the charge worker runs on
+    try:
+        async with open_uow(settings) as uow:
+            await send_payout(uow, context, created["id"])
+            await uow.commit()
+    finally:
+        await context.gateways.close()
+    [(id_envio,)] = shop.rows(
+        "SELECT id_envio FROM payout_attempts WHERE payout_id = %s", (created["id"],)
+    )
+
+    def payout_status() -> str:
+        url = f"{shop.api.url}/v1/payouts/{created['id']}"
+        return str(httpx.get(url, headers=merchant.headers).json()["status"])
+
+    assert payout_status() == "in_transit"
+    shop.sim.admin("POST", f"/efi/envios/{id_envio}/settle", json={"status": settled})
+    wait_for(lambda: payout_status() == status, timeout=CALLBACK_TIMEOUT_SECONDS)
+    assert [e for e in shop.events(created["id"]) if e != "payout.created"] == [f"payout.{status}"]
+    balance = (await api.get("/v1/balance")).json()
+    await api.aclose()
+    assert balance["reserved"] == [{"amount": 0, "currency": "BRL"}]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tests.aws import CREDENTIALS, sqs_client
 from tests.gateway_sim import Simulator, running_simulator
 from tests.integration.relay_support import RelayWorld, new_world, running_relay
 from tests.support import (
+    VALID_CPF,
     ApiProcess,
     Merchant,
     card_intent,
@@ -422,3 +424,68 @@ def test_a_payment_after_cancel_is_refunded_once_with_an_alert(stack: Stack) -> 
         for e in stack.events(EventType.ALERT_LATE_PAYMENT_REFUNDED)
     ]
     assert alerted == [intent_id]
+
+
+def test_a_payout_whose_answer_is_lost_is_sent_once_by_the_charge_worker(stack: Stack) -> None:
+    """payout.created reaches the charge worker through the relay and the queue; Efí
+    makes the send but its answer is lost, and every read too for a while; the message
+    comes back (its inbox row released) until a read finds the send, which pays it."""
+    merchant = Merchant(
+        **json.loads(stack.world.pixwave("merchants", "create", "--name", "Repasse", "--json"))
+    )
+    stack.world.pixwave("merchants", "priority", merchant.merchant_id, "--set", "efi")
+    shop = Stack(stack.world, stack.sim, stack.api, merchant)
+    intent_id = shop.create(pix_intent(10_000))
+    assert shop.settle([intent_id]) == ["requires_action"]
+    [(reference,)] = stack.world.rows(
+        "SELECT gateway_reference FROM payment_attempts WHERE payment_intent_id = %s",
+        (intent_id,),
+    )
+    stack.sim.admin("POST", f"/pay/efi/{reference}")
+    assert shop.settle([intent_id], {"succeeded"}) == ["succeeded"]
+    stack.world.pixwave("ledger", "settle")
+
+    def balance() -> dict[str, int]:
+        body = httpx.get(f"{stack.api.url}/v1/balance", headers=merchant.headers).json()
+        return {kind: sum(a["amount"] for a in body[kind]) for kind in ("available", "reserved")}
+
+    funds = balance()["available"]
+    stack.sim.faults("efi", timeout_rate=1.0)
+    created = httpx.post(
+        f"{stack.api.url}/v1/payouts",
+        json={"amount": 3000, "currency": "brl", "destination": {"type": "cpf", "key": VALID_CPF}},
+        headers=merchant.headers,
+    )
+    assert created.status_code == 201, created.text
+    payout_id = created.json()["id"]
+
+    def sends() -> list[dict[str, Any]]:
+        rows = stack.world.rows(
+            "SELECT id_envio FROM payout_attempts WHERE payout_id = %s", (payout_id,)
+        )
+        ids = {row[0] for row in rows}
+        return [s for s in stack.sim.ledger()["pix_sends"] if s["id_envio"] in ids]
+
+    wait_for(lambda: len(sends()) == 1, timeout=TERMINAL_TIMEOUT_SECONDS)
+    assert balance() == {"available": funds - 3000, "reserved": 3000}
+    time.sleep(GATEWAY_TIMEOUT_SECONDS * 2)  # the PUT's answer, and a read or two, are lost
+    stack.sim.admin("DELETE", "/faults")
+
+    def payout_status() -> str:
+        url = f"{stack.api.url}/v1/payouts/{payout_id}"
+        return str(httpx.get(url, headers=merchant.headers).json()["status"])
+
+    wait_for(lambda: payout_status() == "paid", timeout=TERMINAL_TIMEOUT_SECONDS, interval=0.2)
+    [sent] = sends()
+    assert (sent["requests"], sent["amount_cents"], sent["payee_key"]) == (1, 3000, "52998224725")
+    # The worker did retry the message: its lost answers are in the failure ledger.
+    [(error_class, attempts)] = stack.world.rows(
+        "SELECT error_class, attempts FROM message_failures WHERE event_type = 'payout.created'"
+    )
+    assert error_class == "RetryLater"
+    assert attempts >= 1
+    assert balance() == {"available": funds - 3000, "reserved": 0}
+    events = stack.world.rows(
+        "SELECT event_type FROM outbox WHERE aggregate_id = %s ORDER BY position", (payout_id,)
+    )
+    assert [row[0] for row in events] == ["payout.created", "payout.paid"]

@@ -8,13 +8,14 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.session import create_engine, session_factory
 from app.db.uow import SqlUnitOfWork
 from app.domain.caller import Caller
 from app.domain.errors import StaleVersion
-from app.domain.events import EventType
+from app.domain.events import Aggregate, EventType
 from app.merchants.service import create_merchant
 from app.payments.events import record_event
 from app.payments.intents import IntentPolicy, create_intent
@@ -63,6 +64,45 @@ async def test_nothing_is_written_unless_committed(
         await uow.flush()
     assert _count(db, "payment_intents", caller.merchant_id) == 0
     assert _count(db, "outbox", caller.merchant_id) == 0
+
+
+async def test_a_unit_after_a_single_statement_one_is_a_transaction_again(
+    service_env: dict[str, str], db: psycopg.Connection[Any]
+) -> None:
+    """The one pooled connection goes back to transactions once the single-statement
+    unit returns it: the next unit's rows are still undone unless committed."""
+    settings = Settings(database_url=service_env["PIXWAVE_DATABASE_URL"], db_pool_size=1)
+    engine = create_engine(settings)
+    sessions = session_factory(engine)
+    try:
+        caller = await _new_caller(sessions)
+        async with SqlUnitOfWork(sessions) as uow:
+            await uow.single_statement()
+            backend = await uow.session.scalar(text("SELECT pg_backend_pid()"))
+        async with SqlUnitOfWork(sessions) as uow:
+            assert await uow.session.scalar(text("SELECT pg_backend_pid()")) == backend
+            await create_intent(uow, caller, CreatePaymentIntent(**card_intent()), POLICY, CIPHER)
+            await uow.flush()
+        assert _count(db, "payment_intents", caller.merchant_id) == 0
+        assert _count(db, "outbox", caller.merchant_id) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_single_statement_unit_commits_by_itself(
+    sessions: async_sessionmaker[AsyncSession], db: psycopg.Connection[Any]
+) -> None:
+    caller = await _new_caller(sessions)
+    async with SqlUnitOfWork(sessions) as uow:
+        await uow.single_statement()
+        await uow.outbox.add_event(
+            event_type=EventType.PAYMENT_INTENT_CREATED,
+            merchant_id=caller.merchant_id,
+            livemode=False,
+            aggregate=Aggregate("payment_intent", "pi_single", 1),
+            data_object={"id": "pi_single"},
+        )
+    assert _count(db, "outbox", caller.merchant_id) == 1
 
 
 async def test_an_error_mid_transaction_rolls_back_rows_and_events(

@@ -216,6 +216,9 @@ class FakeUnitOfWork:
     ) -> None:
         self.open = False
 
+    async def single_statement(self) -> None:
+        """Each statement committing by itself changes nothing in memory."""
+
     async def flush(self) -> None:
         self.flushes += 1
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devtools.demo.driver import IntentRun, Outcome
-from devtools.demo.report import percentile, summarize
+from devtools.demo.driver import IntentRun, Outcome, PayoutRun
+from devtools.demo.report import percentile, summarize, table
 
 
 def test_nearest_rank_percentiles() -> None:
@@ -29,3 +29,17 @@ def test_summary_counts_statuses_gateways_and_fallbacks() -> None:
     assert summary["gateway_attempts"] == 4
     assert (summary["p50_ms"], summary["p99_ms"]) == (200.0, 400.0)
     assert summary["intents_per_second"] == 5.0  # 2 ended within 0.4 s of the start
+
+
+def test_a_payout_is_summarized_with_the_balance_around_it() -> None:
+    runs = [IntentRun("pi_1", 0.0, 0.2, "succeeded", ["mercadopago"])]
+    payout = PayoutRun("po_1", "paid", available_before=1980, available_after=980)
+    summary = summarize(Outcome(runs, 3, 0, 0.0, 1.0, payout))
+    assert summary["payout"] == {
+        "id": "po_1",
+        "status": "paid",
+        "available_before": 1980,
+        "available_after": 980,
+    }
+    assert table(summary).row_count == len(table({**summary, "payout": None}).rows) + 2
+    assert summarize(Outcome(runs, 3, 0, 0.0, 1.0))["payout"] is None
