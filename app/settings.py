@@ -27,6 +27,8 @@ RELAY_GATHER_SECONDS = 0.005
 # (or none: ./.pixwave) find them. Read before .env; real variables win over both.
 RUNTIME_ENV_FILE = "runtime.env"
 ENV_FILE = ".env"
+# The console's token is a password nobody types twice a day: long enough not to guess.
+OPERATOR_TOKEN_MIN_CHARS = 24
 
 
 class Settings(BaseSettings):
@@ -64,6 +66,8 @@ class Settings(BaseSettings):
     # minute; past that every request of that client is a 429 until the minute ends.
     auth_failures_per_minute: int = Field(default=20, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
+    # The operators' web console at /console: its login token. Unset, /console is a 404.
+    operator_token: SecretStr | None = None
 
     # Relay.
     relay_batch_size: int = Field(default=100, ge=1, le=1000)
@@ -154,6 +158,13 @@ class Settings(BaseSettings):
     def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(decode_document_key(value)) != DOCUMENT_KEY_BYTES:
             raise ValueError(f"must decode to {DOCUMENT_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("operator_token")
+    @classmethod
+    def _token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < OPERATOR_TOKEN_MIN_CHARS:
+            raise ValueError(f"must be at least {OPERATOR_TOKEN_MIN_CHARS} characters")
         return value
 
     @field_validator("database_url")

@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS_BIN = ROOT / ".tools" / "bin"
 
 
-def deploy_tool(name: str) -> str:
+def deploy_tool(name: str, how: str = "`make deploy-tools` fetches it into .tools/bin") -> str:
     """The tool's path. Missing: CI fails (`make test` installs it first), a developer's
     bare pytest skips and says how to get it."""
     local = TOOLS_BIN / name
     found = str(local) if local.is_file() else shutil.which(name)
     if found is not None:
         return found
-    message = f"{name} is not installed: `make deploy-tools` fetches it into .tools/bin"
+    message = f"{name} is not installed: {how}"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

@@ -15,6 +15,7 @@ from app.api.input_rules import check_request_input
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.api.resources import Resources
+from app.console import routes as console
 from app.ledger import routes as balance
 from app.merchants import routes as gateway_priority
 from app.payments import callback_routes as callbacks
@@ -66,7 +67,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(balance.router)
     app.include_router(risk_rules.router)
     app.include_router(reviews.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    console.install(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        form_paths=(f"{console.PREFIX}/",),
+    )
     app.openapi = lambda: _openapi_without_fastapi_422(app)  # type: ignore[method-assign]
     return app
 

@@ -18,12 +18,17 @@ from app.tracing import accept_traceparent, current_traceparent
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID_CHARS = 128
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+FORM_MEDIA_TYPE = b"application/x-www-form-urlencoded"
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, form_paths: tuple[str, ...] = ()
+    ) -> None:
+        """Bodies are JSON, but under ``form_paths`` (HTML pages) also URL-encoded forms."""
         self._app = app
         self._max_body_bytes = max_body_bytes
+        self._form_paths = form_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,7 +55,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            refusal = self._refusal(scope["method"], headers)
+            refusal = self._refusal(scope["method"], scope["path"], headers)
             if refusal is None and scope["method"] in _BODY_METHODS:
                 receive, refusal = await self._buffered(receive)
             if refusal is not None:
@@ -69,7 +74,7 @@ class RequestContextMiddleware:
             current_traceparent.reset(trace_token)
             current_request_id.reset(id_token)
 
-    def _refusal(self, method: str, headers: dict[bytes, bytes]) -> PixWaveError | None:
+    def _refusal(self, method: str, path: str, headers: dict[bytes, bytes]) -> PixWaveError | None:
         if method not in _BODY_METHODS:
             return None
         length = headers.get(b"content-length")
@@ -77,7 +82,8 @@ class RequestContextMiddleware:
             return self._too_large()
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if has_body and content_type != b"application/json":
+        a_form_here = content_type == FORM_MEDIA_TYPE and path.startswith(self._form_paths)
+        if has_body and content_type != b"application/json" and not a_form_here:
             return UnsupportedMediaType("Send the body as application/json.")
         return None
 

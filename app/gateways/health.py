@@ -237,6 +237,11 @@ class GatewayHealth:
     def open_seconds(self) -> int:
         return self._open_seconds
 
+    @property
+    def on_memory(self) -> bool:
+        """True while Redis is away and this process keeps health in its own memory."""
+        return self._shared.degraded
+
     async def _on_store(self, operation: Callable[[HealthStore], Awaitable[T]]) -> T:
         return await self._shared.run(
             lambda: operation(self._redis_store), lambda: operation(self._memory_store)
@@ -286,6 +291,16 @@ class GatewayHealth:
     async def window(self, gateway: str) -> WindowStats:
         async def read(store: HealthStore) -> WindowStats:
             return _stats(await store.buckets(gateway))
+
+        return await self._on_store(read)
+
+    async def circuit_state(self, gateway: str) -> str:
+        """``open``, ``half-open`` (tripped, waiting for a probe to succeed) or ``closed``:
+        what the next caller finds, changing nothing."""
+
+        async def read(store: HealthStore) -> str:
+            is_open, tripped = await store.circuit(gateway)
+            return "open" if is_open else "half-open" if tripped else "closed"
 
         return await self._on_store(read)
 

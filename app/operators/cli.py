@@ -95,7 +95,7 @@ def _named_dlq(queue: str) -> tuple[Settings, QueueSpec]:
         return settings, find_spec(topology_of(settings), settings.name_prefix, queue)
 
 
-def _age(seconds: float | None) -> str:
+def age_text(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     for unit, size in _AGE_UNITS:
@@ -120,7 +120,7 @@ def _print_stats(stats: list[QueueStats], as_json: bool) -> None:
             str(s.visible),
             str(s.in_flight),
             str(s.delayed),
-            _age(s.oldest_age_seconds),
+            age_text(s.oldest_age_seconds),
         )
     console = _console()
     console.print(table)
@@ -197,7 +197,7 @@ def dlq_peek(
         typer.echo(f"note: failure ledger not read: {ledger.unavailable}", err=True)
     typer.echo(f"{pair.dlq} (dead letters of {pair.source}): {len(letters)} shown, left in place")
     for letter, reason in zip(letters, reasons, strict=True):
-        age = _age(datetime.now(UTC).timestamp() - letter.sent_at)
+        age = age_text(datetime.now(UTC).timestamp() - letter.sent_at)
         typer.echo(f"{_letter_line(letter)}  receives {letter.receive_count}  age {age}")
         failures = f", failures {reason.failures}" if reason.failures else ""
         typer.echo(f"    reason ({reason.source}{failures}): {reason.text}")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.models import MessageFailure
 from app.db.session import open_uow
+from app.db.uow import UnitOfWork
 from app.operators.queues import DeadLetter
 from app.settings import Settings
 
@@ -54,14 +55,19 @@ def read_ledger(settings: Settings, source_queue: str, letters: Sequence[DeadLet
         return Ledger((), "no database configured")
     if not letters:
         return Ledger(())
-    message_ids = {letter.source_message_id for letter in letters}
-    event_ids = {letter.event_id for letter in letters if letter.event_id}
 
-    async def read() -> list[MessageFailure]:
+    async def read() -> Ledger:
         async with open_uow(settings) as uow:
-            return await uow.failures.for_messages(source_queue, message_ids, event_ids)
+            return await ledger_of(uow, source_queue, letters)
 
     try:
-        return Ledger(asyncio.run(read()))
+        return asyncio.run(read())
     except (SQLAlchemyError, OSError) as exc:
         return Ledger((), f"ledger unreachable: {type(exc).__name__}")
+
+
+async def ledger_of(uow: UnitOfWork, source_queue: str, letters: Sequence[DeadLetter]) -> Ledger:
+    """The ledger rows of these messages, read in a unit of work the caller holds."""
+    message_ids = {letter.source_message_id for letter in letters}
+    event_ids = {letter.event_id for letter in letters if letter.event_id}
+    return Ledger(await uow.failures.for_messages(source_queue, message_ids, event_ids))
