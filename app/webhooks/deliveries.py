@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from loguru import logger
+from opentelemetry.trace import SpanKind
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
@@ -35,7 +36,14 @@ from app.domain.webhooks import (
 )
 from app.encoding import render_json
 from app.security import DocumentCipher
-from app.tracing import TRACEPARENT_HEADER, continue_trace
+from app.tracing import (
+    OUTCOME,
+    TRACEPARENT_HEADER,
+    annotate,
+    continue_trace,
+    event_attributes,
+    failed,
+)
 from app.webhooks.places import EndpointPlaces
 from app.webhooks.repository import EventRepository, PendingDelivery, StoredEvent, WebhookRepository
 from app.webhooks.service import (
@@ -47,6 +55,7 @@ from app.webhooks.service import (
 
 USER_AGENT = "PixWave-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
+ENDPOINT_ID = "pixwave.webhook.endpoint_id"
 # A delivery whose endpoint has every in-flight place taken waits this long for one
 # (a busy endpoint frees places within milliseconds), then is due again a little later.
 PLACE_WAIT_SECONDS = 2.0
@@ -130,10 +139,21 @@ async def attempt_delivery(
             await uow.commit()
             return
     now = datetime.now(UTC)
-    with continue_trace(stored.traceparent) as traceparent:
+    # A client span under the event's own (its outbox row's); the POST carries it.
+    attributes = {
+        **event_attributes(
+            item.delivery.event_id, stored.envelope["type"], stored.envelope["aggregate"]["id"]
+        ),
+        ENDPOINT_ID: item.endpoint.id,
+        "http.request.method": "POST",
+    }
+    with continue_trace(
+        stored.traceparent, "webhook POST", kind=SpanKind.CLIENT, attributes=attributes
+    ) as traceparent:
         # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
         outgoing = Outgoing(item.delivery.event_id, render_json(stored.envelope), traceparent)
         result = await _try(sender, item.endpoint, outgoing, now)
+        _annotate(result)
         async with new_uow() as uow:
             item = await uow.repository(WebhookRepository).pending_delivery(delivery_id)
             if item is None:  # settled meanwhile (its endpoint was disabled)
@@ -143,6 +163,17 @@ async def attempt_delivery(
             else:
                 await _record(uow, sender, item, result, now)
             await uow.commit()
+
+
+def _annotate(result: PostResult | None) -> None:
+    if result is None:
+        annotate({OUTCOME: "no_place"})
+        return
+    annotate({OUTCOME: "delivered" if result.delivered else "failed"})
+    if result.status_code is not None:
+        annotate({"http.response.status_code": result.status_code})
+    if not result.delivered:  # its error may quote the endpoint's URL: not copied here
+        failed(f"HTTP {result.status_code}" if result.status_code else "no answer")
 
 
 def _given_up(item: PendingDelivery) -> bool:
