@@ -30,6 +30,7 @@ from app.reconciliation.cli import reconcile_cli
 from app.reviews.cli import reviews_cli
 from app.risk.cli import risk_cli
 from app.scheduler.service import scheduler
+from app.telemetry import configure_tracing
 from app.webhooks.cli import webhooks_cli
 from devtools.chaos.cli import chaos
 from devtools.demo.cli import demo
@@ -92,6 +93,7 @@ def api() -> None:
     """Serve the HTTP API against the configured services."""
     settings = settings_with("database_url", "redis_url", "document_key")
     configure_logging(role="api", level=settings.log_level, json_lines=settings.log_json)
+    configure_tracing(settings, role="api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

@@ -152,6 +152,10 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # OpenTelemetry traces go to this OTLP/HTTP collector (its base URL, e.g.
+    # http://jaeger:4318); unset, the standard OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is
+    # honoured, and with neither nothing is exported (the default; docs/operations.md).
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("document_key")
     @classmethod

@@ -13,6 +13,7 @@ import typer
 from app.cli_support import load_settings, settings_with
 from app.db.session import open_uow
 from app.logs import configure_logging
+from app.telemetry import configure_tracing
 from outbox.apply import Change
 from outbox.repository import OutboxRepository
 from outbox.service import apply_topology, destroy_topology, serve_relay, topology_of
@@ -123,4 +124,5 @@ def relay() -> None:
     """Publish committed outbox rows to SNS."""
     settings = settings_with("database_url")
     configure_logging(role="relay", level=settings.log_level, json_lines=settings.log_json)
+    configure_tracing(settings, role="relay")
     asyncio.run(serve_relay(settings))

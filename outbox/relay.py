@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from app.domain.alerts import alert
 from app.domain.events import EventType
 from app.roles import periodically, sleep_unless
 from app.settings import RELAY_GATHER_SECONDS
+from app.tracing import record_span
 from outbox import metrics
 from outbox.breaker import CircuitBreaker
 from outbox.publisher import (
@@ -108,6 +110,7 @@ class Relay:
 
     async def publish_once(self) -> int:
         """Claim one batch, publish it, record the outcome; return how many rows were claimed."""
+        started_ns = time.time_ns()
         async with self._sessions() as session, session.begin():
             repo = OutboxRepository(session)
             rows = await repo.claim(self._options.batch_size)
@@ -116,6 +119,15 @@ class Relay:
             outcome = await self._publish([prepare(r, fifo=self._options.fifo) for r in rows])
             await self._record(session, repo, rows, outcome)
         self._observe(rows, outcome)
+        record_span(
+            "relay claim",
+            started_ns=started_ns,
+            attributes={
+                "pixwave.relay.claimed": len(rows),
+                "pixwave.relay.published": len(outcome.published),
+            },
+            links_to=(row.traceparent for row in rows),
+        )
         return len(rows)
 
     async def _publish(self, messages: list[PreparedMessage]) -> _Outcome:

@@ -2,7 +2,7 @@
 
 The row commits or rolls back with the business rows beside it; a trigger
 (see the migration) sends ``NOTIFY pixwave_outbox`` on insert so a relay wakes.
-Every row carries the trace context of the work that wrote it, as a new span.
+Every row carries the trace context of the work that wrote it, as a new (producer) span.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from app.db.models import AlertSequence, OutboxEvent
 from app.domain.alerts import ALERT_AGGREGATE_TYPE, Alert
 from app.domain.events import Aggregate, EventType, Topic, build_envelope, topic_for
 from app.domain.ids import new_id
-from app.tracing import outgoing_traceparent
+from app.tracing import event_attributes, traced
 
 NOTIFY_CHANNEL = "pixwave_outbox"
 # A Core insert on the table, built once: outbox rows are never read back here, and
@@ -84,19 +85,23 @@ class OutboxWriter:
             aggregate=aggregate,
             data_object=data_object,
         )
-        await self._session.execute(
-            _INSERT_EVENT,
-            {
-                "id": event_id,
-                "topic": topic_for(event_type).value,
-                "event_type": event_type.value,
-                "merchant_id": merchant_id,
-                "aggregate_type": aggregate.type,
-                "aggregate_id": aggregate.id,
-                "aggregate_sequence": aggregate.sequence,
-                "payload": envelope,
-                "traceparent": outgoing_traceparent(),
-                "subject": subject,
-            },
-        )
+        attributes = event_attributes(event_id, event_type.value, aggregate.id)
+        with traced(
+            f"outbox.write {event_type.value}", kind=SpanKind.PRODUCER, attributes=attributes
+        ) as traceparent:
+            await self._session.execute(
+                _INSERT_EVENT,
+                {
+                    "id": event_id,
+                    "topic": topic_for(event_type).value,
+                    "event_type": event_type.value,
+                    "merchant_id": merchant_id,
+                    "aggregate_type": aggregate.type,
+                    "aggregate_id": aggregate.id,
+                    "aggregate_sequence": aggregate.sequence,
+                    "payload": envelope,
+                    "traceparent": traceparent,
+                    "subject": subject,
+                },
+            )
         return event_id

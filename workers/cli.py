@@ -9,6 +9,7 @@ import typer
 
 from app.cli_support import settings_with
 from app.logs import configure_logging
+from app.telemetry import configure_tracing
 from workers.registry import known_consumers
 from workers.service import serve_worker
 
@@ -22,6 +23,7 @@ def worker(name: Annotated[str, typer.Argument(help="The consumer to run")]) -> 
         typer.echo(f"error: unknown consumer {name!r}; known: {known}", err=True)
         raise typer.Exit(2)
     configure_logging(role=f"worker-{name}", level=settings.log_level, json_lines=settings.log_json)
+    configure_tracing(settings, role=f"worker-{name}")
     try:
         consumer = consumers[name](settings)
     except ValueError as exc:  # a setting this consumer needs is missing or wrong

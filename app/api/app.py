@@ -54,6 +54,10 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(check_request_input)],
+        # FastAPI's own OpenTelemetry spans, metrics and logs stay off: the request's span
+        # is RequestContextMiddleware's, under the one traceparent app/tracing.py keeps,
+        # and FastAPI's logs would record exception messages (docs/decisions.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     install_problem_handlers(app)
     app.include_router(health.router)

@@ -7,13 +7,14 @@ import time
 import uuid
 
 from loguru import logger
+from opentelemetry.trace import SpanKind
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import internal_error_response, problem_response
 from app.domain.errors import PayloadTooLarge, PixWaveError, UnsupportedMediaType
 from app.logs import current_request_id
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from app.tracing import accept_traceparent, current_traceparent
+from app.tracing import annotate, continue_trace, failed
 
 REQUEST_ID_HEADER = b"x-request-id"
 MAX_REQUEST_ID_CHARS = 128
@@ -37,9 +38,23 @@ class RequestContextMiddleware:
         headers = dict(scope["headers"])
         request_id = _request_id(headers.get(REQUEST_ID_HEADER))
         id_token = current_request_id.set(request_id)
-        trace_token = current_traceparent.set(
-            accept_traceparent(headers.get(b"traceparent", b"").decode("latin-1") or None)
-        )
+        # The request's span is a child of the caller's valid traceparent, a root otherwise.
+        caller = headers.get(b"traceparent", b"").decode("latin-1") or None
+        attributes = {"http.request.method": scope["method"], "url.path": scope["path"]}
+        with continue_trace(caller, scope["method"], kind=SpanKind.SERVER, attributes=attributes):
+            try:
+                await self._serve(scope, receive, send, headers, request_id)
+            finally:
+                current_request_id.reset(id_token)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        request_id: str,
+    ) -> None:
         started = time.perf_counter()
         status = 500
         responded = False
@@ -71,8 +86,6 @@ class RequestContextMiddleware:
             await internal_error_response()(scope, receive, send_with_id)
         finally:
             self._observe(scope, status, time.perf_counter() - started)
-            current_traceparent.reset(trace_token)
-            current_request_id.reset(id_token)
 
     def _refusal(self, method: str, path: str, headers: dict[bytes, bytes]) -> PixWaveError | None:
         if method not in _BODY_METHODS:
@@ -117,6 +130,11 @@ class RequestContextMiddleware:
     def _observe(scope: Scope, status: int, seconds: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
         method = scope["method"]
+        annotate(
+            {"http.route": route, "http.response.status_code": status}, name=f"{method} {route}"
+        )
+        if status >= 500:
+            failed(f"HTTP {status}")
         HTTP_REQUESTS.labels(method, route, str(status)).inc()
         HTTP_LATENCY.labels(method, route).observe(seconds)
         logger.info(

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.db.uow import SqlUnitOfWork, UnitOfWork
 from app.settings import Settings, sqlalchemy_url
+from app.tracing import trace_statements
 
 POOL_OVERFLOW = 10
 POOL_RECYCLE_SECONDS = 1800
@@ -22,7 +23,7 @@ POOL_RECYCLE_SECONDS = 1800
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.database_url is None:
         raise ValueError("PIXWAVE_DATABASE_URL is not set")
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(settings.database_url),
         pool_size=settings.db_pool_size,
         max_overflow=POOL_OVERFLOW,
@@ -30,6 +31,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # fails its request once (503, retryable) and is replaced.
         pool_recycle=POOL_RECYCLE_SECONDS,
     )
+    trace_statements(engine.sync_engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

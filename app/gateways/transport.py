@@ -16,19 +16,28 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from opentelemetry.trace import SpanKind
 
 from app.domain.charges import AttemptOutcome
 from app.domain.errors import (
+    GatewayError,
     GatewayNotAttempted,
     GatewayOutcomeUnknown,
     GatewayRejected,
 )
 from app.gateways.port import ChargeAttempt
+from app.tracing import OUTCOME, annotate, traced
 
 _NOTHING_DONE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _REFUSED_BEFORE_WORK = frozenset({401, 403, 429, 503})
 # Bodies of errors are logged and stored; a gateway's HTML error page need not be whole.
 MAX_ERROR_CHARS = 300
+GATEWAY = "pixwave.gateway"
+OPERATION = "pixwave.gateway.operation"
+_OUTCOMES: dict[type[GatewayError], str] = {
+    GatewayNotAttempted: "not_attempted",
+    GatewayOutcomeUnknown: "unknown",
+}
 
 
 async def call(
@@ -41,7 +50,33 @@ async def call(
     **kwargs: Any,
 ) -> httpx.Response:
     """Send; raise a GatewayError subclass unless the answer is < 500 and not a refusal.
-    ``in_doubt``: statuses after which the request may still take effect (unknown)."""
+    ``in_doubt``: statuses after which the request may still take effect (unknown).
+    Each call is a client span: gateway, operation (method and path, never the query,
+    headers or body) and outcome; the request carries that span as its traceparent."""
+    operation = f"{method} {httpx.URL(url).path}"
+    attributes = {GATEWAY: gateway, OPERATION: operation}
+    with traced(f"{gateway} {operation}", kind=SpanKind.CLIENT, attributes=attributes):
+        try:
+            response = await _send(client, gateway, method, url, in_doubt, **kwargs)
+        except GatewayError as exc:
+            annotate({OUTCOME: _OUTCOMES.get(type(exc), "rejected"), **_status_of(exc.status)})
+            raise
+        annotate({OUTCOME: "answered", **_status_of(response.status_code)})
+        return response
+
+
+def _status_of(status: int | None) -> dict[str, int]:
+    return {} if status is None else {"http.response.status_code": status}
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    gateway: str,
+    method: str,
+    url: str,
+    in_doubt: frozenset[int],
+    **kwargs: Any,
+) -> httpx.Response:
     try:
         response = await client.request(method, url, **kwargs)
     except _NOTHING_DONE as exc:

@@ -15,7 +15,7 @@ from app.gateways.port import CallbackEvent, Charge, GatewayName
 from app.payments.charges import apply_attempt_charge, behind_attempt, note_charge
 from app.payments.events import record_alert
 from app.payments.repository import AttemptRepository, CallbackRepository, IntentRepository
-from app.tracing import continue_trace
+from app.tracing import AGGREGATE_ID, continue_trace
 
 DUPLICATE = "duplicate"
 UNKNOWN_CHARGE = "unknown_charge"
@@ -60,7 +60,7 @@ async def _apply(
         )
     stale = behind_attempt(attempt, charge)
     # What the callback causes belongs to the intent's trace, not the gateway's request.
-    with continue_trace(intent.traceparent):
+    with continue_trace(intent.traceparent, "callback apply", attributes={AGGREGATE_ID: intent.id}):
         mismatch = None if stale else _amount_mismatch(intent, attempt, charge)
         if mismatch is not None:
             note_charge(attempt, charge)

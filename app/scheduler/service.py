@@ -18,6 +18,7 @@ from app.scheduler.runner import Scheduler
 from app.scheduler.schedule import JOBS
 from app.security import DocumentCipher
 from app.settings import Settings
+from app.telemetry import configure_tracing
 from outbox.topology import Topology, declare
 
 SECONDS_PER_DAY = 86400
@@ -64,4 +65,5 @@ def scheduler() -> None:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     configure_logging(role="scheduler", level=settings.log_level, json_lines=settings.log_json)
+    configure_tracing(settings, role="scheduler")
     asyncio.run(serve_scheduler(settings))

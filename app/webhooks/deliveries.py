@@ -18,6 +18,7 @@ from functools import partial
 
 import httpx
 from loguru import logger
+from opentelemetry.trace import SpanKind
 
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
@@ -36,7 +37,14 @@ from app.domain.webhooks import (
 )
 from app.encoding import render_json
 from app.security import DocumentCipher
-from app.tracing import TRACEPARENT_HEADER, continue_trace
+from app.tracing import (
+    OUTCOME,
+    TRACEPARENT_HEADER,
+    annotate,
+    continue_trace,
+    event_attributes,
+    failed,
+)
 from app.webhooks.places import EndpointPlaces
 from app.webhooks.repository import (
     ClaimedDelivery,
@@ -54,6 +62,7 @@ from app.webhooks.service import (
 
 USER_AGENT = "PixWave-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
+ENDPOINT_ID = "pixwave.webhook.endpoint_id"
 # A delivery whose endpoint has every in-flight place taken waits this long for one
 # (a busy endpoint frees places within milliseconds), then is due again a little later.
 PLACE_WAIT_SECONDS = 2.0
@@ -142,10 +151,21 @@ async def attempt_delivery(
         await _settle(new_uow, claimed.id, partial(_fail, reason=_why_not(endpoint, stored)))
         return
     now = datetime.now(UTC)
-    with continue_trace(stored.traceparent) as traceparent:
+    # A client span under the event's own (its outbox row's); the POST carries it.
+    attributes = {
+        **event_attributes(
+            claimed.event_id, stored.envelope["type"], stored.envelope["aggregate"]["id"]
+        ),
+        ENDPOINT_ID: endpoint.id,
+        "http.request.method": "POST",
+    }
+    with continue_trace(
+        stored.traceparent, "webhook POST", kind=SpanKind.CLIENT, attributes=attributes
+    ) as traceparent:
         # The exact bytes signed and sent: receivers verify over these, never a re-encoding.
         outgoing = Outgoing(claimed.event_id, render_json(stored.envelope), traceparent)
         result = await _try(sender, endpoint, outgoing, now)
+        _annotate(result)
         if result is None:
             await _settle(new_uow, claimed.id, partial(_retry_soon, now=now))
         elif result.delivered:
@@ -154,6 +174,17 @@ async def attempt_delivery(
             await _settle(
                 new_uow, claimed.id, partial(_record, sender=sender, result=result, now=now)
             )
+
+
+def _annotate(result: PostResult | None) -> None:
+    if result is None:
+        annotate({OUTCOME: "no_place"})
+        return
+    annotate({OUTCOME: "delivered" if result.delivered else "failed"})
+    if result.status_code is not None:
+        annotate({"http.response.status_code": result.status_code})
+    if not result.delivered:  # its error may quote the endpoint's URL: not copied here
+        failed(f"HTTP {result.status_code}" if result.status_code else "no answer")
 
 
 async def _mark_delivered(

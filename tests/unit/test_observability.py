@@ -280,12 +280,23 @@ def mounted_sources(service: str) -> dict[str, str]:
 def test_the_profiles_add_their_services_and_leave_the_default_stack_alone() -> None:
     assert profile("logs") == {"loki", "vector", "grafana"}
     assert profile("metrics") == {"prometheus", "grafana"}
-    observability = profile("logs") | profile("metrics")
+    assert profile("tracing") == {"jaeger"}
+    observability = profile("logs") | profile("metrics") | profile("tracing")
     for name, service in COMPOSE_SERVICES.items():
         assert (name in observability) == ("profiles" in service), name
     for name in observability:
         for source in mounted_sources(name).values():
             assert (ROOT / source).exists(), f"{name} mounts {source}"
+
+
+def test_every_traced_role_exports_only_when_told_and_jaeger_takes_otlp() -> None:
+    """Off by default; the endpoint docs/operations.md gives is Jaeger's OTLP/HTTP port."""
+    assert "4318:4318" in COMPOSE_SERVICES["jaeger"]["ports"]
+    for role in ("api", "relay", "worker-charge", "worker-webhooks", "scheduler"):
+        setting = COMPOSE_SERVICES[role]["environment"]["PIXWAVE_OTEL_EXPORTER_OTLP_ENDPOINT"]
+        assert setting == "${PIXWAVE_OTEL_EXPORTER_OTLP_ENDPOINT:-}", role
+    runbook = (ROOT / "docs/operations.md").read_text()
+    assert "PIXWAVE_OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318" in runbook
 
 
 def vector_config() -> dict[str, Any]:

@@ -7,6 +7,8 @@ import json
 import httpx
 import pytest
 from loguru import logger
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from app.gateways.registry import open_gateways
 from app.logs import configure_logging
@@ -40,6 +42,15 @@ def test_without_a_valid_parent_a_new_trace_starts(parent: str | None) -> None:
     child = child_of(parent)
     assert trace_id(child) is not None
     assert trace_id(child) != TRACE
+
+
+def test_with_export_off_nothing_is_recorded_and_each_hop_is_a_new_span() -> None:
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        pytest.skip("an SDK provider is set in this process (test_tracing_recorded.py ran)")
+    with continue_trace(PARENT) as outer, continue_trace(outer) as inner:
+        assert not trace.get_current_span().is_recording()
+    assert len({PARENT, outer, inner}) == 3
+    assert trace_id(outer) == trace_id(inner) == TRACE
 
 
 def test_continue_trace_holds_for_the_block_only() -> None:

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from loguru import logger
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +27,7 @@ from app.db.uow import SqlUnitOfWork as UnitOfWork
 from app.domain.errors import PoisonMessage, RetryLater
 from app.roles import periodically, sleep_unless, when_reachable
 from app.settings import DELETE_FLUSH_SECONDS
-from app.tracing import continue_trace
+from app.tracing import OUTCOME, annotate, continue_trace, event_attributes, failed, record_span
 from workers.runtime import metrics
 from workers.runtime.backoff import retry_delay_seconds
 from workers.runtime.consumer import Consumer
@@ -162,6 +163,7 @@ class Worker:
 
     async def _receive(self, queue: QueueInfo) -> list[dict[str, Any]]:
         metrics.POLLS.labels(self._consumer.name).inc()
+        started_ns = time.time_ns()
         try:
             response = await self._sqs.receive_message(
                 QueueUrl=queue.url,
@@ -176,6 +178,14 @@ class Worker:
             return []
         messages: list[dict[str, Any]] = response.get("Messages", [])
         metrics.RECEIVED.labels(self._consumer.name).inc(len(messages))
+        if messages:
+            record_span(
+                f"receive {queue.name}",
+                started_ns=started_ns,
+                kind=SpanKind.CONSUMER,
+                attributes={**_messaging(queue), "messaging.batch.message_count": len(messages)},
+                links_to=(message_traceparent(m) for m in messages),
+            )
         return messages
 
     def _hold(self, queue: QueueInfo, message: dict[str, Any]) -> None:
@@ -215,7 +225,17 @@ class Worker:
 
     async def _settle(self, queue: QueueInfo, held: _Held) -> None:
         # The handler, its log lines and the events it writes join the message's trace.
-        with continue_trace(message_traceparent(held.message)):
+        with continue_trace(
+            message_traceparent(held.message),
+            f"process {queue.name}",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                **_messaging(queue),
+                "messaging.consumer.group.name": self._consumer.name,
+                "messaging.message.id": held.message.get("MessageId", ""),
+                "messaging.aws.sqs.receive_count": held.receive_count,
+            },
+        ):
             await self._settle_traced(queue, held)
 
     async def _settle_traced(self, queue: QueueInfo, held: _Held) -> None:
@@ -223,11 +243,17 @@ class Worker:
         event: Event | None = None
         try:
             event = parse_event(held.message["Body"])
+            annotate(event_attributes(event.id, event.type, event.aggregate.id))
             await self._handle(event)
             self._deletes.add(held)  # after the commit, never before
+            annotate({OUTCOME: "handled"})
         except PoisonMessage as exc:
+            failed(type(exc).__name__)
+            annotate({OUTCOME: "dead_lettered"})
             await self._dead_letter(queue, held, event, exc)
         except Exception as exc:  # every other failure is retried later
+            failed(type(exc).__name__)
+            annotate({OUTCOME: "retried"})
             await self._retry_later(queue, held, event, exc)
         finally:
             metrics.HANDLER_SECONDS.labels(self._consumer.name).observe(
@@ -396,3 +422,7 @@ async def _stopped_first(task: asyncio.Task[Any], stop: asyncio.Event) -> bool:
         return False
     task.cancel()
     return True
+
+
+def _messaging(queue: QueueInfo) -> dict[str, str]:
+    return {"messaging.system": "aws_sqs", "messaging.destination.name": queue.name}
