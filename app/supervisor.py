@@ -287,7 +287,6 @@ def _run(settings: Settings, *, json_logs: bool, simulated: bool) -> None:
         for change in apply_topology(resolved):
             logger.info("up.topology", action=change.action, kind=change.kind, name=change.name)
         secret = asyncio.run(ensure_demo_merchant(resolved, data_dir))
-        write_private(data_dir / RUNTIME_ENV_FILE, runtime_environment(resolved, service_env))
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         env = {
             **os.environ,
@@ -303,11 +302,16 @@ def _run(settings: Settings, *, json_logs: bool, simulated: bool) -> None:
             "PIXWAVE_LOG_JSON": "true" if json_logs else "false",
         }
         roles, sim_url = up_roles(settings), None
+        sim_env: dict[str, str] = {}
         if simulated:
             sim_env, sim_role = simulated_gateways(settings, api_url)
             env |= sim_env
             roles.append(sim_role)
             sim_url = sim_env["PIXWAVE_MERCADOPAGO_BASE_URL"].removesuffix("/mercadopago")
+        # Commands beside `up` (reconcile, ledger, dlq) reach its services and gateways.
+        write_private(
+            data_dir / RUNTIME_ENV_FILE, runtime_environment(resolved, service_env | sim_env)
+        )
         for role in roles:
             started = RoleProcess(role, env, role.process_port(settings))
             processes.append(started)

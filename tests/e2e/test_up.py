@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -150,6 +152,14 @@ def _assert_metrics_are_served_where_configured(up: Up, data_dir: Path) -> None:
 def _assert_operator_tools_reach_its_queues(workdir: Path) -> None:
     stats = json.loads(_pixwave_beside_up(workdir, "queues", "stats", "--json"))
     assert "pixwave-charge-dlq" in json.dumps(stats)
+    # The reconciliation reads up's simulated gateways (exit 2 would be "none readable").
+    today = datetime.now(ZoneInfo("America/Sao_Paulo")).date().isoformat()
+    reconciled = _run_beside_up(workdir, "reconcile", "--date", today, "--json")
+    assert reconciled.returncode in (0, 1), reconciled.stderr
+    assert {run["gateway"] for run in json.loads(reconciled.stdout)} == {
+        "mercadopago",
+        "efi",
+    }
 
 
 def _assert_the_demo_drives_it(workdir: Path) -> None:
