@@ -67,7 +67,7 @@ async def sent_records(
         sends.update((_id_envio(item), item) for item in listed)
         page += 1
         last = page >= pages if pages is not None else len(listed) < page_size
-        if not last and len(sends) == known:  # a full page of nothing new: paging ignored
+        if not last and len(sends) == known:  # nothing new, more due: paging ignored
             raise GatewayOutcomeUnknown(NAME, f"page {page - 1} of {SENT_PATH} repeats")
     return [_payout(item) for item in sends.values()]
 
