@@ -3,8 +3,9 @@ what disagrees. Pure: the records come in, a Reconciliation comes out.
 
 The rules (docs/gateways/payouts-and-reconciliation.md, "Matching"):
 
-- A record is named by its kind and the gateway's reference (what our attempts and
-  refunds store); amounts are compared to the centavo.
+- A record is named by its kind and the gateway's reference (what our attempts,
+  refunds and payout attempts store: a payout by its idEnvio); amounts are compared
+  to the centavo.
 - Each pair belongs to the day of the gateway's ``occurred_at`` (when the money moved),
   so a pair is reported on one day only; a record on one side only belongs to the day
   of its own ``occurred_at``.
@@ -37,6 +38,7 @@ DEFAULT_TOLERANCE = timedelta(hours=2)
 class RecordKind(StrEnum):
     CHARGE = "charge"
     REFUND = "refund"
+    PAYOUT = "payout"  # a Pix sent, named by its idEnvio
 
 
 class RunStatus(StrEnum):

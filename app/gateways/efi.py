@@ -29,6 +29,7 @@ from app.gateways.efi_records import (
     cob_records,
     devolucao_reference,
     received_records,
+    sent_records,
 )
 from app.gateways.efi_sends import (
     ID_ENVIO_TAKEN,
@@ -199,8 +200,10 @@ class Efi:
     async def list_records(
         self, start: datetime, end: datetime, *, page_size: int = MAX_PAGE_SIZE
     ) -> list[GatewayRecord]:
-        """The Pix received in the window and their devoluções (app/gateways/efi_records.py)."""
-        return await received_records(self._call, start, end, page_size=page_size)
+        """The Pix received in the window and their devoluções, then the Pix sent (the
+        payouts) in it (app/gateways/efi_records.py)."""
+        received = await received_records(self._call, start, end, page_size=page_size)
+        return received + await sent_records(self._call, start, end, page_size=page_size)
 
     async def charge_records(self, references: Sequence[str]) -> list[GatewayRecord]:
         """The Pix of these cobs and their devoluções (app/gateways/efi_records.py)."""

@@ -1,6 +1,8 @@
 """Efí's books for a window: the received Pix (`GET /v2/pix?inicio=&fim=`) and the
-devoluções inside each, every page of them. docs/gateways/efi.md ("Reconciliation
-reads") has the rows, docs/gateways/payouts-and-reconciliation.md §3 their sources."""
+devoluções inside each, and the sent Pix (`GET /v2/gn/pix/enviados?inicio=&fim=`, the
+payouts), every page of them. docs/gateways/efi.md ("Reconciliation reads") has the
+rows, docs/gateways/payouts-and-reconciliation.md §1 ("Reading a send") and §3 their
+sources."""
 
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ MAX_WALKS = 3
 # The final status of a devolução made (efi.py's RETURNED; this module cannot import the
 # adapter that uses it).
 RETURNED = "DEVOLVIDO"
+# The one final status of a send whose money left (efi_sends.SEND_STATUSES).
+SENT = "REALIZADO"
+RECEIVED_PATH, RECEIVED_SCOPE = "/v2/pix", "pix.read"
+SENT_PATH, SENT_SCOPE = "/v2/gn/pix/enviados", "gn.pix.send.read"
 HTTP_FORBIDDEN = 403
 HTTP_NOT_FOUND = 404
 
@@ -36,13 +42,34 @@ async def received_records(
     send: Send, start: datetime, end: datetime, *, page_size: int = MAX_PAGE_SIZE
 ) -> list[GatewayRecord]:
     """Every Pix received with ``horario`` in the window and each of its devoluções."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"itensPorPagina is 1 to {MAX_PAGE_SIZE}")
+    _check_page_size(page_size)
     for _ in range(MAX_WALKS):
         items = await _walk(send, start, end, page_size)
         if items is not None:
             return [record for item in items for record in _records(item)]
     raise GatewayOutcomeUnknown(NAME, f"the received-Pix list kept changing over {MAX_WALKS} walks")
+
+
+async def sent_records(
+    send: Send, start: datetime, end: datetime, *, page_size: int = MAX_PAGE_SIZE
+) -> list[GatewayRecord]:
+    """Every Pix sent (a payout) created in the window, one record per idEnvio. The
+    answer's envelope is not settled (§1, "Reading a send"): a bare list of sends is
+    walked until a page comes back short; ``{"parametros", "pix": []}`` by its
+    ``quantidadeDePaginas``. A page that cannot be read fails the whole read."""
+    _check_page_size(page_size)
+    sends: dict[str, dict[str, Any]] = {}
+    page, last = 0, False
+    while not last:
+        body = await _page(send, SENT_PATH, SENT_SCOPE, (start, end), page, page_size)
+        listed, pages = _sent_page(body, page)
+        known = len(sends)
+        sends.update((_id_envio(item), item) for item in listed)
+        page += 1
+        last = page >= pages if pages is not None else len(listed) < page_size
+        if not last and len(sends) == known:  # nothing new, more due: paging ignored
+            raise GatewayOutcomeUnknown(NAME, f"page {page - 1} of {SENT_PATH} repeats")
+    return [_payout(item) for item in sends.values()]
 
 
 async def cob_records(send: Send, txids: Sequence[str]) -> list[GatewayRecord]:
@@ -79,7 +106,7 @@ async def _walk(
     totals: set[int] = set()
     page, pages = 0, 1
     while page < pages:
-        body = await _page(send, start, end, page, page_size)
+        body = await _received_page(send, start, end, page, page_size)
         pages, total, listed = _read_page(body)
         totals.add(total)
         items.extend(listed)
@@ -94,26 +121,84 @@ async def _walk(
     return list(unique.values())
 
 
-async def _page(
+def _check_page_size(page_size: int) -> None:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"itensPorPagina is 1 to {MAX_PAGE_SIZE}")
+
+
+async def _received_page(
     send: Send, start: datetime, end: datetime, page: int, page_size: int
 ) -> dict[str, Any]:
+    body = await _page(send, RECEIVED_PATH, RECEIVED_SCOPE, (start, end), page, page_size)
+    if not isinstance(body, dict):
+        raise GatewayOutcomeUnknown(NAME, f"page {page} of {RECEIVED_PATH} is not an object")
+    return body
+
+
+async def _page(
+    send: Send, path: str, scope: str, window: tuple[datetime, datetime], page: int, size: int
+) -> Any:
+    """One page of a list of ``path`` (read under ``scope``), as JSON."""
     params = {
-        "inicio": efi_time(start),
-        "fim": efi_time(end),
+        "inicio": efi_time(window[0]),
+        "fim": efi_time(window[1]),
         "paginacao.paginaAtual": page,
-        "paginacao.itensPorPagina": page_size,
+        "paginacao.itensPorPagina": size,
     }
     try:
-        response = await send("GET", "/v2/pix", params=params)
+        response = await send("GET", path, params=params)
     except GatewayNotAttempted as exc:
-        if exc.status == HTTP_FORBIDDEN:  # not "no Pix": the scope (pix.read) is missing
-            message = f"the pix.read scope may be missing: {exc.message}"
+        if exc.status == HTTP_FORBIDDEN:  # not "nothing listed": the scope is missing
+            message = f"the {scope} scope may be missing: {exc.message}"
             raise GatewayNotAttempted(NAME, message, status=exc.status) from exc
         raise
-    body = read_json(NAME, response)
-    if not isinstance(body, dict):
-        raise GatewayOutcomeUnknown(NAME, f"page {page} of /v2/pix is not an object")
-    return body
+    return read_json(NAME, response)
+
+
+def _sent_page(body: Any, page: int) -> tuple[list[dict[str, Any]], int | None]:
+    """(the page's sends, quantidadeDePaginas when the envelope says it)."""
+    try:
+        if isinstance(body, list):
+            return _sends(body), None
+        paging = body["parametros"]["paginacao"]
+        return _sends(body.get("pix") or []), int(paging["quantidadeDePaginas"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        message = f"unreadable page {page} of {SENT_PATH}: {exc!r}"
+        raise GatewayOutcomeUnknown(NAME, message) from exc
+
+
+def _sends(listed: Any) -> list[dict[str, Any]]:
+    if not isinstance(listed, list) or not all(isinstance(i, dict) for i in listed):
+        raise TypeError("the sends are not a list of objects")
+    return listed
+
+
+def _id_envio(item: dict[str, Any]) -> str:
+    try:
+        return str(item["idEnvio"])
+    except KeyError as exc:
+        raise GatewayOutcomeUnknown(NAME, "a listed send has no idEnvio") from exc
+
+
+def _payout(item: dict[str, Any]) -> GatewayRecord:
+    """A send as a payout, named by its idEnvio (what our attempt stores). Its time is
+    ``horario.solicitacao``: the list's ``inicio``/``fim`` bound that one (the creation
+    date, §1), and every send has it, so a send belongs to the day whose read lists it;
+    ``liquidacao`` is absent until REALIZADO and may fall past the read's end."""
+    try:
+        status = str(item["status"])
+        return GatewayRecord(
+            gateway=NAME,
+            kind=RecordKind.PAYOUT,
+            reference=_id_envio(item),
+            amount=to_centavos(item["valor"]),
+            status=status,
+            settled=status == SENT,
+            occurred_at=read_time(item["horario"]["solicitacao"]),
+            end_to_end_id=item.get("endToEndId"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GatewayOutcomeUnknown(NAME, f"unreadable send: {exc!r}") from exc
 
 
 def _read_page(body: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
@@ -125,7 +210,7 @@ def _read_page(body: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
             raise TypeError("pix is not a list")
         return int(paging["quantidadeDePaginas"]), int(paging["quantidadeTotalDeItens"]), pix
     except (KeyError, TypeError, ValueError) as exc:
-        raise GatewayOutcomeUnknown(NAME, f"unreadable page of /v2/pix: {exc!r}") from exc
+        raise GatewayOutcomeUnknown(NAME, f"unreadable page of {RECEIVED_PATH}: {exc!r}") from exc
 
 
 def _records(pix: dict[str, Any]) -> list[GatewayRecord]:

@@ -1,5 +1,6 @@
 """Queries of the reconciliation: our side of a gateway's day (the ledger's clearing
-lines, with the gateway's reference of each, and late payments given back off the
+lines, with the gateway's reference of each: a charge's paid try, a refund's, a payout's
+paid send, and late payments given back off the
 books) and the stored runs."""
 
 from __future__ import annotations
@@ -10,15 +11,27 @@ from datetime import date, datetime
 from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import LedgerEntry, LedgerLine, PaymentAttempt, ReconciliationRun, Refund
+from app.db.models import (
+    LedgerEntry,
+    LedgerLine,
+    PaymentAttempt,
+    PayoutAttempt,
+    ReconciliationRun,
+    Refund,
+)
 from app.domain.charges import ChargeStatus, LatePayment
 from app.domain.ledger import EntryKind
+from app.domain.payouts import SendStatus
 from app.domain.reconciliation import RunStatus
 
 _MONEY_TAKEN = (ChargeStatus.PAID.value, ChargeStatus.REFUNDED.value)
 # The entries that move money through a gateway's clearing account: a payment taken,
-# a refund returned.
-_GATEWAY_MOVES = (EntryKind.CHARGE.value, EntryKind.REFUND_SUCCESS.value)
+# a refund returned, a payout paid.
+_GATEWAY_MOVES = (
+    EntryKind.CHARGE.value,
+    EntryKind.REFUND_SUCCESS.value,
+    EntryKind.PAYOUT_PAID.value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +40,7 @@ class ClearingMove:
     refund, and what the gateway calls it (None when we never stored it)."""
 
     kind: EntryKind
-    source_id: str  # pi_… (a charge) or re_… (a refund)
+    source_id: str  # pi_… (a charge), re_… (a refund) or po_… (a payout)
     amount: int  # centavos, positive
     posted_at: datetime
     reference: str | None
@@ -54,7 +67,8 @@ class ReconciliationRepository:
     async def clearing_moves(
         self, account: str, start: datetime, end: datetime
     ) -> list[ClearingMove]:
-        """Charges and refunds posted on ``account`` in ``[start, end)``, any mode."""
+        """Charges, refunds and payouts paid posted on ``account`` in ``[start, end)``,
+        any mode."""
         paid_reference = (
             select(PaymentAttempt.gateway_reference)
             .where(
@@ -69,6 +83,12 @@ class ReconciliationRepository:
         refund_reference = (
             select(Refund.gateway_reference).where(Refund.id == LedgerEntry.source_id)
         ).scalar_subquery()
+        paid_send = (
+            select(PayoutAttempt.id_envio).where(
+                PayoutAttempt.payout_id == LedgerEntry.source_id,
+                PayoutAttempt.status == SendStatus.PAID,
+            )
+        ).scalar_subquery()
         refunded_charge = (
             select(PaymentAttempt.gateway_reference)
             .join(Refund, Refund.payment_intent_id == PaymentAttempt.payment_intent_id)
@@ -82,8 +102,11 @@ class ReconciliationRepository:
             .scalar_subquery()
         )
         is_charge = LedgerEntry.kind == EntryKind.CHARGE.value
-        reference = case((is_charge, paid_reference), else_=refund_reference)
-        charge_reference = case((is_charge, None), else_=refunded_charge)
+        is_refund = LedgerEntry.kind == EntryKind.REFUND_SUCCESS.value
+        reference = case(
+            (is_charge, paid_reference), (is_refund, refund_reference), else_=paid_send
+        )
+        charge_reference = case((is_refund, refunded_charge), else_=None)
         rows = await self._session.execute(
             select(
                 LedgerEntry.kind,

@@ -5,7 +5,8 @@ the run with what did not match, and alert operators unless it is clean.
 What names a record on both sides (docs/decisions.md, "Reconciliation"): a charge by
 the gateway's id of the paid try (Mercado Pago's payment id, Efí's txid); a refund by
 Mercado Pago's refund id as the refund stores it, or, at Efí, by the devolução id we
-chose (derived from the refund's id), which Efí lists as the devolução's ``id``. A day
+chose (derived from the refund's id), which Efí lists as the devolução's ``id``; a payout
+by the idEnvio of its paid send, which Efí's sent-Pix list names it by. A day
 is a calendar day in Brasília time, read with the matcher's tolerance on each side.
 """
 
@@ -71,10 +72,14 @@ def _refund_key(gateway: GatewayName, refund_id: str, stored: str | None) -> str
     return stored or refund_id
 
 
+_KIND_OF_ENTRY = {EntryKind.CHARGE: RecordKind.CHARGE, EntryKind.PAYOUT_PAID: RecordKind.PAYOUT}
+
+
 def _ours(move: ClearingMove, gateway: GatewayName) -> OurRecord:
-    if move.kind is EntryKind.CHARGE:
+    kind = _KIND_OF_ENTRY.get(move.kind)
+    if kind is not None:  # named by the gateway's id of the paid try or send, if stored
         reference = move.reference or move.source_id
-        return OurRecord(RecordKind.CHARGE, reference, move.amount, move.posted_at, move.source_id)
+        return OurRecord(kind, reference, move.amount, move.posted_at, move.source_id)
     reference = _refund_key(gateway, move.source_id, move.reference)
     return OurRecord(RecordKind.REFUND, reference, move.amount, move.posted_at, move.source_id)
 
@@ -98,8 +103,9 @@ class OurSide:
 
 
 async def our_side(uow: UnitOfWork, gateway: GatewayName, window: Window) -> OurSide:
-    """Our side of the window: every charge and refund on the gateway's clearing account
-    (any mode), and the late payments we gave back there (not on the books)."""
+    """Our side of the window: every charge, refund and payout paid on the gateway's
+    clearing account (any mode), and the late payments we gave back there (not on the
+    books)."""
     repository = uow.repository(ReconciliationRepository)
     start, end = window.read_start, window.read_end
     moves = await repository.clearing_moves(clearing_account(gateway.value), start, end)
@@ -124,7 +130,7 @@ async def their_side(books: GatewayRecords, window: Window, ours: OurSide) -> li
 
 def their_records(gateway: GatewayName, records: list[GatewayRecord]) -> list[GatewayRecord]:
     """What moved money at the gateway (an approved payment or refund, a received Pix, a
-    devolução DEVOLVIDO), each Efí devolução named by its id (``our_id``)."""
+    devolução DEVOLVIDO, a send REALIZADO), each Efí devolução named by its id (``our_id``)."""
     settled = [r for r in records if r.settled]
     if gateway is not GatewayName.EFI:
         return settled

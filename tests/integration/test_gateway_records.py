@@ -1,7 +1,7 @@
 """The reconciliation reads (docs/gateways/payouts-and-reconciliation.md §3) against the
 simulator over HTTP: what is charged and refunded there is listed for its window, page
-after page, a devolução settled later shows settled, and a page that fails fails the
-whole read."""
+after page, a devolução settled later shows settled, the Pix sent (payouts) too, and a
+page that fails fails the whole read."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pytest
 
 from app.domain.errors import GatewayOutcomeUnknown
 from app.domain.intents import PaymentMethodType
+from app.domain.pix_keys import PixKeyType, parse_pix_key
 from app.domain.reconciliation import OurRecord, RecordKind, Window, reconcile
 from app.gateways.efi import Efi
+from app.gateways.identifiers import id_envio_for
 from app.gateways.mercadopago import MercadoPago
 from app.gateways.port import (
     Charge,
@@ -22,6 +24,7 @@ from app.gateways.port import (
     GatewayName,
     GatewayRecord,
     GatewayRecords,
+    PixSendRequest,
     RefundRequest,
 )
 from app.gateways.registry import Gateways
@@ -113,6 +116,34 @@ async def test_efi_lists_the_windows_pix_and_devolucoes_across_pages(
     assert devolucao.reference == refund.gateway_reference
     assert devolucao.charge_reference == charges[0].reference
     assert (devolucao.amount, devolucao.status, devolucao.settled) == (REFUNDED, "DEVOLVIDO", True)
+
+
+async def sent(gateways: Gateways, amount: int = AMOUNT) -> str:
+    """A Pix sent through the adapter; its idEnvio."""
+    id_envio = id_envio_for(uuid.uuid4().hex)
+    key = parse_pix_key(PixKeyType.EMAIL, "maria@example.com")
+    await efi(gateways).send_pix(PixSendRequest(id_envio, amount, key))
+    return id_envio
+
+
+async def test_efi_lists_the_windows_sends_across_pages_settled_only_when_realizado(
+    gateways: Gateways, records_sim: Simulator
+) -> None:
+    records_sim.faults("efi", send_settle_seconds=None)  # each settled by hand below
+    before = await sent(gateways)  # outside the window
+    start = datetime.now(UTC)
+    sends = [await sent(gateways, AMOUNT + n) for n in range(CHARGES)]
+    for id_envio in [before, *sends[1:]]:
+        records_sim.admin("POST", f"/efi/envios/{id_envio}/settle")
+
+    records = await efi(gateways).list_records(*window_from(start), page_size=PAGE_SIZE)
+
+    listed = of_kind(records, RecordKind.PAYOUT)
+    assert {r: (p.amount, p.settled) for r, p in listed.items()} == {
+        id_envio: (AMOUNT + n, n > 0) for n, id_envio in enumerate(sends)
+    }
+    assert listed[sends[0]].status == "EM_PROCESSAMENTO"
+    assert all(p.occurred_at >= start - timedelta(seconds=1) for p in listed.values())
 
 
 async def test_efi_lists_a_devolucao_in_processing_then_settled(

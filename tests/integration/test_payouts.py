@@ -8,126 +8,43 @@ never take the available balance below zero."""
 from __future__ import annotations
 
 import asyncio
-import os
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from app.db.uow import SqlUnitOfWork, unit_of_work_factory
+from app.db.uow import SqlUnitOfWork
 from app.domain.caller import Caller
-from app.domain.charges import ChargeStatus
-from app.domain.errors import IllegalTransition, InvalidRequest, RetryLater
-from app.domain.intents import IntentStatus, PaymentMethodType
-from app.domain.ledger import MerchantAccount, Pricing, clearing_account
-from app.gateways.port import Charge, GatewayName
+from app.domain.errors import IllegalTransition, InvalidRequest
+from app.domain.ledger import MerchantAccount, clearing_account
 from app.ledger import service as ledger
 from app.ledger.repository import LedgerRepository
-from app.merchants.service import create_merchant
-from app.payments.charges import apply_charge
-from app.payments.consumer import charge_context
-from app.payments.intents import create_intent
-from app.payments.repository import IntentRepository
-from app.payments.schemas import CreatePaymentIntent
 from app.payouts.jobs import follow_up_payouts
-from app.payouts.schemas import CreatePayout
-from app.payouts.service import cancel_payout, create_payout, follow_up_payout, send_payout
+from app.payouts.service import cancel_payout
 from devtools.demo.driver import Plan, pay_out
 from devtools.demo.receiver import new_receiver
-from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
-from tests.integration.payout_support import funded_api_merchant
-from tests.integration.relay_support import CIPHER, POLICY
-from tests.support import ApiProcess, Merchant, pix_intent
+from tests.integration.charge_scene import Scene
+from tests.integration.payout_support import (
+    EMAIL_KEY,
+    WAIT_SECONDS,
+    followed_up_until_final,
+    funded_api_merchant,
+    funded_merchant,
+    new_payout,
+    payout_status,
+    send_payout_once,
+)
+from tests.integration.relay_support import CIPHER
+from tests.support import ApiProcess, Merchant
 
 FUNDS = 10_000
 AMOUNT = 3_000
-WAIT_SECONDS = 10.0
-EMAIL_KEY = {"type": "email", "key": "maria@example.com"}
 
 
 @pytest.fixture(autouse=True)
 def healthy_gateways(scene: Scene) -> None:
     scene.heal_gateways()
-
-
-async def _funded_merchant(scene: Scene, amount: int = FUNDS) -> Caller:
-    """A merchant with no fees whose ``amount`` was paid through Efí and settled."""
-    async with SqlUnitOfWork(scene.sessions) as uow:
-        issued = await create_merchant(uow, "Loja Repasse")
-        for method in PaymentMethodType:
-            await uow.repository(LedgerRepository).set_pricing(
-                issued.merchant_id, method, Pricing(0, 0, 0)
-            )
-        await uow.commit()
-    caller = Caller(issued.merchant_id, livemode=False, api_key_id=issued.key_id)
-    async with SqlUnitOfWork(scene.sessions) as uow:
-        intent = await create_intent(
-            uow, caller, CreatePaymentIntent(**pix_intent(amount)), POLICY, CIPHER
-        )
-        intent.status = IntentStatus.REQUIRES_ACTION
-        await uow.commit()
-    charge = Charge(GatewayName.EFI, f"ref-{intent.id}", ChargeStatus.PAID, "CONCLUIDA", amount)
-    async with SqlUnitOfWork(scene.sessions) as uow:
-        locked = await uow.repository(IntentRepository).get_for_update(intent.id)
-        assert locked is not None
-        await apply_charge(uow, locked, charge)
-        await uow.commit()
-    await ledger.settle_due_balances(unit_of_work_factory(scene.sessions), datetime.now(UTC), 100)
-    return caller
-
-
-async def _payout(scene: Scene, caller: Caller, amount: int = AMOUNT, **body: Any) -> str:
-    command = CreatePayout(
-        **{"amount": amount, "currency": "brl", "destination": EMAIL_KEY, **body}
-    )
-    async with SqlUnitOfWork(scene.sessions) as uow:
-        payout = await create_payout(uow, caller, command, CIPHER)
-        await uow.commit()
-    return payout.id
-
-
-async def _send(scene: Scene, payout_id: str) -> bool:
-    """One delivery of ``payout.created`` to the charge worker; True if it asked to be
-    called again (its progress committed, as the worker's RetryLater(keep_progress) does)."""
-    context = charge_context(
-        scene.sim.gateway_settings(
-            database_url=scene.database_url,
-            redis_url=os.environ["PIXWAVE_REDIS_URL"],
-            document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
-            name_prefix=scene.prefix,
-            gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
-        )
-    )
-    try:
-        async with SqlUnitOfWork(scene.sessions) as uow:
-            try:
-                await send_payout(uow, context, payout_id)
-            except RetryLater as exc:
-                if not exc.keep_progress:
-                    raise
-                await uow.commit()
-                return True
-            await uow.commit()
-    finally:
-        await context.gateways.close()
-    return False
-
-
-async def _followed_up_until_final(scene: Scene, payout_id: str) -> None:
-    """The scheduler's read of the send, while it is in transit."""
-    new_uow = unit_of_work_factory(scene.sessions)
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while _status(scene, payout_id) == "in_transit":
-        assert asyncio.get_running_loop().time() < deadline, scene.events(payout_id)
-        if not await follow_up_payout(new_uow, scene.gateways, CIPHER, payout_id):
-            await asyncio.sleep(0.1)
-
-
-def _status(scene: Scene, payout_id: str) -> str:
-    [(status,)] = scene.rows("SELECT status FROM payouts WHERE id = %s", (payout_id,))
-    return str(status)
 
 
 def _sim_sends(scene: Scene, payout_id: str) -> list[dict[str, Any]]:
@@ -157,18 +74,18 @@ def _transactions(scene: Scene, payout_id: str) -> list[tuple[str, int]]:
 
 
 async def test_a_payout_is_sent_once_and_paid_with_the_books_right(scene: Scene) -> None:
-    caller = await _funded_merchant(scene)
+    caller = await funded_merchant(scene, FUNDS)
     clearing_before = (await _books(scene, caller))["clearing"]
-    payout_id = await _payout(scene, caller)
+    payout_id = await new_payout(scene, caller, AMOUNT)
     reserved = await _books(scene, caller)
     assert (reserved["available"], reserved["reserved"]) == (FUNDS - AMOUNT, AMOUNT)
 
-    assert not await _send(scene, payout_id)
-    assert _status(scene, payout_id) == "in_transit"  # queued at Efí (EM_PROCESSAMENTO)
-    await _followed_up_until_final(scene, payout_id)
-    assert not await _send(scene, payout_id)  # a redelivery sends nothing more
+    assert not await send_payout_once(scene, payout_id)
+    assert payout_status(scene, payout_id) == "in_transit"  # queued at Efí (EM_PROCESSAMENTO)
+    await followed_up_until_final(scene, payout_id)
+    assert not await send_payout_once(scene, payout_id)  # a redelivery sends nothing more
 
-    assert _status(scene, payout_id) == "paid"
+    assert payout_status(scene, payout_id) == "paid"
     [sent] = _sim_sends(scene, payout_id)
     assert (sent["amount_cents"], sent["payee_key"], sent["requests"]) == (
         AMOUNT,
@@ -185,17 +102,17 @@ async def test_a_payout_is_sent_once_and_paid_with_the_books_right(scene: Scene)
 async def test_a_send_whose_answer_is_lost_is_read_back_and_made_once(scene: Scene) -> None:
     """The simulator makes the send, then holds the answer past our timeout: the payout
     stays in transit under the same idEnvio, and the redelivery reads it back."""
-    caller = await _funded_merchant(scene)
-    payout_id = await _payout(scene, caller)
+    caller = await funded_merchant(scene, FUNDS)
+    payout_id = await new_payout(scene, caller, AMOUNT)
     scene.sim.faults("efi", timeout_rate=1.0)
 
-    assert await _send(scene, payout_id)  # RetryLater: the outcome is unknown
-    assert _status(scene, payout_id) == "in_transit"
+    assert await send_payout_once(scene, payout_id)  # RetryLater: the outcome is unknown
+    assert payout_status(scene, payout_id) == "in_transit"
     scene.heal_gateways()
-    await _send(scene, payout_id)  # the redelivery
-    await _followed_up_until_final(scene, payout_id)
+    await send_payout_once(scene, payout_id)  # the redelivery
+    await followed_up_until_final(scene, payout_id)
 
-    assert _status(scene, payout_id) == "paid"
+    assert payout_status(scene, payout_id) == "paid"
     [sent] = _sim_sends(scene, payout_id)
     assert sent["requests"] == 1
     [(attempts,)] = scene.rows(
@@ -209,11 +126,11 @@ async def test_the_scheduler_makes_the_send_a_worker_never_got_to_make(scene: Sc
     """The attempt is stored and the payout in transit, but no PUT reached Efí (here a
     503 before any work; a crash after the commit leaves the same): follow_up_payouts
     reads by idEnvio, finds nothing, makes the same PUT once, then reads it paid."""
-    caller = await _funded_merchant(scene)
-    payout_id = await _payout(scene, caller)
+    caller = await funded_merchant(scene, FUNDS)
+    payout_id = await new_payout(scene, caller, AMOUNT)
     scene.sim.faults("efi", outage=True)
-    assert await _send(scene, payout_id)
-    assert _status(scene, payout_id) == "in_transit"
+    assert await send_payout_once(scene, payout_id)
+    assert payout_status(scene, payout_id) == "in_transit"
     assert _sim_sends(scene, payout_id) == []
     scene.heal_gateways()
     with psycopg.connect(scene.database_url, autocommit=True) as connection:
@@ -225,26 +142,26 @@ async def test_the_scheduler_makes_the_send_a_worker_never_got_to_make(scene: Sc
 
     context = scene.context(cipher=CIPHER)
     deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while _status(scene, payout_id) == "in_transit":
+    while payout_status(scene, payout_id) == "in_transit":
         assert asyncio.get_running_loop().time() < deadline
         await follow_up_payouts(context, 50)
         await asyncio.sleep(0.1)
 
-    assert _status(scene, payout_id) == "paid"
+    assert payout_status(scene, payout_id) == "paid"
     [sent] = _sim_sends(scene, payout_id)
     assert sent["requests"] == 1
     assert (await _books(scene, caller))["reserved"] == 0
 
 
 async def test_a_send_not_made_gives_the_reserved_funds_back_by_an_entry(scene: Scene) -> None:
-    caller = await _funded_merchant(scene)
-    payout_id = await _payout(scene, caller)
+    caller = await funded_merchant(scene, FUNDS)
+    payout_id = await new_payout(scene, caller, AMOUNT)
     scene.sim.faults("efi", send_failure_rate=1.0)
 
-    await _send(scene, payout_id)
-    await _followed_up_until_final(scene, payout_id)
+    await send_payout_once(scene, payout_id)
+    await followed_up_until_final(scene, payout_id)
 
-    assert _status(scene, payout_id) == "failed"
+    assert payout_status(scene, payout_id) == "failed"
     [(code, message)] = scene.rows(
         "SELECT failure_code, failure_message FROM payouts WHERE id = %s", (payout_id,)
     )
@@ -263,13 +180,13 @@ async def test_a_send_not_made_gives_the_reserved_funds_back_by_an_entry(scene: 
 
 async def test_a_send_efi_refuses_fails_the_payout_and_gives_the_funds_back(scene: Scene) -> None:
     """422 pagamento_negado: no send exists under the idEnvio, so the payout fails."""
-    caller = await _funded_merchant(scene)
-    payout_id = await _payout(scene, caller)
+    caller = await funded_merchant(scene, FUNDS)
+    payout_id = await new_payout(scene, caller, AMOUNT)
     scene.sim.faults("efi", send_denied_rate=1.0)
 
-    assert not await _send(scene, payout_id)
+    assert not await send_payout_once(scene, payout_id)
 
-    assert _status(scene, payout_id) == "failed"
+    assert payout_status(scene, payout_id) == "failed"
     [(code,)] = scene.rows("SELECT failure_code FROM payouts WHERE id = %s", (payout_id,))
     assert code == "send_refused"
     assert _sim_sends(scene, payout_id) == []
@@ -277,17 +194,17 @@ async def test_a_send_efi_refuses_fails_the_payout_and_gives_the_funds_back(scen
     assert (books["available"], books["reserved"]) == (FUNDS, 0)
 
 
-async def test_two_deliveries_at_once_make_one_send(scene: Scene) -> None:
+async def test_two_deliveries_at_once_make_onesend_payout_once(scene: Scene) -> None:
     """The same message in two workers: the row lock lets one record the attempt; the
     other finds it in transit and reads (or repeats the same PUT under the send lock,
     which Efí answers 409): one send either way."""
-    caller = await _funded_merchant(scene)
-    payout_id = await _payout(scene, caller)
+    caller = await funded_merchant(scene, FUNDS)
+    payout_id = await new_payout(scene, caller, AMOUNT)
 
-    await asyncio.gather(_send(scene, payout_id), _send(scene, payout_id))
-    await _followed_up_until_final(scene, payout_id)
+    await asyncio.gather(send_payout_once(scene, payout_id), send_payout_once(scene, payout_id))
+    await followed_up_until_final(scene, payout_id)
 
-    assert _status(scene, payout_id) == "paid"
+    assert payout_status(scene, payout_id) == "paid"
     assert len(_sim_sends(scene, payout_id)) == 1
     books = await _books(scene, caller)
     assert (books["available"], books["reserved"]) == (FUNDS - AMOUNT, 0)
@@ -297,16 +214,16 @@ async def test_two_deliveries_at_once_make_one_send(scene: Scene) -> None:
 async def test_cancel_gives_the_funds_back_while_pending_and_is_refused_once_sent(
     scene: Scene,
 ) -> None:
-    caller = await _funded_merchant(scene)
-    first = await _payout(scene, caller)
-    second = await _payout(scene, caller)
+    caller = await funded_merchant(scene, FUNDS)
+    first = await new_payout(scene, caller, AMOUNT)
+    second = await new_payout(scene, caller, AMOUNT)
     async with SqlUnitOfWork(scene.sessions) as uow:
         canceled = await cancel_payout(uow, caller, first)
         await uow.commit()
     assert canceled.status == "canceled"
     scene.sim.faults("efi", send_settle_seconds=None)  # the send stays EM_PROCESSAMENTO
-    await _send(scene, second)
-    assert _status(scene, second) == "in_transit"
+    await send_payout_once(scene, second)
+    assert payout_status(scene, second) == "in_transit"
 
     async with SqlUnitOfWork(scene.sessions) as uow:
         with pytest.raises(IllegalTransition) as refused:
@@ -318,9 +235,9 @@ async def test_cancel_gives_the_funds_back_while_pending_and_is_refused_once_sen
 
 
 async def test_a_payout_the_available_balance_cannot_cover_writes_nothing(scene: Scene) -> None:
-    caller = await _funded_merchant(scene, amount=AMOUNT - 1)
+    caller = await funded_merchant(scene, amount=AMOUNT - 1)
     with pytest.raises(InvalidRequest) as refused:
-        await _payout(scene, caller)
+        await new_payout(scene, caller, AMOUNT)
     assert (refused.value.code, refused.value.param) == ("balance_insufficient", "amount")
     assert scene.rows("SELECT id FROM payouts WHERE merchant_id = %s", (caller.merchant_id,)) == []
 

@@ -1,6 +1,7 @@
 """Reconciliation on real PostgreSQL against the simulator over HTTP: intents paid and
-refunded through PixWave's own services at both gateways reconcile clean; a payment
-PixWave never applied is missing on our side, an amount our books got wrong is a
+refunded through PixWave's own services at both gateways reconcile clean, and so does a
+payout paid through Efí; a payment PixWave never applied is missing on our side, and so
+is a send made at Efí without a payout, an amount our books got wrong is a
 mismatch, and a page that fails is a failed run; each of those alerts. The command's
 exit codes and JSON, and the daily job's idempotency."""
 
@@ -19,21 +20,37 @@ import pytest
 
 from app.db.uow import SqlUnitOfWork, unit_of_work_factory
 from app.domain.events import EventType
+from app.domain.pix_keys import PixKeyType, parse_pix_key
 from app.domain.reconciliation import RecordKind, RunStatus, Window, reconcile
-from app.gateways.port import GatewayName, GatewayRecords
+from app.gateways.identifiers import id_envio_for
+from app.gateways.port import GatewayName, GatewayRecords, PixSender, PixSendRequest
 from app.payments.consumer import charge_context
 from app.payments.jobs import poll_awaiting_payments
 from app.reconciliation.jobs import last_closed_day, reconcile_last_day
-from app.reconciliation.service import BRASILIA, our_side, reconcile_day, their_side
+from app.reconciliation.service import (
+    BRASILIA,
+    day_window,
+    our_side,
+    reconcile_day,
+    their_side,
+)
 from app.refunds.jobs import follow_up_refunds
 from app.refunds.schemas import CreateRefund
 from app.refunds.service import create_refund, refund_charge
 from tests.gateway_sim import Simulator
 from tests.integration.charge_scene import Scene, open_scene
 from tests.integration.ledger_support import post_payment
+from tests.integration.payout_support import (
+    followed_up_until_final,
+    funded_merchant,
+    new_payout,
+    payout_status,
+    send_payout_once,
+)
 
 AMOUNT = 1990
 REFUNDED = 700
+PAID_OUT = 1234
 NOW = timedelta(0)  # "quiet since before now": every code and refund is due
 BOTH = (GatewayName.MERCADOPAGO, GatewayName.EFI)
 UNMATCHED_ALERT = EventType.ALERT_RECONCILIATION_UNMATCHED.value
@@ -160,6 +177,61 @@ async def test_a_payment_pixwave_never_applied_is_missing_on_our_side_and_alerts
     assert (item["ours"], item["theirs"]) == (None, AMOUNT)
     [alert] = alerts(scene, gateway)
     assert (alert["run"], alert["status"], alert["missing_ours"]) == (run.id, "unmatched", 1)
+
+
+async def paid_payout(scene: Scene) -> str:
+    """A payout paid through Efí by PixWave's own flow, the idEnvio of its send; the
+    merchant's funds came in through Mercado Pago, so Efí's day holds only the payout."""
+    caller = await funded_merchant(scene, AMOUNT, GatewayName.MERCADOPAGO)
+    payout_id = await new_payout(scene, caller, PAID_OUT)
+    await send_payout_once(scene, payout_id)
+    await followed_up_until_final(scene, payout_id)
+    assert payout_status(scene, payout_id) == "paid"
+    [(id_envio,)] = scene.rows(
+        "SELECT id_envio FROM payout_attempts WHERE payout_id = %s AND status = 'paid'",
+        (payout_id,),
+    )
+    return str(id_envio)
+
+
+async def test_a_payout_paid_through_pixwave_reconciles_clean_at_efi(scene: Scene) -> None:
+    id_envio = await paid_payout(scene)
+
+    run = await reconcile_today(scene, GatewayName.EFI)
+
+    assert run.status == RunStatus.CLEAN, run.items
+    assert (run.matched, run.missing_ours, run.missing_theirs, run.difference) == (1, 0, 0, 0)
+    books = scene.gateways.get(GatewayName.EFI)
+    assert isinstance(books, GatewayRecords)
+    window = day_window(today())
+    [listed] = await books.list_records(window.read_start, window.read_end)
+    assert (listed.kind, listed.reference, listed.amount) == (RecordKind.PAYOUT, id_envio, PAID_OUT)
+    assert alerts(scene, GatewayName.EFI) == []
+
+
+async def test_a_send_the_ledger_lacks_is_missing_on_our_side(scene: Scene) -> None:
+    await paid_payout(scene)
+    efi = scene.gateways.get(GatewayName.EFI)
+    assert isinstance(efi, PixSender)
+    scene.sim.faults("efi", send_settle_seconds=None)  # settled below, REALIZADO
+    key = parse_pix_key(PixKeyType.EMAIL, "joao@example.com")
+    stray = PixSendRequest(id_envio_for("a send no payout made"), 555, key)
+    await efi.send_pix(stray)  # at Efí, not through a payout: no entry on our books
+    scene.sim.admin("POST", f"/efi/envios/{stray.id_envio}/settle")
+
+    run = await reconcile_today(scene, GatewayName.EFI)
+
+    assert run.status == RunStatus.UNMATCHED
+    assert (run.matched, run.missing_ours, run.difference) == (1, 1, 555)
+    [item] = run.items
+    assert (item["category"], item["kind"], item["reference"], item["theirs"]) == (
+        "missing_ours",
+        "payout",
+        stray.id_envio,
+        555,
+    )
+    [alert] = alerts(scene, GatewayName.EFI)
+    assert alert["missing_ours"] == 1
 
 
 async def test_an_amount_our_books_got_wrong_is_a_mismatch(scene: Scene) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from app.domain.errors import GatewayNotAttempted, GatewayOutcomeUnknown
 from app.domain.reconciliation import RecordKind
-from app.gateways.efi_records import received_records
+from app.gateways.efi_records import received_records, sent_records
 from app.gateways.mercadopago_records import MAX_OFFSET, payment_records
 
 START = datetime(2026, 12, 1, 3, tzinfo=UTC)
@@ -122,6 +122,85 @@ async def test_efi_a_refused_scope_is_not_an_empty_list() -> None:
 
     with pytest.raises(GatewayNotAttempted, match=r"pix\.read"):
         await received_records(forbidden, START, END)
+
+
+def sent(number: int, status: str = "REALIZADO") -> dict[str, Any]:
+    horario = {"solicitacao": "2026-12-01T14:20:41.425Z"}
+    if status == "REALIZADO":
+        horario["liquidacao"] = "2026-12-01T14:20:44.000Z"
+    return {
+        "endToEndId": f"E{number:031d}",
+        "idEnvio": f"env{number}",
+        "valor": "12.34",
+        "status": status,
+        "horario": horario,
+    }
+
+
+def bare_pages(items: list[dict[str, Any]]) -> Answer:
+    """Sends as the simulator and the Node SDK's types give them: a bare list, paged."""
+
+    def answer(path: str, params: dict[str, Any]) -> httpx.Response:
+        size = params["paginacao.itensPorPagina"]
+        page = params["paginacao.paginaAtual"]
+        return ok(items[page * size : (page + 1) * size])
+
+    return answer
+
+
+async def test_efi_sends_in_a_bare_list_are_walked_until_a_short_page() -> None:
+    gateway = FakeGateway(bare_pages([sent(1), sent(2), sent(3, "EM_PROCESSAMENTO")]))
+
+    records = await sent_records(gateway.send, START, END, page_size=2)
+
+    assert [(path, params["paginacao.paginaAtual"]) for path, params in gateway.calls] == [
+        ("/v2/gn/pix/enviados", 0),
+        ("/v2/gn/pix/enviados", 1),
+    ]
+    assert [(r.kind, r.reference, r.amount, r.settled) for r in records] == [
+        (RecordKind.PAYOUT, "env1", 1234, True),
+        (RecordKind.PAYOUT, "env2", 1234, True),
+        (RecordKind.PAYOUT, "env3", 1234, False),
+    ]
+    assert records[0].occurred_at == datetime(2026, 12, 1, 14, 20, 41, 425000, tzinfo=UTC)
+
+
+async def test_efi_sends_in_an_envelope_are_walked_by_its_page_count() -> None:
+    def answer(path: str, params: dict[str, Any]) -> httpx.Response:
+        page = params["paginacao.paginaAtual"]
+        return efi_page([sent(page)], pages=2, total=2)
+
+    gateway = FakeGateway(answer)
+
+    records = await sent_records(gateway.send, START, END, page_size=1)
+
+    assert [r.reference for r in records] == ["env0", "env1"]
+    assert len(gateway.calls) == 2
+
+
+async def test_efi_a_page_of_sends_that_cannot_be_read_fails_the_whole_read() -> None:
+    def answer(path: str, params: dict[str, Any]) -> httpx.Response:
+        if params["paginacao.paginaAtual"] == 0:
+            return ok([sent(1)])
+        return ok({"pix": "nope"})
+
+    with pytest.raises(GatewayOutcomeUnknown, match="page 1"):
+        await sent_records(FakeGateway(answer).send, START, END, page_size=1)
+
+
+async def test_efi_sends_paged_as_if_unpaged_fail_instead_of_looping() -> None:
+    gateway = FakeGateway(lambda path, params: ok([sent(1)]))
+
+    with pytest.raises(GatewayOutcomeUnknown, match="repeats"):
+        await sent_records(gateway.send, START, END, page_size=1)
+
+
+async def test_efi_a_refused_send_scope_names_it() -> None:
+    async def forbidden(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        raise GatewayNotAttempted("efi", "HTTP 403", status=403)
+
+    with pytest.raises(GatewayNotAttempted, match=r"gn\.pix\.send\.read"):
+        await sent_records(forbidden, START, END)
 
 
 def payment(number: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from app.gateways.port import GatewayName, GatewayRecord
 
 DAY = Window(datetime(2026, 12, 1, 3, tzinfo=UTC), datetime(2026, 12, 2, 3, tzinfo=UTC))
 NOON = datetime(2026, 12, 1, 15, tzinfo=UTC)
-CHARGE, REFUND = RecordKind.CHARGE, RecordKind.REFUND
+CHARGE, REFUND, PAYOUT = RecordKind.CHARGE, RecordKind.REFUND, RecordKind.PAYOUT
 
 
 def ours(
@@ -43,6 +43,28 @@ def test_records_alike_on_both_sides_match_and_the_day_is_clean() -> None:
     assert result.clean
     assert result.summary.matched == 2
     assert result.summary.difference == 0
+
+
+def test_payouts_match_by_id_envio_and_amount_apart_from_charges() -> None:
+    result = reconcile(
+        DAY,
+        [ours("env1", 1234, kind=PAYOUT), ours("env2", 500, kind=PAYOUT), ours("env3")],
+        [theirs("env1", 1234, kind=PAYOUT), theirs("env2", 501, kind=PAYOUT), theirs("env3")],
+    )
+
+    assert sorted((p.ours.kind, p.ours.reference) for p in result.matched) == [
+        (CHARGE, "env3"),
+        (PAYOUT, "env1"),
+    ]
+    assert [p.ours.reference for p in result.amount_mismatch] == ["env2"]
+    assert not result.clean
+
+
+def test_a_payout_and_a_charge_of_one_reference_are_not_twins() -> None:
+    result = reconcile(DAY, [ours("x", kind=PAYOUT)], [theirs("x", kind=CHARGE)])
+
+    assert [r.kind for r in result.missing_theirs] == [PAYOUT]
+    assert [r.kind for r in result.missing_ours] == [CHARGE]
 
 
 def test_a_record_only_the_gateway_has_is_missing_ours() -> None:
