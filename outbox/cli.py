@@ -13,6 +13,7 @@ import typer
 from app.cli_support import load_settings, settings_with
 from app.db.session import open_uow
 from app.logs import configure_logging
+from app.settings import Settings
 from app.telemetry import configure_tracing
 from outbox.apply import Change
 from outbox.repository import OutboxRepository
@@ -22,30 +23,29 @@ topology_cli = typer.Typer(help="The SNS/SQS topology, declared in outbox/topolo
 outbox_cli = typer.Typer(help="The transactional outbox.")
 
 
-@topology_cli.command("apply")
-def topology_apply(
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="SNS/SQS endpoint (moto, LocalStack)")
-    ] = None,
-) -> None:
-    """Create or update topics, queues, DLQs and subscriptions; a second run changes nothing."""
+EndpointUrl = Annotated[str | None, typer.Option(help="SNS/SQS endpoint (moto, LocalStack)")]
+
+
+def _settings_at(endpoint_url: str | None) -> Settings:
     settings = load_settings()
-    if endpoint_url is not None:
-        settings = settings.model_copy(update={"aws_endpoint_url": endpoint_url})
-    _echo_changes(apply_topology(settings))
+    if endpoint_url is None:
+        return settings
+    return settings.model_copy(update={"aws_endpoint_url": endpoint_url})
+
+
+@topology_cli.command("apply")
+def topology_apply(endpoint_url: EndpointUrl = None) -> None:
+    """Create or update topics, queues, DLQs and subscriptions; a second run changes nothing."""
+    _echo_changes(apply_topology(_settings_at(endpoint_url)))
 
 
 @topology_cli.command("destroy")
 def topology_destroy(
     yes: Annotated[bool, typer.Option("--yes", help="Really delete them")] = False,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="SNS/SQS endpoint (moto, LocalStack)")
-    ] = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Delete the topics, queues and DLQs of this prefix, with the messages in them."""
-    settings = load_settings()
-    if endpoint_url is not None:
-        settings = settings.model_copy(update={"aws_endpoint_url": endpoint_url})
+    settings = _settings_at(endpoint_url)
     if not yes:
         typer.echo(
             f"This deletes every queue and topic named {settings.name_prefix}-*, and the "

@@ -24,7 +24,7 @@ from app.domain.errors import RetryLater
 from app.gateways.port import GatewayName
 from app.gateways.registry import Gateways
 from app.merchants.service import create_merchant
-from app.payments.charging import charge_intent
+from app.payments.charging import ChargeContext, charge_intent
 from app.payments.consumer import charge_context
 from app.payments.intents import create_intent
 from app.payments.schemas import CreatePaymentIntent
@@ -75,21 +75,26 @@ class Scene:
             await uow.commit()
         return intent.id
 
-    async def charge(
-        self, intent_id: str, *priority: GatewayName, redis_url: str | None = None
-    ) -> None:
-        """One round of the charge worker; what a failed try leaves behind commits too,
-        as the worker's RetryLater(keep_progress) does."""
-        context = charge_context(
+    def worker_context(self, *priority: GatewayName, redis_url: str | None = None) -> ChargeContext:
+        """What the charge worker runs on, against this scene's simulator and database."""
+        chosen = {"gateway_priority": ",".join(g.value for g in priority)} if priority else {}
+        return charge_context(
             self.sim.gateway_settings(
                 database_url=self.database_url,
                 redis_url=redis_url or os.environ["PIXWAVE_REDIS_URL"],
                 document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
                 name_prefix=self.prefix,
-                gateway_priority=",".join(g.value for g in priority),
                 gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
+                **chosen,
             )
         )
+
+    async def charge(
+        self, intent_id: str, *priority: GatewayName, redis_url: str | None = None
+    ) -> None:
+        """One round of the charge worker; what a failed try leaves behind commits too,
+        as the worker's RetryLater(keep_progress) does."""
+        context = self.worker_context(*priority, redis_url=redis_url)
         try:
             async with SqlUnitOfWork(self.sessions) as uow:
                 try:

@@ -5,7 +5,6 @@ as the scheduler would."""
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,14 +23,13 @@ from app.ledger import service as ledger
 from app.ledger.repository import LedgerRepository
 from app.merchants import service as merchants
 from app.payments.charges import apply_charge
-from app.payments.consumer import charge_context
 from app.payments.intents import create_intent
 from app.payments.repository import IntentRepository
 from app.payments.schemas import CreatePaymentIntent
 from app.payouts.schemas import CreatePayout
 from app.payouts.service import create_payout, follow_up_payout, send_payout
 from app.settings import Settings
-from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
+from tests.integration.charge_scene import Scene
 from tests.integration.ledger_support import post_payment
 from tests.integration.relay_support import CIPHER, POLICY
 from tests.support import ApiProcess, Merchant, create_merchant, pix_intent, waive_fees
@@ -116,15 +114,7 @@ async def new_payout(scene: Scene, caller: Caller, amount: int, **body: Any) -> 
 async def send_payout_once(scene: Scene, payout_id: str) -> bool:
     """One delivery of ``payout.created`` to the charge worker; True if it asked to be
     called again (its progress committed, as the worker's RetryLater(keep_progress) does)."""
-    context = charge_context(
-        scene.sim.gateway_settings(
-            database_url=scene.database_url,
-            redis_url=os.environ["PIXWAVE_REDIS_URL"],
-            document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
-            name_prefix=scene.prefix,
-            gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
-        )
-    )
+    context = scene.worker_context()
     try:
         async with SqlUnitOfWork(scene.sessions) as uow:
             try:

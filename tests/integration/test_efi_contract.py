@@ -7,7 +7,6 @@ these tests check that the adapter and the refund flow never move money twice th
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,14 +20,13 @@ from app.domain.events import EventType
 from app.gateways.efi import Efi
 from app.gateways.port import GatewayName
 from app.payments.charges import apply_attempt_charge
-from app.payments.consumer import charge_context
 from app.payments.jobs import refund_late_payments
 from app.payments.repository import AttemptRepository, IntentRepository
 from app.refunds.jobs import follow_up_refunds
 from app.refunds.schemas import CreateRefund
 from app.refunds.service import create_refund, refund_charge
 from tests.gateway_sim import EFI_HMAC, EFI_PIX_KEY
-from tests.integration.charge_scene import GATEWAY_TIMEOUT_SECONDS, Scene
+from tests.integration.charge_scene import Scene
 from tests.support import ApiProcess, start_api
 
 EFI = GatewayName.EFI
@@ -79,15 +77,7 @@ async def new_refund(scene: Scene, intent_id: str) -> str:
 async def deliver_refund_created(scene: Scene, refund_id: str) -> bool:
     """The charge worker handling ``refund.created`` once: True if the message is done,
     False if it asked to come back (RetryLater rolls its transaction back)."""
-    context = charge_context(
-        scene.sim.gateway_settings(
-            database_url=scene.database_url,
-            redis_url=os.environ["PIXWAVE_REDIS_URL"],
-            document_key=os.environ["PIXWAVE_DOCUMENT_KEY"],
-            name_prefix=scene.prefix,
-            gateway_timeout_seconds=GATEWAY_TIMEOUT_SECONDS,
-        )
-    )
+    context = scene.worker_context()
     try:
         async with SqlUnitOfWork(scene.sessions) as uow:
             try:
