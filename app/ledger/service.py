@@ -9,14 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from loguru import logger
 
-from app.db.models import (
-    BalanceTransaction,
-    LedgerEntry,
-    LedgerLine,
-    PaymentIntent,
-    Payout,
-    Refund,
-)
+from app.db.models import BalanceTransaction, LedgerEntry, LedgerLine, PaymentIntent, Refund
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain.caller import Caller
 from app.domain.errors import InvalidRequest, NotFound
@@ -48,13 +41,13 @@ from app.ledger.repository import BalanceGroup, LedgerRepository
 BALANCE_INSUFFICIENT = "balance_insufficient"
 
 
-def _ledger(uow: UnitOfWork) -> LedgerRepository:
+def ledger_of(uow: UnitOfWork) -> LedgerRepository:
     return uow.repository(LedgerRepository)
 
 
 async def post_entry(uow: UnitOfWork, draft: EntryDraft) -> LedgerEntry | None:
     """Write a balanced entry, or nothing (None) if its (kind, source) was posted already."""
-    ledger = _ledger(uow)
+    ledger = ledger_of(uow)
     if await ledger.has_entry(draft.kind, draft.source_id):
         return None
     entry = LedgerEntry(
@@ -84,13 +77,13 @@ async def post_entry(uow: UnitOfWork, draft: EntryDraft) -> LedgerEntry | None:
 async def lock_balance(uow: UnitOfWork, merchant_id: str, livemode: bool, currency: str) -> None:
     """Hold the merchant's balance in that mode and currency until the unit ends: take it
     before checking that an account covers a debit and posting the debit."""
-    await _ledger(uow).lock_balance(merchant_id, livemode, currency)
+    await ledger_of(uow).lock_balance(merchant_id, livemode, currency)
 
 
 async def account_balance(
     uow: UnitOfWork, merchant_id: str, livemode: bool, currency: str, kind: MerchantAccount
 ) -> int:
-    return await _ledger(uow).account_balance(
+    return await ledger_of(uow).account_balance(
         merchant_account(merchant_id, kind), livemode, currency
     )
 
@@ -117,10 +110,10 @@ async def move_funds(
 
 
 async def pricing_for(uow: UnitOfWork, merchant_id: str, method: PaymentMethodType) -> Pricing:
-    return await _ledger(uow).pricing(merchant_id, method) or DEFAULT_PRICING[method]
+    return await ledger_of(uow).pricing(merchant_id, method) or DEFAULT_PRICING[method]
 
 
-def _transaction(
+def balance_transaction(
     entry: LedgerEntry,
     kind: TransactionType,
     source: str,
@@ -162,7 +155,7 @@ async def post_charge(
     if entry is None:
         return None
     available_on = captured_at + timedelta(days=pricing.settlement_delay_days)
-    transaction = _transaction(
+    transaction = balance_transaction(
         entry,
         TransactionType.CHARGE,
         intent.id,
@@ -170,7 +163,7 @@ async def post_charge(
         TransactionStatus.PENDING,
         available_on,
     )
-    await _ledger(uow).add_transaction(transaction)
+    await ledger_of(uow).add_transaction(transaction)
     return transaction
 
 
@@ -185,7 +178,7 @@ async def _refund_source(
     own pending funds while they cover it (then it settles with them), else available
     funds, else other pending funds (due at once, so they settle at the next run)."""
     if charge.status is TransactionStatus.PENDING and (
-        await _ledger(uow).pending_for_payment(charge.source) >= merchant_part
+        await ledger_of(uow).pending_for_payment(charge.source) >= merchant_part
     ):
         return MerchantAccount.PENDING, charge.available_on
     for account in (MerchantAccount.AVAILABLE, MerchantAccount.PENDING):
@@ -203,7 +196,7 @@ async def _refund_source(
 
 async def _fee_back(uow: UnitOfWork, charge: BalanceTransaction, refund: Refund) -> int:
     """The share of the payment's fee this refund gives back (refund_fee_share)."""
-    refunded, returned = await _ledger(uow).refunded_of_payment(charge.source)
+    refunded, returned = await ledger_of(uow).refunded_of_payment(charge.source)
     share = refund_fee_share(charge.fee, charge.amount, refunded + refund.amount)
     return share - returned
 
@@ -212,7 +205,7 @@ async def reserve_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund)
     """Set the refund's amount aside, the merchant's part from its funds and the fee's
     share from ours, under the balance lock; or refuse (``balance_insufficient``)
     writing nothing."""
-    ledger = _ledger(uow)
+    ledger = ledger_of(uow)
     charge = await ledger.transaction_for(intent.id, TransactionType.CHARGE)
     if charge is None:
         raise InvalidRequest(
@@ -229,13 +222,15 @@ async def reserve_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund)
         status = TransactionStatus(source.value)
         amounts = (-refund.amount, -fee_back)
         await ledger.add_transaction(
-            _transaction(entry, TransactionType.REFUND, refund.id, amounts, status, available_on)
+            balance_transaction(
+                entry, TransactionType.REFUND, refund.id, amounts, status, available_on
+            )
         )
 
 
 async def refund_succeeded(uow: UnitOfWork, refund: Refund) -> None:
     """The reserved money left through the gateway that took the payment."""
-    ledger = _ledger(uow)
+    ledger = ledger_of(uow)
     clearing = await ledger.clearing_account_of(refund.payment_intent_id)
     if clearing is None or await ledger.transaction_for(refund.id, TransactionType.REFUND) is None:
         logger.warning("ledger.refund_unposted", refund=refund.id)
@@ -250,7 +245,7 @@ async def refund_failed(uow: UnitOfWork, refund: Refund) -> None:
     meanwhile, to available), and the fee's share it gave back returns to us."""
     # A credit needs no balance lock (and the caller holds the intent's row lock, which
     # create_refund takes after the balance lock: taking both here could deadlock).
-    ledger = _ledger(uow)
+    ledger = ledger_of(uow)
     taken = await ledger.transaction_for(refund.id, TransactionType.REFUND)
     if taken is None:
         logger.warning("ledger.refund_unposted", refund=refund.id)
@@ -261,7 +256,7 @@ async def refund_failed(uow: UnitOfWork, refund: Refund) -> None:
     entry = await post_entry(uow, refund_failure_entry(movement, target, refund.amount, fee_back))
     if entry is not None:
         await ledger.add_transaction(
-            _transaction(
+            balance_transaction(
                 entry,
                 TransactionType.REFUND_FAILURE,
                 refund.id,
@@ -276,7 +271,7 @@ async def balance_of(uow: UnitOfWork, merchant_id: str, livemode: bool) -> Balan
     """What the merchant's entries say it holds, per account and currency."""
     amounts: dict[MerchantAccount, dict[str, int]] = defaultdict(dict)
     prefix = merchant_account(merchant_id, MerchantAccount.PENDING).rsplit(":", 1)[0] + ":"
-    for account, currency, total in await _ledger(uow).merchant_balances(merchant_id, livemode):
+    for account, currency, total in await ledger_of(uow).merchant_balances(merchant_id, livemode):
         amounts[MerchantAccount(account.removeprefix(prefix))][currency] = total
     return Balance(livemode, dict(amounts))
 
@@ -284,7 +279,7 @@ async def balance_of(uow: UnitOfWork, merchant_id: str, livemode: bool) -> Balan
 async def get_transaction(uow: UnitOfWork, caller: Caller, txn_id: str) -> BalanceTransaction:
     transaction = None
     if looks_like_id("txn", txn_id):
-        transaction = await _ledger(uow).get_transaction(caller.merchant_id, txn_id)
+        transaction = await ledger_of(uow).get_transaction(caller.merchant_id, txn_id)
     if transaction is None or transaction.livemode != caller.livemode:
         raise NotFound(f"No such balance transaction: {txn_id!r}", param="id")
     return transaction
@@ -295,7 +290,7 @@ async def settle_balance(uow: UnitOfWork, group: BalanceGroup, now: datetime) ->
     sum, each transaction flipped once, and ``balance.available``. How many settled."""
     merchant_id, livemode, currency = group
     await lock_balance(uow, merchant_id, livemode, currency)
-    due = await _ledger(uow).due_transactions(group, now)
+    due = await ledger_of(uow).due_transactions(group, now)
     total = sum(transaction.net for transaction in due)
     available = await account_balance(
         uow, merchant_id, livemode, currency, MerchantAccount.AVAILABLE
@@ -364,7 +359,7 @@ async def backfill(uow: UnitOfWork, limit: int) -> Backfilled:
     """Post payments made before the ledger, then their refunds, by the same functions
     as live ones (so a second run posts nothing again); lists the refunds the books
     refused (the merchant's balance did not cover them)."""
-    ledger = _ledger(uow)
+    ledger = ledger_of(uow)
     payments = await ledger.unposted_payments(limit)
     for intent, gateway in payments:
         await post_charge(uow, intent, gateway, intent.updated_at)
@@ -390,7 +385,7 @@ async def backfill_refund(uow: UnitOfWork, intent: PaymentIntent, refund: Refund
 async def check_books(uow: UnitOfWork) -> list[str]:
     """What is wrong with the books, if anything: entries that do not sum to zero per
     currency, merchant accounts below zero."""
-    ledger = _ledger(uow)
+    ledger = ledger_of(uow)
     problems = [
         f"entry {entry} does not sum to zero" for entry in await ledger.unbalanced_entries()
     ]
@@ -399,63 +394,3 @@ async def check_books(uow: UnitOfWork) -> list[str]:
         for account, live, currency, amount in await ledger.negative_merchant_accounts()
     ]
     return problems
-
-
-def _payout_movement(payout: Payout, kind: EntryKind) -> Movement:
-    return Movement(kind, payout.id, payout.merchant_id, payout.livemode, payout.currency)
-
-
-async def reserve_payout(uow: UnitOfWork, payout: Payout) -> None:
-    """Set the payout's amount aside from available funds under the balance lock, or
-    refuse (``balance_insufficient``) writing nothing."""
-    movement = _payout_movement(payout, EntryKind.PAYOUT)
-    try:
-        entry = await move_funds(
-            uow, movement, MerchantAccount.AVAILABLE, MerchantAccount.RESERVED, payout.amount
-        )
-    except InvalidRequest as exc:
-        raise InvalidRequest(exc.message, param="amount", code=exc.code) from exc
-    if entry is not None:
-        await _ledger(uow).add_transaction(
-            _transaction(
-                entry,
-                TransactionType.PAYOUT,
-                payout.id,
-                (-payout.amount, 0),
-                TransactionStatus.AVAILABLE,
-                payout.created_at,
-            )
-        )
-
-
-async def payout_paid(uow: UnitOfWork, payout: Payout) -> None:
-    """The reserved money left through the payout's gateway."""
-    movement = _payout_movement(payout, EntryKind.PAYOUT_PAID)
-    await post_entry(uow, paid_out_entry(movement, payout.gateway, payout.amount))
-
-
-async def payout_returned(uow: UnitOfWork, payout: Payout, *, canceled: bool) -> None:
-    """The reservation goes back to available: the send was not made, or the payout was
-    canceled before it was sent."""
-    kind, transaction_type = (
-        (EntryKind.PAYOUT_CANCEL, TransactionType.PAYOUT_CANCEL)
-        if canceled
-        else (EntryKind.PAYOUT_FAILURE, TransactionType.PAYOUT_FAILURE)
-    )
-    # A credit needs no balance lock (the caller holds the payout's row lock).
-    movement = _payout_movement(payout, kind)
-    entry = await post_entry(
-        uow,
-        move_entry(movement, MerchantAccount.RESERVED, MerchantAccount.AVAILABLE, payout.amount),
-    )
-    if entry is not None:
-        await _ledger(uow).add_transaction(
-            _transaction(
-                entry,
-                transaction_type,
-                payout.id,
-                (payout.amount, 0),
-                TransactionStatus.AVAILABLE,
-                entry.created_at,
-            )
-        )

@@ -47,7 +47,7 @@ from app.gateways.port import (
     PixSendStatus,
 )
 from app.gateways.registry import Gateways
-from app.ledger.service import payout_paid, payout_returned, reserve_payout
+from app.ledger.payouts import payout_paid, payout_returned, reserve_payout
 from app.payments.charging import ChargeContext
 from app.payouts.events import record_payout_event
 from app.payouts.repository import PayoutRepository
