@@ -5,8 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from app.db import money_models, risk_models, webhook_models
 from app.db.models import Base
 from app.settings import Settings, sqlalchemy_url
+
+# Every table's module, so that Base.metadata is the whole schema `alembic check` compares.
+TABLE_MODULES = (money_models, risk_models, webhook_models)
 
 
 def _url() -> str:

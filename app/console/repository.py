@@ -10,14 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import (
-    LedgerEntry,
-    LedgerLine,
-    Merchant,
-    OutboxEvent,
-    Refund,
-    WebhookDelivery,
-)
+from app.db.models import Merchant, OutboxEvent, Refund
+from app.db.money_models import LedgerEntry, LedgerLine
+from app.db.webhook_models import WebhookDelivery
 
 SHOWN_ROWS = 100
 

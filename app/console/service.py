@@ -17,15 +17,9 @@ from app.api.resources import Resources
 from app.aws import AWS_CALL_ERRORS, sync_client
 from app.cli_support import operator_message
 from app.console.repository import ConsoleRepository, EntryLine
-from app.db.models import (
-    Merchant,
-    OutboxEvent,
-    PaymentAttempt,
-    PaymentIntent,
-    Refund,
-    WebhookDelivery,
-)
+from app.db.models import Merchant, OutboxEvent, PaymentAttempt, PaymentIntent, Refund
 from app.db.uow import UnitOfWork
+from app.db.webhook_models import WebhookDelivery
 from app.domain.errors import PixWaveError
 from app.gateways.health import GatewayHealth
 from app.gateways.port import GatewayName

@@ -3,7 +3,7 @@ out through its gateway or given back, each in the caller's unit of work."""
 
 from __future__ import annotations
 
-from app.db.models import Payout
+from app.db.money_models import Payout
 from app.db.uow import UnitOfWork
 from app.domain.errors import InvalidRequest
 from app.domain.ledger import (

@@ -9,15 +9,8 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import (
-    BalanceTransaction,
-    FeeSchedule,
-    LedgerEntry,
-    LedgerLine,
-    PaymentAttempt,
-    PaymentIntent,
-    Refund,
-)
+from app.db.models import PaymentAttempt, PaymentIntent, Refund
+from app.db.money_models import BalanceTransaction, FeeSchedule, LedgerEntry, LedgerLine
 from app.domain.charges import ChargeStatus
 from app.domain.intents import IntentStatus, PaymentMethodType
 from app.domain.ledger import EntryKind, Pricing, TransactionStatus, TransactionType

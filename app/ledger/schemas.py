@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from app.db.models import BalanceTransaction
+from app.db.money_models import BalanceTransaction
 from app.domain.ledger import Balance, MerchantAccount, TransactionStatus, TransactionType
 from app.encoding import epoch
 

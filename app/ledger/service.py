@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from loguru import logger
 
-from app.db.models import BalanceTransaction, LedgerEntry, LedgerLine, PaymentIntent, Refund
+from app.db.models import PaymentIntent, Refund
+from app.db.money_models import BalanceTransaction, LedgerEntry, LedgerLine
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain.caller import Caller
 from app.domain.errors import InvalidRequest, NotFound

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from app.db.models import PaymentIntent, Payout, Refund
+from app.db.models import PaymentIntent, Refund
+from app.db.money_models import Payout
 from app.db.uow import UnitOfWork
 from app.domain.alerts import alert
 from app.domain.events import Aggregate, EventType

@@ -10,13 +10,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, func, or
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import (
-    GatewayCallback,
-    PaymentAttempt,
-    PaymentIntent,
-    PaymentPoll,
-    StuckCheck,
-)
+from app.db.models import GatewayCallback, PaymentAttempt, PaymentIntent, PaymentPoll, StuckCheck
 from app.domain.charges import AttemptOutcome, LatePayment
 from app.domain.intents import IntentStatus, PaymentMethodType
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.db.models import Payout
+from app.db.money_models import Payout
 from app.db.uow import UnitOfWork
 from app.domain.events import EventType
 from app.payments.events import write_event

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db.models import Payout, PayoutAttempt
+from app.db.money_models import Payout, PayoutAttempt
 from app.domain.payouts import PayoutStatus
 
 # One Efí account sends one Pix at a time: pg_advisory_lock(namespace, hashtext(gateway)).

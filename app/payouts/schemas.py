@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from typing_extensions import TypedDict
 
-from app.db.models import Payout
+from app.db.money_models import Payout
 from app.domain.documents import DocumentType
 from app.domain.payouts import PayoutStatus
 from app.domain.pix_keys import KEY_MAX_CHARS, PixKeyType

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
-from app.db.models import Payout, PayoutAttempt
+from app.db.money_models import Payout, PayoutAttempt
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain import rules
 from app.domain.caller import Caller

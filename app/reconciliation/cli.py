@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli_support import settings_with
-from app.db.models import ReconciliationRun
+from app.db.money_models import ReconciliationRun
 from app.db.session import create_engine, open_uow, session_factory
 from app.db.uow import unit_of_work_factory
 from app.domain.reconciliation import RunStatus

@@ -11,14 +11,8 @@ from datetime import date, datetime
 from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import (
-    LedgerEntry,
-    LedgerLine,
-    PaymentAttempt,
-    PayoutAttempt,
-    ReconciliationRun,
-    Refund,
-)
+from app.db.models import PaymentAttempt, Refund
+from app.db.money_models import LedgerEntry, LedgerLine, PayoutAttempt, ReconciliationRun
 from app.domain.charges import ChargeStatus, LatePayment
 from app.domain.ledger import EntryKind
 from app.domain.payouts import SendStatus

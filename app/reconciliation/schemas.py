@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.db.models import ReconciliationRun
+from app.db.money_models import ReconciliationRun
 from app.domain.reconciliation import OurRecord, Pair, Reconciliation, RunStatus
 from app.gateways.port import GatewayRecord
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from app.db.models import ReconciliationRun
+from app.db.money_models import ReconciliationRun
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
 from app.domain.alerts import alert
 from app.domain.errors import GatewayError

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from app.db.models import PaymentIntent, Review
+from app.db.models import PaymentIntent
+from app.db.risk_models import Review
 from app.db.uow import UnitOfWork
 from app.domain.caller import Caller
 from app.domain.errors import IllegalTransition, NotFound

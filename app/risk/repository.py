@@ -6,7 +6,8 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import PaymentIntent, Review, RiskRule, RiskRuleSet
+from app.db.models import PaymentIntent
+from app.db.risk_models import Review, RiskRule, RiskRuleSet
 from app.domain.intents import IntentStatus
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from app.db.models import Review
+from app.db.risk_models import Review
 from app.domain.errors import InvalidRequest
 from app.encoding import epoch
 from app.risk.evaluation import Assessment

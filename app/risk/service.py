@@ -12,7 +12,8 @@ from typing import Any, cast
 from loguru import logger
 from redis.asyncio import Redis
 
-from app.db.models import PaymentIntent, Review, RiskRule
+from app.db.models import PaymentIntent
+from app.db.risk_models import Review, RiskRule
 from app.db.uow import UnitOfWork
 from app.domain.alerts import alert
 from app.domain.documents import parse_document

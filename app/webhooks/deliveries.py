@@ -20,8 +20,8 @@ import httpx
 from loguru import logger
 from opentelemetry.trace import SpanKind
 
-from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.db.uow import UnitOfWork, UnitOfWorkFactory
+from app.db.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.domain.alerts import alert
 from app.domain.caller import Caller
 from app.domain.errors import InvalidRequest, NotFound

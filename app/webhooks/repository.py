@@ -22,7 +22,8 @@ from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from app.db.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from app.db.models import OutboxEvent
+from app.db.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.domain.events import MERCHANT_EVENTS
 from app.domain.ids import new_id
 from app.domain.webhooks import ALL_EVENTS, DeliveryStatus, EndpointStatus

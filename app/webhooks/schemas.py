@@ -7,7 +7,7 @@ from typing import Literal, NotRequired
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from app.db.models import WebhookDelivery, WebhookEndpoint
+from app.db.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.domain.events import Envelope
 from app.domain.shapes import Strict, Text
 from app.domain.webhooks import DeliveryStatus, EndpointStatus

@@ -7,8 +7,8 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.db.models import WebhookEndpoint
 from app.db.uow import UnitOfWork
+from app.db.webhook_models import WebhookEndpoint
 from app.domain.caller import Caller
 from app.domain.card_numbers import refuse_card_number
 from app.domain.errors import ConflictError, InvalidRequest, NotFound

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from app.db.models import ReconciliationRun
+from app.db.money_models import ReconciliationRun
 from app.db.session import create_engine, session_factory
 from app.db.uow import unit_of_work_factory
 from app.domain.reconciliation import RunStatus

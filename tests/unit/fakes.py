@@ -10,15 +10,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
-from app.db.models import (
-    BalanceTransaction,
-    LedgerEntry,
-    LedgerLine,
-    PaymentAttempt,
-    PaymentIntent,
-    Refund,
-    WebhookEndpoint,
-)
+from app.db.models import PaymentAttempt, PaymentIntent, Refund
+from app.db.money_models import BalanceTransaction, LedgerEntry, LedgerLine
+from app.db.webhook_models import WebhookEndpoint
 from app.domain.alerts import Alert
 from app.domain.events import Aggregate, EventType
 from app.domain.ids import new_id
