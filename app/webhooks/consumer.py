@@ -22,8 +22,8 @@ from app.webhooks.deliveries import (
     attempt_delivery,
     claim_due,
     fan_out,
-    webhook_client,
 )
+from app.webhooks.pinned_http import webhook_client
 from app.webhooks.places import EndpointPlaces
 from app.webhooks.repository import ClaimedDelivery
 from workers.runtime.consumer import Consumer

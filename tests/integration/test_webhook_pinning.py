@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.webhooks.deliveries import post_pinned
+from app.webhooks.pinned_http import post_pinned
 from app.webhooks.service import CheckedUrl
 
 # Names no resolver knows: reaching the receiver proves the name was never looked up.
