@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
@@ -24,6 +22,7 @@ from app.domain.errors import (
 )
 from app.domain.intents import PaymentMethodType
 from app.gateways.amounts import to_centavos, to_pix_value
+from app.gateways.efi_callbacks import callback_entries, webhook_url
 from app.gateways.efi_records import (
     MAX_PAGE_SIZE,
     cob_records,
@@ -37,12 +36,10 @@ from app.gateways.efi_sends import (
     pix_send,
     read_path,
     send_body,
-    send_callbacks,
     send_path,
 )
-from app.gateways.identifiers import EFI_KEY_SEPARATOR, efi_txid, pix_end_to_end_id
+from app.gateways.identifiers import efi_txid, pix_end_to_end_id
 from app.gateways.port import (
-    CallbackEvent,
     CallbackNotice,
     Charge,
     ChargeAttempt,
@@ -51,7 +48,6 @@ from app.gateways.port import (
     GatewayRecord,
     IncomingCallback,
     PixSend,
-    PixSendCallback,
     PixSendRequest,
     RefundRequest,
     RefundResult,
@@ -289,40 +285,6 @@ class Efi:
 
     def _read(self, response: httpx.Response) -> Charge:
         return cob_charge(read_json(NAME, response), now=datetime.now(UTC))
-
-
-def webhook_url(url: str, token: str) -> str:
-    """``url`` with our hmac token and the "ignorar=" that absorbs Efí's "/pix" suffix."""
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode({'hmac': token})}&ignorar="
-
-
-def callback_entries(
-    body: bytes,
-) -> tuple[tuple[CallbackEvent, ...], tuple[PixSendCallback, ...]]:
-    """The cobs a callback names, and the Pix we sent it names (``gnExtras.idEnvio``).
-    Entries without a txid (a pix we sent, a static key payment) name no cob of ours. A
-    devolução repeats its pix's endToEndId, so the key also holds the devoluções'
-    states: each change is a new event, a resend is not."""
-    try:
-        parsed = json.loads(body) if body.strip() else {}
-    except ValueError as exc:
-        raise CallbackRejected("The body is not JSON.") from exc
-    if not isinstance(parsed, dict):
-        raise CallbackRejected("The body is not a JSON object.")
-    if "pix" not in parsed:
-        return (), ()  # the call made while registering the URL: {"evento": "teste_webhook"}
-    try:
-        entries = list(parsed["pix"])
-        return tuple(_event(p) for p in entries if p.get("txid")), send_callbacks(entries)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise CallbackRejected("The body is not a list of pix.") from exc
-
-
-def _event(pix: dict[str, Any]) -> CallbackEvent:
-    returns = sorted(f"{d['id']}={d['status']}" for d in pix.get("devolucoes") or ())
-    key = EFI_KEY_SEPARATOR.join([str(pix["endToEndId"]), *returns])
-    return CallbackEvent(key, str(pix["txid"]))
 
 
 def _refund_result(refund_id: str, devolucao: dict[str, Any]) -> RefundResult:

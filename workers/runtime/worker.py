@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -34,6 +34,7 @@ from workers.runtime.consumer import Consumer
 from workers.runtime.dead_letters import MAX_REASON_CHARS, dead_letter_copy
 from workers.runtime.deletes import DeleteBatcher
 from workers.runtime.envelope import Event, message_traceparent, parse_event
+from workers.runtime.held import Held, stopped_first
 from workers.runtime.queues import MAX_RECEIVE_BATCH, QueueInfo, poll_depth
 
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
@@ -56,24 +57,6 @@ class WorkerOptions:
     jitter: Callable[[], float] | None = None
 
 
-@dataclass(slots=True, eq=False)
-class _Held:
-    message: dict[str, Any]
-    received_at: float
-    extended_at: float
-    started: bool = False
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    @property
-    def receipt(self) -> str:
-        receipt: str = self.message["ReceiptHandle"]
-        return receipt
-
-    @property
-    def receive_count(self) -> int:
-        return int(self.message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-
-
 class Worker:
     def __init__(
         self,
@@ -90,12 +73,12 @@ class Worker:
         self._queue_name = queue_name
         self._options = options
         self._slots = asyncio.Semaphore(options.concurrency)
-        self._held: list[_Held] = []
+        self._held: list[Held] = []
         self._room = asyncio.Event()
         self._room.set()
         self._stopping = False
         self._receive_batch = min(MAX_RECEIVE_BATCH, options.concurrency)
-        self._deletes: DeleteBatcher[_Held] = DeleteBatcher(
+        self._deletes: DeleteBatcher[Held] = DeleteBatcher(
             sqs, consumer=consumer.name, flush_seconds=options.delete_flush_seconds
         )
 
@@ -149,7 +132,7 @@ class Worker:
     # -- receiving ---------------------------------------------------------------
 
     async def _dispatch(self, queue: QueueInfo, stop: asyncio.Event) -> None:
-        while not await _stopped_first(asyncio.create_task(self._room.wait()), stop):
+        while not await stopped_first(asyncio.create_task(self._room.wait()), stop):
             if stop.is_set():
                 return
             # A long poll is never cancelled: SQS would go on waiting for the closed
@@ -190,12 +173,12 @@ class Worker:
 
     def _hold(self, queue: QueueInfo, message: dict[str, Any]) -> None:
         now = time.monotonic()
-        held = _Held(message=message, received_at=now, extended_at=now)
+        held = Held(message=message, received_at=now, extended_at=now)
         held.task = asyncio.create_task(self._run_held(queue, held))
         self._held.append(held)
         self._update_room()
 
-    def _release(self, held: _Held) -> None:
+    def _release(self, held: Held) -> None:
         self._held.remove(held)
         self._update_room()
 
@@ -208,7 +191,7 @@ class Worker:
 
     # -- handling ----------------------------------------------------------------
 
-    async def _run_held(self, queue: QueueInfo, held: _Held) -> None:
+    async def _run_held(self, queue: QueueInfo, held: Held) -> None:
         async with self._slots:
             if self._stopping:
                 return  # _drain gives it back
@@ -223,7 +206,7 @@ class Worker:
             finally:
                 self._release(held)
 
-    async def _settle(self, queue: QueueInfo, held: _Held) -> None:
+    async def _settle(self, queue: QueueInfo, held: Held) -> None:
         # The handler, its log lines and the events it writes join the message's trace.
         with continue_trace(
             message_traceparent(held.message),
@@ -238,7 +221,7 @@ class Worker:
         ):
             await self._settle_traced(queue, held)
 
-    async def _settle_traced(self, queue: QueueInfo, held: _Held) -> None:
+    async def _settle_traced(self, queue: QueueInfo, held: Held) -> None:
         started = time.perf_counter()
         event: Event | None = None
         try:
@@ -281,7 +264,7 @@ class Worker:
         counter.labels(self._consumer.name).inc()
 
     async def _retry_later(
-        self, queue: QueueInfo, held: _Held, event: Event | None, exc: Exception
+        self, queue: QueueInfo, held: Held, event: Event | None, exc: Exception
     ) -> None:
         delay = exc.delay_seconds if isinstance(exc, RetryLater) else None
         if delay is None:
@@ -306,7 +289,7 @@ class Worker:
         metrics.RETRIED.labels(self._consumer.name).inc()
 
     async def _dead_letter(
-        self, queue: QueueInfo, held: _Held, event: Event | None, exc: PoisonMessage
+        self, queue: QueueInfo, held: Held, event: Event | None, exc: PoisonMessage
     ) -> None:
         await self._record_failure(queue, held, event, exc, dead_lettered=True)
         logger.error(
@@ -329,7 +312,7 @@ class Worker:
     async def _record_failure(
         self,
         queue: QueueInfo,
-        held: _Held,
+        held: Held,
         event: Event | None,
         exc: Exception,
         *,
@@ -397,7 +380,7 @@ class Worker:
             cut_short=len(late),
         )
 
-    async def _change_visibility(self, queue: QueueInfo, held: list[_Held], seconds: int) -> None:
+    async def _change_visibility(self, queue: QueueInfo, held: list[Held], seconds: int) -> None:
         for start in range(0, len(held), MAX_RECEIVE_BATCH):
             chunk = held[start : start + MAX_RECEIVE_BATCH]
             try:
@@ -410,18 +393,6 @@ class Worker:
                 )
             except AWS_CALL_ERRORS as exc:
                 logger.warning("worker.visibility_failed", error=repr(exc))
-
-
-async def _stopped_first(task: asyncio.Task[Any], stop: asyncio.Event) -> bool:
-    """Wait for ``task`` or ``stop``; True (and ``task`` cancelled) if stop came first.
-    Only for waits that hold nothing, never for a receive."""
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if task.done():
-        return False
-    task.cancel()
-    return True
 
 
 def _messaging(queue: QueueInfo) -> dict[str, str]:
