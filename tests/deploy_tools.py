@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,13 +13,10 @@ TOOLS_BIN = ROOT / ".tools" / "bin"
 
 
 def deploy_tool(name: str, how: str = "`make deploy-tools` fetches it into .tools/bin") -> str:
-    """The tool's path. Missing: CI fails (`make test` installs it first), a developer's
-    bare pytest skips and says how to get it."""
+    """The tool's path. Missing, the test fails and says how to get it: `make test`
+    installs both first, so only a bare pytest can find them missing."""
     local = TOOLS_BIN / name
     found = str(local) if local.is_file() else shutil.which(name)
     if found is not None:
         return found
-    message = f"{name} is not installed: {how}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    pytest.fail(f"{name} is not installed: {how}")
