@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.aws import async_client, sync_client
+from app.aws.client import AwsClient
 from app.db.session import session_factory
 from app.domain.events import Topic
 from app.roles import background_role, when_reachable
@@ -32,22 +33,29 @@ def _applier(settings: Settings) -> TopologyApplier:
     )
 
 
-async def resolve_topic_arns(sns: Any, settings: Settings) -> dict[str, str]:
+async def resolve_topic_arns(sns: AwsClient, settings: Settings) -> dict[str, str]:
     """Configured ARNs win; otherwise find the topics by name (needs sns:ListTopics)."""
     configured = {Topic.EVENTS: settings.events_topic_arn, Topic.ALERTS: settings.alerts_topic_arn}
     wanted = topology_of(settings).topics
     arns = {topic.value: arn for topic, arn in configured.items() if arn}
     if len(arns) < len(wanted):
-        by_name = {}
-        async for page in sns.get_paginator("list_topics").paginate():
-            for item in page["Topics"]:
-                by_name[item["TopicArn"].rsplit(":", 1)[-1]] = item["TopicArn"]
+        by_name = {arn.rsplit(":", 1)[-1]: arn for arn in await _all_topic_arns(sns)}
         for topic, name in wanted.items():
             if topic.value not in arns:
                 if name not in by_name:
                     raise SystemExit(f"topic {name} not found: run `pixwave topology apply`")
                 arns[topic.value] = by_name[name]
     return arns
+
+
+async def _all_topic_arns(sns: AwsClient) -> list[str]:
+    arns: list[str] = []
+    page: dict[str, Any] = {}
+    while True:
+        page = await sns.list_topics(**({"NextToken": page["NextToken"]} if page else {}))
+        arns += [item["TopicArn"] for item in page.get("Topics", [])]
+        if "NextToken" not in page:
+            return arns
 
 
 async def serve_relay(settings: Settings) -> None:

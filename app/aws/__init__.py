@@ -1,4 +1,4 @@
-"""AWS clients for every role: aiobotocore on hot paths, boto3 for operator tools."""
+"""AWS clients: app/aws/client.py for the roles' hot paths, boto3 for operator tools."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 import aiohttp
 import aiohttp.http_exceptions
 import boto3
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.aws.client import AwsClient
 from app.settings import Settings
 
 CONNECT_TIMEOUT_SECONDS = 2
@@ -20,8 +20,8 @@ MAX_POOL_CONNECTIONS = 50
 # PixWave retries on its own terms (relay breaker, SQS visibility); botocore must not.
 _NO_RETRIES = {"max_attempts": 1, "mode": "standard"}
 
-# Every way an AWS call can fail. aiobotocore reads a response body outside its own
-# error wrapping, so a connection dropped mid-body surfaces as a bare aiohttp error.
+# Every way an AWS call can fail: an answer (ClientError), no credentials (BotoCoreError),
+# or the transport (aiohttp's errors; OSError, which covers timeouts).
 AWS_CALL_ERRORS: tuple[type[Exception], ...] = (
     ClientError,
     BotoCoreError,
@@ -48,15 +48,29 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def async_client(service: str, settings: Settings) -> Any:
-    """An aiobotocore client context manager: ``async with async_client("sns", s) as sns``."""
-    config = AioConfig(
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        max_pool_connections=MAX_POOL_CONNECTIONS,
-        retries=_NO_RETRIES,
+def async_client(service: str, settings: Settings) -> AwsClient:
+    """The roles' client: ``async with async_client("sns", settings) as sns``."""
+    session = botocore.session.get_session()
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        session.set_credentials(
+            settings.aws_access_key_id, settings.aws_secret_access_key.get_secret_value()
+        )
+    return AwsClient(
+        session,
+        service,
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url or _endpoint_of(session, service, settings),
+        connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+        read_timeout_seconds=READ_TIMEOUT_SECONDS,
+        max_connections=MAX_POOL_CONNECTIONS,
     )
-    return get_session().create_client(service, config=config, **_client_kwargs(settings))
+
+
+def _endpoint_of(session: botocore.session.Session, service: str, settings: Settings) -> str:
+    """botocore's endpoint for the region (partition, FIPS and dual-stack settings
+    included), resolved once as the client is made."""
+    url: str = session.create_client(service, region_name=settings.aws_region).meta.endpoint_url
+    return url
 
 
 def sync_client(service: str, settings: Settings, *, retries: bool = True) -> Any:
