@@ -4,6 +4,7 @@ the ones let go close their connections."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from tests.support import wait_for
 NAME = "hooks.pixwave-receiver.test"
 OTHER_NAME = "elsewhere.pixwave-receiver.test"
 TIMEOUT_SECONDS = 5.0
+# POSTs under this path are answered only once the test releases them.
+HELD_PATH = "/held"
 
 
 @dataclass
@@ -30,6 +33,8 @@ class _Connections:
     requests: list[tuple[str, int]] = field(default_factory=list)
     closed: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def opened(self) -> set[int]:
         with self.lock:
@@ -55,6 +60,9 @@ def receiver() -> Iterator[tuple[int, _Connections]]:
             self.rfile.read(int(self.headers["Content-Length"]))
             with seen.lock:
                 seen.requests.append((self.headers["Host"], self.client_address[1]))
+            if self.path == HELD_PATH:
+                seen.held.set()
+                seen.release.wait(TIMEOUT_SECONDS)
             self.send_response(204)
             self.end_headers()
 
@@ -75,8 +83,8 @@ def receiver() -> Iterator[tuple[int, _Connections]]:
         server.server_close()
 
 
-def _checked(name: str, port: int) -> CheckedUrl:
-    return CheckedUrl(url=f"http://{name}:{port}/hooks", address="127.0.0.1")
+def _checked(name: str, port: int, path: str = "/hooks") -> CheckedUrl:
+    return CheckedUrl(url=f"http://{name}:{port}{path}", address="127.0.0.1")
 
 
 async def _post(clients: PinnedClients, checked: CheckedUrl) -> None:
@@ -126,3 +134,18 @@ async def test_a_client_past_the_bound_is_closed_and_all_close_at_shutdown(
     assert second not in seen.closed_ports()
     await clients.aclose()
     wait_for(lambda: second in seen.closed_ports(), timeout=TIMEOUT_SECONDS)
+
+
+async def test_a_client_let_go_mid_post_closes_only_once_its_post_is_answered(
+    receiver: tuple[int, _Connections],
+) -> None:
+    port, seen = receiver
+    clients = PinnedClients(TIMEOUT_SECONDS, max_clients=1)
+    held = asyncio.create_task(_post(clients, _checked(NAME, port, HELD_PATH)))
+    assert await asyncio.to_thread(seen.held.wait, TIMEOUT_SECONDS)
+    (first,) = seen.opened()
+    await _post(clients, _checked(OTHER_NAME, port))  # evicts NAME's client mid-POST
+    seen.release.set()
+    await held  # answered, not cut off by the eviction
+    wait_for(lambda: first in seen.closed_ports(), timeout=TIMEOUT_SECONDS)
+    await clients.aclose()
