@@ -23,7 +23,7 @@ from app.webhooks.deliveries import (
     claim_due,
     fan_out,
 )
-from app.webhooks.pinned_http import webhook_client
+from app.webhooks.pinned_http import PinnedClients
 from app.webhooks.places import EndpointPlaces
 from app.webhooks.repository import ClaimedDelivery
 from workers.runtime.consumer import Consumer
@@ -43,7 +43,7 @@ def webhook_sender(settings: Settings) -> WebhookSender:
     if settings.redis_url is None:
         raise ValueError("PIXWAVE_REDIS_URL is not set")
     return WebhookSender(
-        client=webhook_client(settings.webhook_timeout_seconds),
+        clients=PinnedClients(settings.webhook_timeout_seconds),
         cipher=DocumentCipher(settings.document_key_bytes()),
         timeout_seconds=settings.webhook_timeout_seconds,
         retry_base_seconds=settings.webhook_retry_base_seconds,
@@ -59,7 +59,8 @@ def webhook_sender(settings: Settings) -> WebhookSender:
 
 
 class DeliveryDispatcher:
-    """Takes due deliveries and runs one try of each, up to MAX_TRIES_IN_FLIGHT at once."""
+    """Takes due deliveries and runs one try of each, up to MAX_TRIES_IN_FLIGHT at once;
+    when it stops, it lets tries finish and closes the kept connections."""
 
     def __init__(self, sender: WebhookSender, *, grace_seconds: float) -> None:
         self._sender = sender
@@ -80,6 +81,7 @@ class DeliveryDispatcher:
                 continue  # more may be due
             await self._pause()
         await self._drain()
+        await self._sender.clients.aclose()
 
     async def _start_due(self, new_uow: UnitOfWorkFactory, room: int) -> int:
         try:

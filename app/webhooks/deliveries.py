@@ -45,7 +45,7 @@ from app.tracing import (
     event_attributes,
     failed,
 )
-from app.webhooks.pinned_http import post_pinned
+from app.webhooks.pinned_http import PinnedClients
 from app.webhooks.places import EndpointPlaces
 from app.webhooks.repository import (
     ClaimedDelivery,
@@ -75,7 +75,7 @@ LEASE_MARGIN_SECONDS = 5.0
 
 @dataclass(frozen=True, slots=True)
 class WebhookSender:
-    client: httpx.AsyncClient
+    clients: PinnedClients
     cipher: DocumentCipher
     timeout_seconds: float
     retry_base_seconds: float
@@ -280,7 +280,7 @@ async def _post(
                 livemode=endpoint.livemode,
                 allow_private_in_test=sender.allow_private_urls_in_test,
             )
-            response = await post_pinned(sender.client, checked, outgoing.body, headers)
+            response = await sender.clients.post(checked, outgoing.body, headers)
     except InvalidRequest as exc:
         return PostResult(None, exc.message)
     except TimeoutError:

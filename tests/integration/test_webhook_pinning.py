@@ -19,13 +19,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.webhooks.pinned_http import post_pinned
+from app.webhooks.pinned_http import PinnedClients
 from app.webhooks.service import CheckedUrl
 
 # Names no resolver knows: reaching the receiver proves the name was never looked up.
 RECEIVER_NAME = "hooks.pixwave-receiver.test"
 OTHER_NAME = "elsewhere.pixwave-receiver.test"
 CERT_LIFETIME = timedelta(days=1)
+TIMEOUT_SECONDS = 5.0
 
 
 def _certificate(tmp: Path) -> tuple[Path, Path]:
@@ -100,17 +101,16 @@ def https_receiver(tmp_path: Path) -> Iterator[tuple[int, ssl.SSLContext, _Recei
         receiver.server_close()
 
 
-def _client(trust: ssl.SSLContext) -> httpx.AsyncClient:
-    return httpx.AsyncClient(verify=trust, limits=httpx.Limits(max_keepalive_connections=0))
-
-
 async def test_the_post_goes_to_the_checked_address_and_tls_proves_the_name(
     https_receiver: tuple[int, ssl.SSLContext, _Receiver],
 ) -> None:
     port, trust, receiver = https_receiver
     checked = CheckedUrl(url=f"https://{RECEIVER_NAME}:{port}/hooks", address="127.0.0.1")
-    async with _client(trust) as client:
-        response = await post_pinned(client, checked, b"{}", {"Content-Type": "application/json"})
+    clients = PinnedClients(TIMEOUT_SECONDS, verify=trust)
+    try:
+        response = await clients.post(checked, b"{}", {"Content-Type": "application/json"})
+    finally:
+        await clients.aclose()
     assert response.status_code == 204
     assert receiver.hosts == [f"{RECEIVER_NAME}:{port}"]
     assert receiver.sni == [RECEIVER_NAME]
@@ -121,7 +121,10 @@ async def test_a_certificate_for_another_name_is_refused(
 ) -> None:
     port, trust, receiver = https_receiver
     checked = CheckedUrl(url=f"https://{OTHER_NAME}:{port}/hooks", address="127.0.0.1")
-    async with _client(trust) as client:
+    clients = PinnedClients(TIMEOUT_SECONDS, verify=trust)
+    try:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            await post_pinned(client, checked, b"{}", {})
+            await clients.post(checked, b"{}", {})
+    finally:
+        await clients.aclose()
     assert receiver.hosts == []
