@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := app outbox workers gatewaysim devtools
 TERRAFORM_DIR := infra/terraform
-# checkov pins boto3/botocore far below what aiobotocore needs, so it gets a venv of its own.
+# checkov pins boto3/botocore far below the boto3 PixWave pins, so it gets a venv of its own.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/installed-$(CHECKOV_VERSION)

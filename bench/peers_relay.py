@@ -1,5 +1,5 @@
 """Our relay beside txoutbox (PyPI), in the same run: the same rows, the same SNS topic,
-the same aiobotocore client settings, the same endpoint, each relay in its own process.
+the same SNS client (app/aws/client.py), the same endpoint, each relay in its own process.
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/peers_relay.py                      # own moto server
