@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import uvloop
 from loguru import logger
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.aws import AWS_CALL_ERRORS, AWS_UNREACHABLE_ERRORS
 from app.db.session import create_engine
 from app.settings import Settings
+
+
+def run_role(main: Coroutine[Any, Any, None]) -> None:
+    """Run a role's loop on uvloop, as uvicorn runs the API: the roles spend much of
+    their CPU in the event loop itself (psycopg registers a reader per wait)."""
+    uvloop.run(main)
 
 
 @asynccontextmanager

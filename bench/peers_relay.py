@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 import psutil  # type: ignore[import-untyped]
 import psycopg
+import uvloop
 
 # `python bench/peers_relay.py` puts bench/, not the root, on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -491,7 +492,7 @@ def main(argv: list[str]) -> int:
     for name, value in CREDENTIALS.items():
         os.environ.setdefault(name, value)
     if args.serve_txoutbox:
-        asyncio.run(serve_txoutbox(args))
+        uvloop.run(serve_txoutbox(args))  # the loop our relay runs on
         return 0
     started_at = datetime.now(UTC)
     with ExitStack() as stack:

@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.aws import async_client
 from app.db.session import create_engine, session_factory
 from app.embedded import moto_server
+from app.roles import run_role
 from app.settings import Settings
 from bench.common import (
     ROOT,
@@ -436,7 +437,7 @@ def main(argv: list[str]) -> int:
     for name, value in CREDENTIALS.items():
         os.environ.setdefault(name, value)
     if args.serve_pixwave:
-        asyncio.run(serve_pixwave(args))
+        run_role(serve_pixwave(args))
         return 0
     if args.serve_celery:
         serve_celery(args)

@@ -60,6 +60,7 @@ import boto3
 import httpx
 import psutil  # type: ignore[import-untyped]
 import psycopg
+import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 from psycopg.types.json import Jsonb
 
@@ -953,7 +954,7 @@ def main(argv: list[str]) -> int:
         topic_arn = world.topic_arn()
         removed = [] if args.fan_out else world.unsubscribe_all(topic_arn)
         print(f"benchmarking the relay against {endpoint}", file=sys.stderr)
-        measured = asyncio.run(measure(args, world, server, args.fan_out))
+        measured = uvloop.run(measure(args, world, server, args.fan_out))
         kind = endpoint_kind(endpoint, own=args.endpoint_url is None)
     relay_settings = Settings()  # what the relay reads from the same environment
     result: dict[str, Any] = {

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import psutil  # type: ignore[import-untyped]
 import psycopg
+import uvloop
 
 # `python bench/worker.py` puts bench/, not the root, on the path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -182,10 +183,10 @@ def main(argv: list[str]) -> int:
     os.environ.update(CREDENTIALS)
     started_at = datetime.now(UTC)
     if args.endpoint_url:
-        measured = asyncio.run(measure(args, args.endpoint_url))
+        measured = uvloop.run(measure(args, args.endpoint_url))
     else:
         with moto_server() as endpoint:
-            measured = asyncio.run(measure(args, endpoint))
+            measured = uvloop.run(measure(args, endpoint))
     result = {
         "benchmark": "workers.runtime",
         "started_at": started_at.isoformat(),

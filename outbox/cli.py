@@ -13,6 +13,7 @@ import typer
 from app.cli_support import load_settings, settings_with
 from app.db.session import open_uow
 from app.logs import configure_logging
+from app.roles import run_role
 from app.settings import Settings
 from app.telemetry import configure_tracing
 from outbox.apply import Change
@@ -125,4 +126,4 @@ def relay() -> None:
     settings = settings_with("database_url")
     configure_logging(role="relay", level=settings.log_level, json_lines=settings.log_json)
     configure_tracing(settings, role="relay")
-    asyncio.run(serve_relay(settings))
+    run_role(serve_relay(settings))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
 from app.cli_support import settings_with
 from app.logs import configure_logging
+from app.roles import run_role
 from app.telemetry import configure_tracing
 from workers.registry import known_consumers
 from workers.service import serve_worker
@@ -29,4 +29,4 @@ def worker(name: Annotated[str, typer.Argument(help="The consumer to run")]) -> 
     except ValueError as exc:  # a setting this consumer needs is missing or wrong
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    asyncio.run(serve_worker(settings, consumer))
+    run_role(serve_worker(settings, consumer))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import typer
@@ -12,7 +11,7 @@ from app.db.session import session_factory
 from app.db.uow import unit_of_work_factory
 from app.gateways.registry import open_gateways
 from app.logs import configure_logging
-from app.roles import background_role
+from app.roles import background_role, run_role
 from app.scheduler.jobs import JobContext
 from app.scheduler.runner import Scheduler
 from app.scheduler.schedule import JOBS
@@ -66,4 +65,4 @@ def scheduler() -> None:
         raise typer.Exit(2) from exc
     configure_logging(role="scheduler", level=settings.log_level, json_lines=settings.log_json)
     configure_tracing(settings, role="scheduler")
-    asyncio.run(serve_scheduler(settings))
+    run_role(serve_scheduler(settings))
