@@ -93,18 +93,14 @@ class _HeldConnection:
             self._held = (connection, driver.cursor())
         return self._held
 
-    async def drop(self) -> None:
-        """Discard the connection rather than pool it: it may be dead or mid-transaction."""
+    async def close(self, *, discard: bool = False) -> None:
+        """Give the connection back to the pool, or ``discard`` it after a failed cycle:
+        it may be dead or mid-transaction."""
         if self._held is not None:
             connection, _ = self._held
             self._held = None
-            await connection.invalidate()
-            await connection.close()
-
-    async def close(self) -> None:
-        if self._held is not None:
-            connection, _ = self._held
-            self._held = None
+            if discard:
+                await connection.invalidate()
             await connection.close()
 
 
@@ -256,7 +252,7 @@ class Relay:
                     claimed = await self.publish_once(held)
                 except (SQLAlchemyError, psycopg.Error, OSError) as exc:
                     logger.warning("relay.cycle_failed", error=repr(exc))
-                    await held.drop()
+                    await held.close(discard=True)
                     await sleep_unless(stop, self._options.poll_seconds)
                     continue
                 if claimed < self._options.batch_size:
