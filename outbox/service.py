@@ -6,7 +6,6 @@ from typing import Any
 
 from app.aws import async_client, sync_client
 from app.aws.client import AwsClient
-from app.db.session import session_factory
 from app.domain.events import Topic
 from app.roles import background_role, when_reachable
 from app.settings import Settings, libpq_url
@@ -70,7 +69,7 @@ async def serve_relay(settings: Settings) -> None:
         if topic_arns is None:
             return
         relay = Relay(
-            sessions=session_factory(engine),
+            engine=engine,
             listen_url=libpq_url(settings.database_url),
             sns=sns,
             topic_arns=topic_arns,

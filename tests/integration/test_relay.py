@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from devtools.chaos.outage import OutageProxy
@@ -337,3 +338,83 @@ async def test_published_rows_past_the_retention_are_deleted(
     assert world.rows(
         "SELECT count(*) FROM outbox WHERE published_at > now() - interval '1 day'"
     ) == [(1,)]
+
+
+async def test_a_lane_whose_connection_dies_takes_a_new_one_and_publishes_once(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    world = new_world(service_env, aws_endpoint)
+    with running_relay(world):
+        await write_intents(world, 1, cancel=False)
+        wait_for(lambda: _drained(world), timeout=PUBLISH_TIMEOUT_SECONDS)
+        # Every connection the relay holds but its LISTEN: the lanes' own among them.
+        killed = world.rows(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend' AND query NOT LIKE 'LISTEN %%'"
+        )
+        assert killed
+        assert all(terminated for (terminated,) in killed)
+        await write_intents(world, 1, cancel=False)
+        wait_for(lambda: _drained(world), timeout=PUBLISH_TIMEOUT_SECONDS)
+
+    expected = {event_id for event_id, *_ in _outbox(world)}
+    received = drain(
+        aws_endpoint, world.queue("webhooks"), expected=2, timeout=DRAIN_TIMEOUT_SECONDS
+    )
+    assert len(expected) == 2
+    assert Counter(_event_ids(received)) == dict.fromkeys(expected, 1)
+
+
+async def test_a_failure_is_recorded_in_the_claims_transaction(
+    service_env: dict[str, str], aws_endpoint: str
+) -> None:
+    """The mark of the published event and the park and alert of the unpublishable one
+    roll back together while the alert cannot be written, and commit together after."""
+    world = new_world(service_env, aws_endpoint)
+    [published, unpublishable] = await write_intents(world, 2, cancel=False)
+    world.rows(
+        "UPDATE outbox SET payload = payload || %s::jsonb WHERE aggregate_id = %s RETURNING id",
+        (json.dumps({"blob": "x" * 300_000}), unpublishable),
+    )
+    _execute(
+        world,
+        "ALTER TABLE outbox ADD CONSTRAINT no_parked_alerts"
+        " CHECK (event_type <> 'alert.outbox_event_parked') NOT VALID",
+    )
+    sqs = sqs_client(aws_endpoint)
+    url = sqs.get_queue_url(QueueName=world.queue("webhooks"))["QueueUrl"]
+    sent: list[str] = []
+
+    def sent_twice() -> bool:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in messages:
+            sent.append(json.loads(message["Body"])["data"]["object"]["id"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(sent) >= 2
+
+    state = (
+        "SELECT bool_or(published_at IS NOT NULL) FILTER (WHERE aggregate_id = %s),"
+        " bool_or(parked_at IS NOT NULL) FILTER (WHERE aggregate_id = %s),"
+        " count(*) FILTER (WHERE event_type = 'alert.outbox_event_parked'),"
+        " (SELECT count(*) FROM alert_sequences), max(publish_attempts) FROM outbox"
+    )
+    with running_relay(world):
+        # Sent again: the claim that sent it first was rolled back.
+        wait_for(sent_twice, timeout=PUBLISH_TIMEOUT_SECONDS)
+        assert set(sent) == {published}
+        assert world.rows(state, (published, unpublishable)) == [(False, False, 0, 0, 0)]
+        _execute(world, "ALTER TABLE outbox DROP CONSTRAINT no_parked_alerts")
+        wait_for(
+            lambda: world.rows(state, (published, unpublishable))[0][:4] == (True, True, 1, 1),
+            timeout=PUBLISH_TIMEOUT_SECONDS,
+        )
+    [(attempts,)] = world.rows(
+        "SELECT publish_attempts FROM outbox WHERE aggregate_id = %s", (published,)
+    )
+    assert attempts == 1
+
+
+def _execute(world: RelayWorld, statement: str) -> None:
+    with psycopg.connect(world.database_url, autocommit=True) as connection:
+        connection.execute(statement)
