@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,17 +85,33 @@ class Role:
         return port if self.instance == 1 else None
 
 
-class RoleProcess:
-    """A role as a child process that dies with this one. Its metrics port: as given
-    (0: none), or a free one when not given."""
+def metrics_ports(
+    roles: list[Role], settings: Settings, taken: set[int], pick: Callable[[], int] = free_port
+) -> list[int]:
+    """Each role's metrics port: its configured one (0: none), or, for a worker's later
+    instances, a free port that no role was given. A port picked free is not bound until
+    its role has started, so the next pick can return it again."""
+    ports = []
+    for role in roles:
+        port = role.process_port(settings)
+        while port is None:
+            picked = pick()
+            port = None if picked in taken else picked
+        taken.add(port)
+        ports.append(port)
+    return ports
 
-    def __init__(self, role: Role, env: dict[str, str], metrics_port: int | None = None) -> None:
+
+class RoleProcess:
+    """A role as a child process that dies with this one, its metrics on ``metrics_port``
+    (0: none)."""
+
+    def __init__(self, role: Role, env: dict[str, str], metrics_port: int) -> None:
         self.role = role
         self.metrics_port: int | None = None
         if role.metrics_port_variable is not None:
-            port = free_port() if metrics_port is None else metrics_port
-            env = {**env, role.metrics_port_variable: str(port)}
-            self.metrics_port = port or None
+            env = {**env, role.metrics_port_variable: str(metrics_port)}
+            self.metrics_port = metrics_port or None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *role.args],
             env=env,
@@ -163,6 +180,16 @@ DEMO_MERCHANT_NAME = "Demo merchant"
 def require_free_ports(settings: Settings, simulated: bool) -> None:
     """Every port `up` serves on, as configured: a taken one stops it before anything
     starts (not another port quietly, while something else answers on this one)."""
+    for variable, port in configured_ports(settings, simulated):
+        if not port_is_free(port):
+            raise OperatorError(
+                f"port {port} ({variable}) is taken: stop what listens there"
+                f" (`ss -ltnp 'sport = {port}'`) or choose another port"
+            )
+
+
+def configured_ports(settings: Settings, simulated: bool) -> list[tuple[str, int]]:
+    """The ports `up` serves on as configured, each with the setting that names it."""
     wanted = [("PIXWAVE_API_PORT", settings.api_port)]
     if simulated:
         wanted.append(("PIXWAVE_GATEWAY_SIM_PORT", settings.gateway_sim_port))
@@ -171,12 +198,7 @@ def require_free_ports(settings: Settings, simulated: bool) -> None:
         if port is not None and role.instance == 1:
             offset = f" + {role.metrics_port_offset}" if role.metrics_port_offset else ""
             wanted.append((f"{role.name} metrics, {role.metrics_port_variable}{offset}", port))
-    for variable, port in wanted:
-        if not port_is_free(port):
-            raise OperatorError(
-                f"port {port} ({variable}) is taken: stop what listens there"
-                f" (`ss -ltnp 'sport = {port}'`) or choose another port"
-            )
+    return wanted
 
 
 def gateways_configured(settings: Settings) -> bool:
@@ -312,8 +334,9 @@ def _run(settings: Settings, *, json_logs: bool, simulated: bool) -> None:
         write_private(
             data_dir / RUNTIME_ENV_FILE, runtime_environment(resolved, service_env | sim_env)
         )
-        for role in roles:
-            started = RoleProcess(role, env, role.process_port(settings))
+        taken = {port for _, port in configured_ports(settings, simulated)}
+        for role, port in zip(roles, metrics_ports(roles, settings, taken), strict=True):
+            started = RoleProcess(role, env, port)
             processes.append(started)
             children.add(role.name, started.process.pid, group=True)
         metrics = metrics_urls(settings, processes)

@@ -130,7 +130,7 @@ class Fleet:
 
     def start(self, name: str) -> None:
         if not self._closing:  # a kill thread still running after Ctrl-C must not restart
-            self.processes[name] = RoleProcess(self.roles[name], self.env)
+            self.processes[name] = RoleProcess(self.roles[name], self.env, free_port())
 
     def kill_and_restart(self, name: str) -> None:
         """SIGKILL: no drain, no cleanup; whatever it held must come back by itself."""
