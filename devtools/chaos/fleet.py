@@ -21,10 +21,10 @@ from app.supervisor import (
     RoleProcess,
     ensure_demo_merchant,
     simulated_gateways,
-    up_roles,
     wait_until_ready,
 )
 from app.up_environment import EMBEDDED_AWS_CREDENTIALS, require_aws_credentials
+from app.up_roles import up_roles
 from devtools.chaos.outage import OutageProxy, RedisOutage
 from outbox.service import apply_topology, destroy_topology
 

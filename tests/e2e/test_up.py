@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from app.embedded import free_port
-from app.supervisor import WEBHOOKS_METRICS_PORT_OFFSET
 from app.up_environment import port_is_free
+from app.up_roles import WEBHOOKS_METRICS_PORT_OFFSET
 from devtools.demo.receiver import new_receiver, serving
 from tests.support import card_intent, pix_intent, wait_for
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.settings import Settings
-from app.supervisor import (
+from app.up_roles import (
     WEBHOOKS_METRICS_PORT_OFFSET,
     configured_ports,
     metrics_ports,
