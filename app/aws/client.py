@@ -1,8 +1,8 @@
 """The roles' SNS and SQS client: botocore's own serializer and parser for the wire
 format, app/aws/sigv4.py for the signature, and one kept aiohttp session.
 
-aiobotocore spent about 1.2 ms of client CPU on one SendMessage (bench/worker.py's bare
-loop, LocalStack); this spends about 0.5 ms on the same call, because it skips what
+aiobotocore spent about 1.2 ms of client CPU on one SendMessage (a 300-call loop on
+LocalStack); this spends about 0.6 ms on the same call, because it skips what
 a role never needs per call: the event hooks, parameter validation, endpoint rules,
 retries and botocore's request model. Calls read as aiobotocore's do
 (``await sqs.send_message(QueueUrl=…, MessageBody=…)``) and answer the same dicts;
